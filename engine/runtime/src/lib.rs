@@ -1,0 +1,3 @@
+//! berth's OCI runtime.
+
+pub mod cli;

@@ -1,0 +1,1 @@
+//! berth's lab platform: catalog model, host provisioning, scenario runner, checks, reports.
