@@ -1,5 +1,6 @@
 //! `cargo xtask …`: the one entry point for people (students, instructors, CI).
 
+mod bench;
 mod ci;
 mod fixtures;
 
@@ -17,6 +18,7 @@ fn main() {
 fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("ci") => ci::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
         Some("fixtures") => fixtures::build_all().map(|_| ()),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{USAGE}");
@@ -31,6 +33,7 @@ usage: cargo xtask COMMAND
 
 commands:
   ci          install the Debian packages the tests need, build fixtures, run the whole test suite
+  bench WHAT  run a benchmark (runtime, images)
   fixtures    build the offline fixtures (busybox root filesystem, images) into target/fixtures
 ";
 

@@ -1,0 +1,1 @@
+//! berth's registry client: Distribution API v2 / OCI.

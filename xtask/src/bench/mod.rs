@@ -1,0 +1,16 @@
+//! `cargo xtask bench <what>`: benchmarks, side by side with runc / skopeo / Docker when present,
+//! printed as ratios. Each benchmark lives in its own module.
+
+mod images;
+mod runtime;
+
+use anyhow::{bail, Result};
+
+pub fn run(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("runtime") => runtime::run(&args[1..]),
+        Some("images") => images::run(&args[1..]),
+        Some(other) => bail!("unknown benchmark {other:?} (runtime, images)"),
+        None => bail!("usage: cargo xtask bench runtime|images"),
+    }
+}
