@@ -9,5 +9,6 @@ pub mod capabilities;
 pub mod cgroups;
 pub mod cli;
 pub mod rlimits;
+pub mod rootfs;
 pub mod spec;
 pub mod syscall;
