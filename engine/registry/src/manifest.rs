@@ -1,0 +1,358 @@
+//! Manifests: fetch by tag or digest (always with the full `Accept` set), verify, classify,
+//! choose a platform from a list/index, and PUT.
+
+use crate::client::Repository;
+use crate::digest::Digest;
+use crate::error::{from_response, RegistryError};
+use crate::media_types::{self as mt, ManifestKind};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Manifests larger than this are refused (containerd uses the same bound): a hostile registry
+/// must not make us buffer gigabytes.
+pub const MAX_MANIFEST_SIZE: usize = 4 << 20;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Descriptor {
+    #[serde(rename = "mediaType")]
+    pub media_type: String,
+    pub digest: Digest,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Platform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+}
+
+impl Default for Platform {
+    /// linux/amd64: berth's lab machines.
+    fn default() -> Self {
+        Platform::new("linux", "amd64", None)
+    }
+}
+
+impl Platform {
+    pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Self {
+        Platform { os: os.into(), architecture: architecture.into(), variant: variant.map(String::from), os_version: None }
+    }
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.os, self.architecture)?;
+        if let Some(v) = &self.variant {
+            write!(f, "/{v}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Docker schema2 or OCI image manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageManifest {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+}
+
+/// Docker manifest list or OCI index.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageIndex {
+    #[serde(rename = "schemaVersion")]
+    pub schema_version: u32,
+    #[serde(rename = "mediaType", default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    pub manifests: Vec<Descriptor>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ParsedManifest {
+    Image(ImageManifest),
+    Index(ImageIndex),
+}
+
+/// A manifest exactly as received: its bytes are never re-serialised (the digest is of them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedManifest {
+    pub bytes: Bytes,
+    pub digest: Digest,
+    pub media_type: String,
+}
+
+/// What `HEAD` tells about a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestHead {
+    pub digest: Option<Digest>,
+    pub media_type: String,
+    pub size: Option<u64>,
+}
+
+impl FetchedManifest {
+    pub fn kind(&self) -> Option<ManifestKind> {
+        mt::manifest_kind(&self.media_type)
+    }
+
+    pub fn parse(&self) -> Result<ParsedManifest, RegistryError> {
+        let what = self.digest.to_string();
+        let invalid = |e: serde_json::Error| RegistryError::InvalidManifest { what: what.clone(), reason: e.to_string() };
+        match self.kind() {
+            Some(ManifestKind::Image) => {
+                let m: ImageManifest = serde_json::from_slice(&self.bytes).map_err(invalid)?;
+                if m.schema_version != 2 {
+                    return Err(RegistryError::InvalidManifest { what, reason: format!("schemaVersion {}", m.schema_version) });
+                }
+                if !mt::is_config(&m.config.media_type) {
+                    return Err(RegistryError::UnsupportedMediaType {
+                        what: format!("config {}", m.config.digest),
+                        media_type: m.config.media_type,
+                    });
+                }
+                if let Some(l) = m.layers.iter().find(|l| !mt::is_layer(&l.media_type)) {
+                    return Err(RegistryError::UnsupportedMediaType {
+                        what: format!("layer {}", l.digest),
+                        media_type: l.media_type.clone(),
+                    });
+                }
+                Ok(ParsedManifest::Image(m))
+            }
+            Some(ManifestKind::Index) => Ok(ParsedManifest::Index(serde_json::from_slice(&self.bytes).map_err(invalid)?)),
+            None => Err(RegistryError::UnsupportedMediaType { what: format!("manifest {what}"), media_type: self.media_type.clone() }),
+        }
+    }
+}
+
+/// The media type of a received manifest: the Content-Type when it names a manifest type,
+/// else the body's `mediaType`, else the OCI shape (OCI allows omitting `mediaType`).
+fn effective_media_type(content_type: &str, body: &[u8]) -> String {
+    let ct = mt::bare(content_type);
+    if mt::manifest_kind(ct).is_some() {
+        return ct.to_string();
+    }
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(rename = "mediaType")]
+        media_type: Option<String>,
+        #[serde(rename = "schemaVersion")]
+        schema_version: Option<u32>,
+        manifests: Option<serde_json::Value>,
+        layers: Option<serde_json::Value>,
+    }
+    match serde_json::from_slice::<Probe>(body) {
+        Ok(p) => match p.media_type {
+            Some(m) => m,
+            None if p.schema_version == Some(1) => mt::DOCKER_MANIFEST_V1.to_string(),
+            None if p.manifests.is_some() => mt::OCI_INDEX.to_string(),
+            None if p.layers.is_some() => mt::OCI_MANIFEST.to_string(),
+            None => ct.to_string(),
+        },
+        Err(_) => ct.to_string(),
+    }
+}
+
+/// Picks the manifest for `want` from a list. Entries for other OSes/architectures (and
+/// buildkit's `unknown/unknown` attestations) are skipped. A wanted variant matches exactly;
+/// on arm, older variants run on newer CPUs (v7 runs v6, v5), as in containerd's matcher.
+/// arm64 without a variant means v8.
+pub fn choose_platform<'a>(index: &'a ImageIndex, want: &Platform) -> Result<&'a Descriptor, RegistryError> {
+    let norm_arch = |a: &str| match a {
+        "x86_64" | "x86-64" => "amd64".to_string(),
+        "aarch64" => "arm64".to_string(),
+        other => other.to_string(),
+    };
+    let norm_variant = |arch: &str, v: Option<&str>| -> Option<String> {
+        match (arch, v) {
+            ("arm64", None) => Some("v8".into()),
+            (_, v) => v.map(String::from),
+        }
+    };
+    let want_arch = norm_arch(&want.architecture);
+    let want_var = norm_variant(&want_arch, want.variant.as_deref());
+    let candidates: Vec<(&Descriptor, Option<String>)> = index
+        .manifests
+        .iter()
+        .filter_map(|d| {
+            let p = d.platform.as_ref()?;
+            let arch = norm_arch(&p.architecture);
+            (p.os == want.os && arch == want_arch).then(|| (d, norm_variant(&arch, p.variant.as_deref())))
+        })
+        .collect();
+    let pick = match &want_var {
+        None => candidates.iter().find(|(_, v)| v.is_none()).or(candidates.first()),
+        Some(wv) => candidates.iter().find(|(_, v)| v.as_deref() == Some(wv.as_str())).or_else(|| {
+            // Only arm has a compatibility ladder.
+            let lvl = |v: &str| v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok());
+            let wl = lvl(wv)?;
+            if want_arch != "arm" {
+                return None;
+            }
+            candidates
+                .iter()
+                .filter(|(_, v)| v.as_deref().and_then(lvl).is_some_and(|l| l <= wl))
+                .max_by_key(|(_, v)| v.as_deref().and_then(lvl))
+        }),
+    };
+    match pick {
+        Some((d, _)) => Ok(d),
+        None => Err(RegistryError::NoMatchingPlatform {
+            wanted: Platform { variant: want_var, ..want.clone() }.to_string(),
+            available: index.manifests.iter().filter_map(|d| d.platform.as_ref().map(|p| p.to_string())).collect(),
+        }),
+    }
+}
+
+impl Repository {
+    /// `HEAD /v2/<name>/manifests/<reference>`: tag → digest without downloading.
+    pub async fn head_manifest(&self, reference: &str) -> Result<ManifestHead, RegistryError> {
+        let req = self.req(Method::HEAD, &format!("manifests/{reference}")).header(ACCEPT, mt::MANIFEST_ACCEPT);
+        let resp = self.session.send(&req).await?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND {
+            return Err(RegistryError::Api {
+                status: 404,
+                errors: vec![crate::error::ApiError::new("MANIFEST_UNKNOWN", "manifest unknown")],
+            });
+        }
+        if !resp.status().is_success() {
+            return Err(from_response("HEAD", resp).await);
+        }
+        let h = resp.headers();
+        let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok());
+        Ok(ManifestHead {
+            digest: get("docker-content-digest").and_then(|d| d.parse().ok()),
+            media_type: mt::bare(get("content-type").unwrap_or("")).to_string(),
+            size: get("content-length").and_then(|s| s.parse().ok()),
+        })
+    }
+
+    /// `GET /v2/<name>/manifests/<reference>`. The body is checked against the requested digest
+    /// (by digest) or the `Docker-Content-Digest` header (by tag).
+    pub async fn get_manifest(&self, reference: &str) -> Result<FetchedManifest, RegistryError> {
+        let req = self.req(Method::GET, &format!("manifests/{reference}")).header(ACCEPT, mt::MANIFEST_ACCEPT);
+        let resp = self.session.send_ok(&req).await?;
+        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        let header_digest = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(String::from);
+        let url = resp.url().to_string();
+        if resp.content_length().is_some_and(|l| l > MAX_MANIFEST_SIZE as u64) {
+            return Err(RegistryError::InvalidManifest { what: reference.into(), reason: "larger than 4 MiB".into() });
+        }
+        let mut body = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| crate::error::transport("GET", &url, e))?;
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_MANIFEST_SIZE {
+                return Err(RegistryError::InvalidManifest { what: reference.into(), reason: "larger than 4 MiB".into() });
+            }
+        }
+        let actual = Digest::of(&body);
+        let expected: Option<Digest> = match reference.parse::<Digest>() {
+            Ok(d) => Some(d),
+            Err(_) => match header_digest {
+                // A header we cannot parse (another algorithm) is not a reason to fail a tag pull.
+                Some(h) => h.parse().ok(),
+                None => None,
+            },
+        };
+        if let Some(exp) = expected {
+            if exp != actual {
+                return Err(RegistryError::DigestMismatch { what: format!("manifest {reference}"), expected: exp, actual });
+            }
+        }
+        let media_type = effective_media_type(&content_type, &body);
+        if mt::manifest_kind(&media_type).is_none() {
+            return Err(RegistryError::UnsupportedMediaType { what: format!("manifest {reference}"), media_type });
+        }
+        Ok(FetchedManifest { bytes: Bytes::from(body), digest: actual, media_type })
+    }
+
+    /// `PUT /v2/<name>/manifests/<reference>` with the exact bytes and their media type. Returns
+    /// the digest after checking the registry computed the same one.
+    pub async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Bytes) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(&bytes);
+        let req = self.req(Method::PUT, &format!("manifests/{reference}")).header(CONTENT_TYPE, media_type).body(bytes);
+        let resp = self.session.send_ok(&req).await?;
+        if let Some(h) = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
+            if let Ok(d) = h.parse::<Digest>() {
+                if d != digest {
+                    return Err(RegistryError::DigestMismatch { what: format!("pushed manifest {reference}"), expected: digest, actual: d });
+                }
+            }
+        }
+        Ok(digest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn desc(os: &str, arch: &str, variant: Option<&str>, n: u8) -> Descriptor {
+        Descriptor {
+            media_type: mt::OCI_MANIFEST.into(),
+            digest: Digest::of(&[n]),
+            size: 1,
+            urls: vec![],
+            platform: Some(Platform::new(os, arch, variant)),
+            annotations: None,
+        }
+    }
+
+    fn index(ds: Vec<Descriptor>) -> ImageIndex {
+        ImageIndex { schema_version: 2, media_type: Some(mt::OCI_INDEX.into()), manifests: ds }
+    }
+
+    #[test]
+    fn platform_choice() {
+        let idx = index(vec![
+            desc("unknown", "unknown", None, 0),
+            desc("linux", "arm", Some("v6"), 1),
+            desc("linux", "arm64", Some("v8"), 2),
+            desc("linux", "amd64", None, 3),
+            desc("linux", "arm", Some("v7"), 4),
+        ]);
+        assert_eq!(choose_platform(&idx, &Platform::default()).unwrap().digest, Digest::of(&[3]));
+        assert_eq!(choose_platform(&idx, &Platform::new("linux", "aarch64", None)).unwrap().digest, Digest::of(&[2]));
+        assert_eq!(choose_platform(&idx, &Platform::new("linux", "arm", Some("v7"))).unwrap().digest, Digest::of(&[4]));
+        assert_eq!(choose_platform(&idx, &Platform::new("linux", "arm", Some("v8"))).unwrap().digest, Digest::of(&[4]));
+        let only_v6 = index(vec![desc("linux", "arm", Some("v6"), 1)]);
+        assert_eq!(choose_platform(&only_v6, &Platform::new("linux", "arm", Some("v7"))).unwrap().digest, Digest::of(&[1]));
+        assert!(choose_platform(&only_v6, &Platform::new("linux", "arm", Some("v5"))).is_err());
+    }
+
+    #[test]
+    fn other_platform_only_is_docker_error() {
+        let idx = index(vec![desc("linux", "arm64", Some("v8"), 2), desc("windows", "amd64", None, 3)]);
+        let e = choose_platform(&idx, &Platform::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no matching manifest for linux/amd64 in the manifest list entries (available: linux/arm64/v8, windows/amd64)"
+        );
+    }
+
+    #[test]
+    fn media_type_fallbacks() {
+        assert_eq!(effective_media_type("application/vnd.oci.image.index.v1+json; charset=x", b"{}"), mt::OCI_INDEX);
+        assert_eq!(effective_media_type("application/json", br#"{"schemaVersion":2,"layers":[]}"#), mt::OCI_MANIFEST);
+        assert_eq!(effective_media_type("text/plain", br#"{"schemaVersion":2,"mediaType":"x/y"}"#), "x/y");
+        assert_eq!(effective_media_type("application/json", br#"{"schemaVersion":1}"#), mt::DOCKER_MANIFEST_V1);
+    }
+}
