@@ -1,0 +1,7 @@
+//! Tar streams: safe extraction, whiteout conversion, tar-split, and the image archive formats.
+
+pub mod tar_reader;
+pub mod tar_safe;
+pub mod tar_writer;
+pub mod tarsplit;
+pub mod whiteout;

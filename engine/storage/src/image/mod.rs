@@ -1,0 +1,7 @@
+//! The image store: `image/<driver>/imagedb/` and `repositories.json` (Docker's `image/` and
+//! `reference/` packages).
+
+pub mod changes;
+pub mod config;
+pub mod repositories;
+pub mod store;
