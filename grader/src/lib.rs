@@ -1,1 +1,10 @@
-//! berth's lab platform: catalog model, host provisioning, scenario runner, checks, reports.
+//! berth's lab platform: catalog model, virtual hosts, scenario runner, kernel-truth checks,
+//! reports.
+//!
+//! - [`catalog`]: `labs/objectives.toml` and `labs/*/lab.toml`, typed and validated.
+//! - [`hosts`]: virtual hosts made of namespaces on a lab-private LAN, their state and reset.
+//! - [`checks`]: one kind of kernel-truth check per module, with retry and latching.
+//! - [`runner`]: `--solve`, `--check`, broken variants; [`report`]: terminal, JSON, JUnit.
+
+pub mod catalog;
+pub mod checks;

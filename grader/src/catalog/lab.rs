@@ -1,0 +1,326 @@
+//! One lab: `labs/<n>-<slug>/lab.toml`.
+
+use super::{parse_toml, CatalogError, Objectives};
+use crate::checks::CheckSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Text in both languages the course is taught in.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Text {
+    pub zh: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lab {
+    pub id: String,
+    pub title: Text,
+    pub intro: Text,
+    /// Objective ids from objectives.toml this lab proves.
+    pub objectives: Vec<String>,
+    /// The LAN every host is plugged into (CIDR); hosts' addresses must lie inside it.
+    #[serde(default = "default_lan")]
+    pub lan: String,
+    pub hosts: Vec<HostSpec>,
+    pub steps: Vec<Step>,
+    #[serde(default)]
+    pub quiz: Vec<QuizItem>,
+    /// Where the lab was loaded from (set by the loader).
+    #[serde(skip)]
+    pub file: PathBuf,
+    #[serde(skip)]
+    pub dir: PathBuf,
+}
+
+fn default_lan() -> String {
+    "10.1.1.0/24".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostSpec {
+    pub name: String,
+    /// Address on the lab LAN with prefix length, e.g. "10.1.1.11/24".
+    pub address: String,
+    /// Defaults to `name`.
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Long-running programs the host starts when provisioned (e.g. berthd).
+    #[serde(default)]
+    pub services: Vec<Service>,
+}
+
+impl HostSpec {
+    pub fn hostname(&self) -> &str {
+        self.hostname.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// A service started inside a host after provisioning: `start` runs detached in the host
+/// (its own mount ns sees the host's private /var/lib/berth, /run, /etc/berth), and the host is
+/// ready once every `ready` check holds.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub name: String,
+    pub start: String,
+    #[serde(default)]
+    pub ready: Vec<CheckSpec>,
+    #[serde(default = "default_service_timeout")]
+    pub timeout_secs: f64,
+}
+
+fn default_service_timeout() -> f64 {
+    30.0
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: String,
+    pub title: Text,
+    pub instructions: Text,
+    /// The host the student's shell opens on for this step.
+    pub host: String,
+    /// The reference solution, replayed by `--solve`.
+    #[serde(default)]
+    pub solution: Vec<Action>,
+    /// Quiz answers of the reference solution: quiz item id -> choice letter.
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub hints: Vec<Text>,
+    pub checks: Vec<CheckSpec>,
+    /// Wrong or incomplete solutions the checks must reject.
+    #[serde(default)]
+    pub broken: Vec<Broken>,
+    /// How long checks may take to hold after the solution ran.
+    #[serde(default = "default_check_timeout")]
+    pub timeout_secs: f64,
+}
+
+fn default_check_timeout() -> f64 {
+    10.0
+}
+
+/// A command run on a named host.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub host: String,
+    pub run: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Broken {
+    pub name: String,
+    /// What is wrong with it (shown when a check unexpectedly accepts it).
+    pub why: String,
+    #[serde(default)]
+    pub run: Vec<Action>,
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
+}
+
+/// A multiple-choice question proving an "explain" objective.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuizItem {
+    pub id: String,
+    pub objective: String,
+    pub question: Text,
+    /// Choices are lettered a, b, c, … in order.
+    pub choices: Vec<Text>,
+    /// The letter of the right choice.
+    pub answer: String,
+    /// Shown after answering.
+    #[serde(default)]
+    pub explanation: Option<Text>,
+}
+
+impl QuizItem {
+    pub fn letters(&self) -> impl Iterator<Item = String> + '_ {
+        (0..self.choices.len()).map(|i| ((b'a' + i as u8) as char).to_string())
+    }
+}
+
+impl Lab {
+    pub fn load(path: &Path, objectives: &Objectives) -> Result<Lab, CatalogError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CatalogError::Io { path: path.to_path_buf(), source: e })?;
+        Self::parse(path, &text, objectives)
+    }
+
+    pub fn parse(path: &Path, text: &str, objectives: &Objectives) -> Result<Lab, CatalogError> {
+        let mut lab: Lab = parse_toml(path, text)?;
+        lab.file = path.to_path_buf();
+        lab.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        super::validate::validate(&lab, objectives).map_err(|(field, message)| {
+            CatalogError::Invalid {
+                file: path.to_path_buf(),
+                line: super::locate::line_of_path(text, &field),
+                field,
+                message,
+            }
+        })?;
+        Ok(lab)
+    }
+
+    pub fn host(&self, name: &str) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
+    pub fn quiz_item(&self, id: &str) -> Option<&QuizItem> {
+        self.quiz.iter().find(|q| q.id == id)
+    }
+
+    pub fn step_index(&self, id: &str) -> Option<usize> {
+        self.steps.iter().position(|s| s.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OBJ: &str = r#"
+[[objective]]
+id = "explain-x"
+kind = "explain"
+zh = "甲"
+en = "X"
+[[objective]]
+id = "do-y"
+kind = "do"
+zh = "乙"
+en = "Y"
+"#;
+
+    const LAB: &str = r#"id = "t-lab"
+title = { zh = "标题", en = "Title" }
+intro = { zh = "介绍", en = "Intro" }
+objectives = ["explain-x", "do-y"]
+
+[[hosts]]
+name = "vm1"
+address = "10.1.1.11/24"
+
+[[hosts]]
+name = "vm2"
+address = "10.1.1.12/24"
+
+[[steps]]
+id = "write"
+title = { zh = "写", en = "Write" }
+instructions = { zh = "写文件", en = "Write a file" }
+host = "vm1"
+solution = [{ host = "vm1", run = "echo hi > /root/f" }]
+answers = { q1 = "a" }
+
+[[steps.checks]]
+kind = "file"
+host = "vm1"
+path = "/root/f"
+content = "hi"
+
+[[steps.checks]]
+kind = "quiz"
+item = "q1"
+
+[[steps.broken]]
+name = "empty"
+why = "writes nothing"
+run = [{ host = "vm1", run = "touch /root/f" }]
+answers = { q1 = "b" }
+
+[[quiz]]
+id = "q1"
+objective = "explain-x"
+question = { zh = "问", en = "Q" }
+choices = [{ zh = "对", en = "right" }, { zh = "错", en = "wrong" }]
+answer = "a"
+"#;
+
+    fn parse(text: &str) -> Result<Lab, CatalogError> {
+        let o = Objectives::parse(Path::new("objectives.toml"), OBJ).unwrap();
+        Lab::parse(Path::new("labs/t/lab.toml"), text, &o)
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_good_lab_parses() {
+        let lab = parse(LAB).unwrap();
+        assert_eq!(lab.steps[0].checks.len(), 2);
+        assert_eq!(lab.steps[0].checks[0].kind(), "file");
+        assert_eq!(lab.host("vm2").unwrap().hostname(), "vm2");
+    }
+
+    #[test]
+    fn unknown_field_names_line_and_field() {
+        let bad = LAB.replace("path = \"/root/f\"", "path = \"/root/f\"\ncolour = \"red\"");
+        let e = err(&bad);
+        assert!(e.starts_with("labs/t/lab.toml:26: steps[0].checks[0].colour: unknown field `colour`"), "{e}");
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_field() {
+        let e = err(&LAB.replace("address = \"10.1.1.12/24\"", "address = 12"));
+        assert!(e.starts_with("labs/t/lab.toml:12: hosts[1].address:"), "{e}");
+    }
+
+    #[test]
+    fn unknown_host_in_solution() {
+        let e = err(&LAB.replace("solution = [{ host = \"vm1\"", "solution = [{ host = \"vm7\""));
+        assert!(e.starts_with("labs/t/lab.toml:19: steps[0].solution[0].host: unknown host \"vm7\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_objective() {
+        let e = err(&LAB.replace("\"do-y\"]", "\"do-z\"]"));
+        assert!(e.starts_with("labs/t/lab.toml:4: objectives[1]: unknown objective \"do-z\""), "{e}");
+    }
+
+    #[test]
+    fn step_without_broken_variant() {
+        let i = LAB.find("[[steps.broken]]").unwrap();
+        let j = LAB.find("[[quiz]]").unwrap();
+        let bad = format!("{}{}", &LAB[..i], &LAB[j..]);
+        let e = err(&bad);
+        assert!(e.contains("steps[0].broken: every step needs at least one broken variant"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_host_and_address_outside_lan() {
+        let e = err(&LAB.replace("name = \"vm2\"", "name = \"vm1\""));
+        assert!(e.starts_with("labs/t/lab.toml:11: hosts[1].name: host \"vm1\" is declared twice"), "{e}");
+        let e = err(&LAB.replace("10.1.1.12/24", "10.2.1.12/24"));
+        assert!(e.contains("hosts[1].address: 10.2.1.12/24 is not inside the lab LAN"), "{e}");
+    }
+
+    #[test]
+    fn explain_objective_needs_quiz_and_answers_must_be_choices() {
+        let e = err(&LAB.replace("answers = { q1 = \"b\" }", "answers = { q1 = \"z\" }"));
+        assert!(e.contains("steps[0].broken[0].answers.q1: \"z\" is not a choice"), "{e}");
+        let e = err(&LAB.replace("item = \"q1\"", "item = \"q9\""));
+        assert!(e.contains("steps[0].checks[1].item: unknown quiz item \"q9\""), "{e}");
+    }
+
+    #[test]
+    fn bad_regex_and_syntax_errors() {
+        let e = err(&LAB.replace("content = \"hi\"", "content = \"(hi\""));
+        assert!(e.contains("steps[0].checks[0].content: bad regex"), "{e}");
+        let e = err(&LAB.replace("[[quiz]]", "[[quiz]"));
+        assert!(e.starts_with("labs/t/lab.toml:"), "{e}");
+    }
+}

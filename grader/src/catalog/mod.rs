@@ -1,0 +1,122 @@
+//! The lab catalog: `labs/objectives.toml` plus one `labs/<n>-<slug>/lab.toml` per lab.
+//! Parsing keeps toml's span information so every error names file, line and field.
+
+mod error;
+pub mod lab;
+mod locate;
+pub mod objectives;
+mod validate;
+
+pub use error::CatalogError;
+pub use lab::{Action, Broken, HostSpec, Lab, QuizItem, Service, Step, Text};
+pub use objectives::{Objective, ObjectiveKind, Objectives};
+
+use std::path::{Path, PathBuf};
+
+/// A loaded, validated catalog.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub root: PathBuf,
+    pub objectives: Objectives,
+    pub labs: Vec<Lab>,
+}
+
+impl Catalog {
+    /// Loads `root/objectives.toml` and every `root/*/lab.toml`, validating each lab.
+    pub fn load(root: &Path) -> Result<Catalog, CatalogError> {
+        let objectives = Objectives::load(&root.join("objectives.toml"))?;
+        let mut labs = Vec::new();
+        let entries = std::fs::read_dir(root)
+            .map_err(|e| CatalogError::Io { path: root.to_path_buf(), source: e })?;
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("lab.toml").is_file())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            labs.push(Lab::load(&dir.join("lab.toml"), &objectives)?);
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for lab in &labs {
+            if !seen.insert(lab.id.clone()) {
+                return Err(CatalogError::Invalid {
+                    file: lab.file.clone(),
+                    line: 1,
+                    field: "id".into(),
+                    message: format!("lab id {:?} is used by two labs", lab.id),
+                });
+            }
+        }
+        Ok(Catalog { root: root.to_path_buf(), objectives, labs })
+    }
+
+    pub fn lab(&self, id: &str) -> Option<&Lab> {
+        self.labs.iter().find(|l| l.id == id)
+    }
+
+    /// Lab ids close to `id` (prefix, substring or small edit distance), for "did you mean".
+    pub fn close_matches(&self, id: &str) -> Vec<String> {
+        let mut scored: Vec<(usize, String)> = self
+            .labs
+            .iter()
+            .filter_map(|l| {
+                let d = edit_distance(&l.id, id);
+                let near = l.id.starts_with(id)
+                    || l.id.contains(id)
+                    || id.contains(&l.id)
+                    || l.id.split('-').skip(1).any(|w| w.len() > 2 && id.contains(w))
+                    || d <= 3;
+                near.then(|| (d, l.id.clone()))
+            })
+            .collect();
+        scored.sort();
+        scored.into_iter().map(|(_, id)| id).collect()
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Parses `text` (from `file`) into `T`, mapping toml and serde errors to file, line and field.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    file: &Path,
+    text: &str,
+) -> Result<T, CatalogError> {
+    let de = toml::Deserializer::new(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let mut line = inner.span().map(|s| locate::line_of(text, s.start)).unwrap_or(1);
+        let mut field = if field == "." { "(document)".to_string() } else { field };
+        let message = inner.message().trim().to_string();
+        // An unknown key: point at the key itself, not at the table holding it.
+        if let Some(name) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
+            field = if field == "(document)" { name.to_string() } else { format!("{field}.{name}") };
+            line = locate::line_of_path(text, &field).max(line);
+        }
+        CatalogError::Invalid { file: file.to_path_buf(), line, field, message }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("8-overlay2", "8-overlay"), 1);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("", "ab"), 2);
+    }
+}
