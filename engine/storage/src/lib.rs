@@ -50,4 +50,5 @@ pub use driver::DriverKind;
 pub use error::{ErrorKind, Result, StorageError};
 pub use image::config::ContainerConfig;
 pub use reference::Reference;
+pub use image::ops::{HistoryItem, ImageFilters, ImageSummary, PruneReport, RemovedItem};
 pub use store::{ContainerRef, GraphDriverData, ImportOptions, Store};

@@ -3,5 +3,6 @@
 
 pub mod changes;
 pub mod config;
+pub mod ops;
 pub mod repositories;
 pub mod store;
