@@ -145,7 +145,8 @@ impl FetchedManifest {
 /// else the body's `mediaType`, else the OCI shape (OCI allows omitting `mediaType`).
 fn effective_media_type(content_type: &str, body: &[u8]) -> String {
     let ct = mt::bare(content_type);
-    if mt::manifest_kind(ct).is_some() {
+    let generic = matches!(ct, "" | "application/json" | "text/plain" | "application/octet-stream" | "binary/octet-stream");
+    if !generic {
         return ct.to_string();
     }
     #[derive(Deserialize)]
@@ -353,6 +354,7 @@ mod tests {
         assert_eq!(effective_media_type("application/vnd.oci.image.index.v1+json; charset=x", b"{}"), mt::OCI_INDEX);
         assert_eq!(effective_media_type("application/json", br#"{"schemaVersion":2,"layers":[]}"#), mt::OCI_MANIFEST);
         assert_eq!(effective_media_type("text/plain", br#"{"schemaVersion":2,"mediaType":"x/y"}"#), "x/y");
+        assert_eq!(effective_media_type(mt::DOCKER_MANIFEST_V1_SIGNED, br#"{"schemaVersion":1}"#), mt::DOCKER_MANIFEST_V1_SIGNED);
         assert_eq!(effective_media_type("application/json", br#"{"schemaVersion":1}"#), mt::DOCKER_MANIFEST_V1);
     }
 }

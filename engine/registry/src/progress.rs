@@ -16,6 +16,7 @@ pub struct ProgressDetail {
 /// One JSON progress line: `{"status":…,"progressDetail":{…},"progress":…,"id":…}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ProgressMessage {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub status: String,
     #[serde(rename = "progressDetail", skip_serializing_if = "Option::is_none")]
     pub progress_detail: Option<ProgressDetail>,

@@ -34,7 +34,14 @@ impl Repository {
     pub async fn blob_exists(&self, digest: &Digest) -> Result<Option<u64>, RegistryError> {
         let resp = self.session.send(&self.req(Method::HEAD, &format!("blobs/{digest}"))).await?;
         match resp.status() {
-            s if s.is_success() => Ok(Some(resp.content_length().unwrap_or(0))),
+            // reqwest's content_length() is the (empty) body's size for HEAD: read the header.
+            s if s.is_success() => Ok(Some(
+                resp.headers()
+                    .get(CONTENT_LENGTH)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0),
+            )),
             StatusCode::NOT_FOUND => Ok(None),
             _ => Err(from_response("HEAD", resp).await),
         }
