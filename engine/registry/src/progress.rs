@@ -76,7 +76,7 @@ impl ProgressSink for tokio::sync::mpsc::UnboundedSender<ProgressMessage> {
 }
 
 /// Collects every message (tests, and callers that print at the end).
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct ProgressLog(pub Mutex<Vec<ProgressMessage>>);
 impl ProgressSink for ProgressLog {
     fn emit(&self, msg: ProgressMessage) {
