@@ -45,14 +45,19 @@ pub fn apply_bounding(sys: &dyn Syscall, caps: &Capabilities, last_cap: u32) -> 
     Ok(())
 }
 
+/// The kernel only lets a capability into the ambient set when it is both permitted and
+/// inheritable; runc (through gocapability) silently skips the others, and so does berth, so a
+/// `runc spec` config (ambient listed, no inheritable) runs unchanged.
 pub fn apply_sets(sys: &dyn Syscall, caps: &Capabilities, last_cap: u32) -> Result<(), CapabilityError> {
-    sys.set_capabilities(CapSets {
+    let sets = CapSets {
         effective: mask(&caps.effective, last_cap),
         permitted: mask(&caps.permitted, last_cap),
         inheritable: mask(&caps.inheritable, last_cap),
-    })?;
+    };
+    sys.set_capabilities(sets)?;
+    let allowed = sets.permitted & sets.inheritable;
     for name in &caps.ambient {
-        if let Some(c) = cap_number(name).filter(|c| *c <= last_cap) {
+        if let Some(c) = cap_number(name).filter(|c| *c <= last_cap && allowed & (1 << c) != 0) {
             sys.raise_ambient(c)?;
         }
     }
@@ -79,18 +84,19 @@ mod tests {
             bounding: vec!["CAP_KILL".into(), "CAP_NET_BIND_SERVICE".into()],
             effective: vec!["CAP_KILL".into()],
             permitted: vec!["CAP_KILL".into(), "CAP_BPF".into()],
-            inheritable: vec![],
-            ambient: vec!["CAP_KILL".into(), "CAP_BPF".into()],
+            inheritable: vec!["CAP_KILL".into()],
+            ambient: vec!["CAP_KILL".into(), "CAP_BPF".into(), "CAP_NET_BIND_SERVICE".into()],
         };
         let sys = RecordingSyscall::default();
         apply_bounding(&sys, &caps, 38).unwrap();
         apply_sets(&sys, &caps, 38).unwrap();
-        // CAP_BPF (39) is beyond last_cap 38: silently ignored, as runc does.
+        // CAP_BPF (39) is beyond last_cap 38 and NET_BIND_SERVICE is not inheritable: both are
+        // skipped, as runc does.
         assert_eq!(
             sys.calls(),
             vec![
                 Call::Bounding { keep: 1 << 5 | 1 << 10 },
-                Call::Capabilities(CapSets { effective: 1 << 5, permitted: 1 << 5, inheritable: 0 }),
+                Call::Capabilities(CapSets { effective: 1 << 5, permitted: 1 << 5, inheritable: 1 << 5 }),
                 Call::Ambient(5),
             ]
         );

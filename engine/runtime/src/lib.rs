@@ -8,7 +8,10 @@
 pub mod capabilities;
 pub mod cgroups;
 pub mod cli;
+pub mod namespaces;
+pub mod process;
 pub mod rlimits;
 pub mod rootfs;
 pub mod spec;
+pub mod state;
 pub mod syscall;

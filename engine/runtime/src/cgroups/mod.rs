@@ -69,8 +69,9 @@ pub fn detect_mode(root: &Path) -> CgroupMode {
 pub trait CgroupManager {
     /// Fails (before anything is created) when a controller the resources need is missing.
     fn validate(&self, res: &Resources) -> Result<()>;
-    /// Creates the container's cgroup directories.
-    fn create(&self) -> Result<()>;
+    /// Creates the container's cgroup directories; returns every directory it made (parents
+    /// included, outermost first) so a failed launch can remove exactly those.
+    fn create(&self) -> Result<Vec<PathBuf>>;
     /// Writes the resource limits.
     fn apply(&self, res: &Resources) -> Result<()>;
     fn add_task(&self, pid: i32) -> Result<()>;
@@ -83,7 +84,7 @@ pub trait CgroupManager {
 }
 
 /// Enum dispatch (youki's AnyCgroupManager): no Box<dyn>, errors stay typed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum AnyManager {
     V1(v1::Manager),
     V2(v2::Manager),
@@ -96,14 +97,12 @@ impl AnyManager {
         let root = Path::new(DEFAULT_ROOT);
         Ok(match detect_mode(root) {
             CgroupMode::Unified => AnyManager::V2(v2::Manager::new(root.to_path_buf(), rel)),
-            mode => {
+            // Hybrid: controllers live in the v1 hierarchies; like runc 1.1, the v2 mount at
+            // /sys/fs/cgroup/unified is left alone.
+            CgroupMode::Hybrid | CgroupMode::Legacy => {
                 let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")
                     .map_err(io_err(Path::new("/proc/self/mountinfo")))?;
-                let mut m = v1::Manager::new(v1::hierarchies_from_mountinfo(&mountinfo), rel);
-                if mode == CgroupMode::Hybrid {
-                    m.unified = Some(root.join("unified"));
-                }
-                AnyManager::V1(m)
+                AnyManager::V1(v1::Manager::new(v1::hierarchies_from_mountinfo(&mountinfo), rel))
             }
         })
     }
@@ -120,7 +119,7 @@ impl CgroupManager for AnyManager {
     fn validate(&self, res: &Resources) -> Result<()> {
         self.inner().validate(res)
     }
-    fn create(&self) -> Result<()> {
+    fn create(&self) -> Result<Vec<PathBuf>> {
         self.inner().create()
     }
     fn apply(&self, res: &Resources) -> Result<()> {

@@ -60,7 +60,7 @@ pub fn create_devices(sys: &dyn Syscall, rootfs: &Path, spec_devices: &[Device],
     Ok(())
 }
 
-/// /dev/fd, stdin/stdout/stderr, core, and /dev/ptmx → pts/ptmx (the container's own devpts).
+/// /dev/fd, stdin/stdout/stderr, and /dev/ptmx → pts/ptmx (the container's own devpts).
 pub fn default_symlinks(rootfs: &Path) -> Result<()> {
     let dev = secure_join(rootfs, Path::new("/dev"));
     std::fs::create_dir_all(&dev).map_err(io("mkdir", &dev))?;
@@ -69,7 +69,6 @@ pub fn default_symlinks(rootfs: &Path) -> Result<()> {
         ("/proc/self/fd/0", "stdin"),
         ("/proc/self/fd/1", "stdout"),
         ("/proc/self/fd/2", "stderr"),
-        ("/proc/kcore", "core"),
         ("pts/ptmx", "ptmx"),
     ] {
         let link = dev.join(name);

@@ -69,7 +69,7 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOptions, cg: &Cgroup
         CgroupMounts::None => Ok(()),
         CgroupMounts::V1(hierarchies) => {
             // runc: a tmpfs (nosuid,nodev,noexec, mode=755) holding one bind per hierarchy,
-            // each remounted with the mount's flags; the tmpfs itself goes read-only last.
+            // each remounted with the mount's flags. runc 1.1 leaves the tmpfs itself writable; so do we.
             let base = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
             sys.mount(Some(Path::new("tmpfs")), dest, Some("tmpfs"), base, Some("mode=755"))?;
             for (name, src) in hierarchies {
@@ -77,9 +77,15 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOptions, cg: &Cgroup
                 ensure_target(&target, true)?;
                 sys.mount(Some(src), &target, Some("bind"), libc::MS_BIND | libc::MS_REC, None)?;
                 sys.mount(None, &target, None, libc::MS_BIND | libc::MS_REMOUNT | flags, None)?;
-            }
-            if flags & libc::MS_RDONLY != 0 {
-                sys.mount(None, dest, None, libc::MS_REMOUNT | libc::MS_RDONLY | base, Some("mode=755"))?;
+                // Co-mounted hierarchies ("cpu,cpuacct") get one symlink per controller.
+                if name.contains(',') {
+                    for part in name.split(',') {
+                        let link = dest.join(part);
+                        if std::fs::symlink_metadata(&link).is_err() {
+                            std::os::unix::fs::symlink(name, &link).map_err(io("symlink", &link))?;
+                        }
+                    }
+                }
             }
             Ok(())
         }

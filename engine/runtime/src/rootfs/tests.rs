@@ -32,13 +32,13 @@ fn prepare_mounts_runc_default_bundle() {
     assert_eq!(pts.4.as_deref(), Some("newinstance,ptmxmode=0666,mode=0620,gid=5"));
     let sysfs = mounts.iter().find(|m| m.1 == rootfs.join("sys")).unwrap();
     assert_eq!(sysfs.3, libc::MS_NOSUID | libc::MS_NOEXEC | libc::MS_NODEV | libc::MS_RDONLY);
-    // cgroup: tmpfs, a bind per hierarchy remounted ro, then the tmpfs remounted ro.
+    // cgroup: tmpfs, then a bind per hierarchy remounted ro (the tmpfs stays rw, as in runc).
     let cg: Vec<_> = mounts.iter().filter(|m| m.1.starts_with(rootfs.join("sys/fs/cgroup"))).collect();
-    assert_eq!(cg.len(), 4);
+    assert_eq!(cg.len(), 3);
     assert_eq!(cg[0].2.as_deref(), Some("tmpfs"));
+    assert_eq!(cg[0].3 & libc::MS_RDONLY, 0);
     assert_eq!(cg[1].0.as_deref(), Some(Path::new("/sys/fs/cgroup/memory/x")));
     assert_ne!(cg[2].3 & libc::MS_RDONLY, 0);
-    assert_ne!(cg[3].3 & libc::MS_RDONLY, 0);
     // Default devices are mknod'ed and chowned, ptmx and fd symlinks exist.
     let calls = sys.calls();
     let null = libc::makedev(1, 3);

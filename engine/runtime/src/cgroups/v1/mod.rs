@@ -28,7 +28,7 @@ const SUBSYSTEMS: [&str; 13] = [
 ];
 
 /// A mounted v1 hierarchy: its mount point and the subsystems (or `name=`) it carries.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hierarchy {
     pub mountpoint: PathBuf,
     pub subsystems: Vec<String>,
@@ -58,18 +58,16 @@ pub fn hierarchies_from_mountinfo(text: &str) -> Vec<Hierarchy> {
     out
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Manager {
     pub hierarchies: Vec<Hierarchy>,
     /// Relative to each hierarchy's root.
     pub path: PathBuf,
-    /// Hybrid mode: the v2 mount joined too (as runc does), holding whatever is enabled there.
-    pub unified: Option<PathBuf>,
 }
 
 impl Manager {
     pub fn new(hierarchies: Vec<Hierarchy>, path: PathBuf) -> Self {
-        Manager { hierarchies, path, unified: None }
+        Manager { hierarchies, path }
     }
 
     /// The container's directory in the hierarchy carrying `subsystem`.
@@ -121,7 +119,7 @@ impl CgroupManager for Manager {
         Ok(())
     }
 
-    fn create(&self) -> Result<()> {
+    fn create(&self) -> Result<Vec<PathBuf>> {
         let mut made = Vec::new();
         for d in self.dirs() {
             match create_dirs(&d) {
@@ -139,7 +137,7 @@ impl CgroupManager for Manager {
                 return Err(e);
             }
         }
-        Ok(())
+        Ok(made)
     }
 
     fn apply(&self, res: &Resources) -> Result<()> {
@@ -178,11 +176,7 @@ impl CgroupManager for Manager {
     }
 
     fn dirs(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self.hierarchies.iter().map(|h| h.mountpoint.join(&self.path)).collect();
-        if let Some(u) = &self.unified {
-            v.push(u.join(&self.path));
-        }
-        v
+        self.hierarchies.iter().map(|h| h.mountpoint.join(&self.path)).collect()
     }
 }
 

@@ -19,7 +19,7 @@ pub(crate) trait Controller {
     fn apply(res: &Resources, dir: &Path) -> Result<()>;
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Manager {
     pub root: PathBuf,
     pub path: PathBuf,
@@ -88,7 +88,7 @@ impl CgroupManager for Manager {
         Ok(())
     }
 
-    fn create(&self) -> Result<()> {
+    fn create(&self) -> Result<Vec<PathBuf>> {
         let made = create_dirs(&self.dir())?;
         if let Err(e) = self.enable_controllers() {
             for d in made.iter().rev() {
@@ -96,7 +96,7 @@ impl CgroupManager for Manager {
             }
             return Err(e);
         }
-        Ok(())
+        Ok(made)
     }
 
     fn apply(&self, res: &Resources) -> Result<()> {
