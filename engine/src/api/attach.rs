@@ -1,0 +1,159 @@
+//! Hijacked streams: `101 UPGRADED` then raw bytes (TTY) or Docker's 8-byte multiplexed
+//! frames (no TTY) from the shim to the client, raw stdin from the client to the shim.
+
+use std::future::Future;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::Response;
+use hyper::body::Incoming;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::query::Query;
+use super::response::{self, Resp};
+use crate::daemon::state::PendingAttach;
+use crate::daemon::Daemon;
+use crate::shim::proto::{self, Request as ShimRequest};
+
+/// Answer with 101 and bridge the upgraded connection to the shim stream `source` yields.
+/// Without an `Upgrade` header, stream the output as a plain 200 body.
+pub fn hijack<F>(req: &mut Request<Incoming>, tty: bool, source: F) -> Resp
+where
+    F: Future<Output = Option<StdUnixStream>> + Send + 'static,
+{
+    if req.headers().contains_key(http::header::UPGRADE) {
+        let on = hyper::upgrade::on(req);
+        tokio::spawn(async move {
+            let Ok(up) = on.await else { return };
+            let mut io = TokioIo::new(up);
+            match source.await {
+                Some(s) => bridge(io, s, tty).await,
+                None => {
+                    let _ = io.shutdown().await;
+                }
+            }
+        });
+        return Response::builder()
+            .status(101)
+            .header("Content-Type", "application/vnd.docker.raw-stream")
+            .header("Connection", "Upgrade")
+            .header("Upgrade", "tcp")
+            .body(response::empty_body())
+            .expect("response builds");
+    }
+    let (tx, resp) = response::channel(200, Some("application/vnd.docker.raw-stream"));
+    tokio::spawn(async move {
+        let Some(s) = source.await else { return };
+        let Ok(s) = to_tokio(s) else { return };
+        let (mut r, _w) = s.into_split();
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let chunk = if tty {
+                match read_frame(&mut r).await {
+                    Some((_, p)) => p,
+                    None => break,
+                }
+            } else {
+                match r.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => buf[..n].to_vec(),
+                }
+            };
+            if tx.send(Bytes::from(chunk)).await.is_err() {
+                break;
+            }
+        }
+    });
+    resp
+}
+
+fn to_tokio(s: StdUnixStream) -> std::io::Result<tokio::net::UnixStream> {
+    s.set_nonblocking(true)?;
+    tokio::net::UnixStream::from_std(s)
+}
+
+async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Option<(u8, Vec<u8>)> {
+    let mut h = [0u8; 8];
+    r.read_exact(&mut h).await.ok()?;
+    let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]) as usize;
+    let mut p = vec![0u8; len];
+    r.read_exact(&mut p).await.ok()?;
+    Some((h[0], p))
+}
+
+/// Copy both ways. Client EOF half-closes the shim side (closes stdin with StdinOnce) but
+/// keeps output flowing; shim EOF (process gone) ends the session. A client that vanishes
+/// (detach) never affects the container.
+pub async fn bridge<C>(client: C, shim: StdUnixStream, tty: bool)
+where
+    C: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let Ok(shim) = to_tokio(shim) else { return };
+    let (mut sr, mut sw) = shim.into_split();
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let up = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut cr, &mut sw).await;
+        let _ = sw.shutdown().await;
+    });
+    let down = tokio::spawn(async move {
+        if tty {
+            while let Some((_, p)) = read_frame(&mut sr).await {
+                if cw.write_all(&p).await.is_err() {
+                    break;
+                }
+                let _ = cw.flush().await;
+            }
+        } else {
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match sr.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if cw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                        let _ = cw.flush().await;
+                    }
+                }
+            }
+        }
+        let _ = cw.shutdown().await;
+    });
+    let _ = down.await;
+    up.abort();
+}
+
+/// `POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1`.
+pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incoming>) -> Resp {
+    let c = match d.get(r) {
+        Ok(c) => c,
+        Err(e) => return response::error(&e),
+    };
+    let id = c.id().to_string();
+    let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    let tty = c.record.config.tty;
+    let running = c.record.state.running && !c.record.state.restarting;
+    if running {
+        let sock = crate::shim::socket_path(&d.state_dir(&id));
+        let source = async move {
+            let req = ShimRequest::Attach { stdin, stdout, stderr };
+            tokio::task::spawn_blocking(move || proto::call_keep(&sock, &req, Some(Duration::from_secs(5))))
+                .await
+                .ok()?
+                .ok()
+                .map(|(_, r)| r.into_inner())
+        };
+        return hijack(&mut req, tty, source);
+    }
+    // Not running yet: the CLI attaches before `start`; start connects us to the shim.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    {
+        let mut g = d.inner.lock().unwrap();
+        g.live.entry(id).or_default().pending_attach.push(PendingAttach { stdin, stdout, stderr, tx });
+    }
+    hijack(&mut req, tty, async move { rx.await.ok() })
+}

@@ -1,0 +1,13 @@
+//! The Docker Engine API (1.41) over HTTP/1.1 on unix and tcp sockets (hyper 1).
+
+pub mod attach;
+pub mod containers;
+pub mod exec;
+pub mod logs;
+pub mod query;
+pub mod response;
+pub mod router;
+pub mod server;
+pub mod system;
+
+pub use response::{Body, Resp};

@@ -1,0 +1,135 @@
+//! Request routing: version prefix checks, then method + path to a handler.
+
+use std::sync::Arc;
+
+use http::Method;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::Request;
+
+use super::query::Query;
+use super::response::{self, decorate, Resp};
+use crate::daemon::Daemon;
+
+/// `(major, minor)` of an API version string like `1.41`.
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// Split `/v1.41/containers/json` into (`Some("1.41")`, `/containers/json`).
+pub fn strip_version(path: &str) -> (Option<&str>, &str) {
+    if let Some(rest) = path.strip_prefix("/v") {
+        let end = rest.find('/').unwrap_or(rest.len());
+        let ver = &rest[..end];
+        if parse_version(ver).is_some() {
+            let tail = &rest[end..];
+            return (Some(ver), if tail.is_empty() { "/" } else { tail });
+        }
+    }
+    (None, path)
+}
+
+/// Docker's version gate: too new is JSON 400, too old is text/plain 400.
+pub fn check_version(v: &str) -> Option<Resp> {
+    let have = parse_version(v)?;
+    let max = parse_version(crate::API_VERSION).expect("valid");
+    let min = parse_version(crate::MIN_API_VERSION).expect("valid");
+    if have > max {
+        return Some(response::message(
+            400,
+            &format!("client version {v} is too new. Maximum supported API version is {}", crate::API_VERSION),
+        ));
+    }
+    if have < min {
+        return Some(response::text(
+            400,
+            &format!(
+                "client version {v} is too old. Minimum supported API version is {}, please upgrade your client to a newer version",
+                crate::MIN_API_VERSION
+            ),
+        ));
+    }
+    None
+}
+
+pub async fn body_bytes(req: Request<Incoming>) -> Result<bytes::Bytes, Resp> {
+    match req.into_body().collect().await {
+        Ok(b) => Ok(b.to_bytes()),
+        Err(e) => Err(response::message(400, &format!("reading body: {e}"))),
+    }
+}
+
+/// Parse a JSON body; an empty body is the type's default.
+pub async fn json_body<T: serde::de::DeserializeOwned + Default>(req: Request<Incoming>) -> Result<T, Resp> {
+    let b = body_bytes(req).await?;
+    if b.iter().all(|c| c.is_ascii_whitespace()) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(&b).map_err(|e| response::message(400, &e.to_string()))
+}
+
+pub async fn route(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
+    let mut r = dispatch(d, req).await;
+    decorate(&mut r);
+    r
+}
+
+async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
+    let path = req.uri().path().to_string();
+    let q = Query::parse(req.uri().query());
+    let (ver, rest) = strip_version(&path);
+    if let Some(v) = ver {
+        if let Some(resp) = check_version(v) {
+            return resp;
+        }
+    }
+    let rest = rest.trim_end_matches('/').to_string();
+    let segs: Vec<String> = rest.trim_start_matches('/').split('/').map(super::query::percent_decode).collect();
+    let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
+    let m = req.method().clone();
+    use super::{containers as c, exec as x, system as s};
+    match (&m, segs.as_slice()) {
+        (&Method::GET | &Method::HEAD, ["_ping"]) => s::ping(&m),
+        (&Method::GET, ["version"]) => s::version(&d),
+        (&Method::GET, ["info"]) => s::info(&d),
+        (&Method::GET, ["containers", "json"]) => c::list(&d, &q),
+        (&Method::POST, ["containers", "create"]) => c::create(&d, &q, req).await,
+        (&Method::GET, ["containers", id, "json"]) => c::inspect(&d, id),
+        (&Method::GET, ["containers", id, "logs"]) => super::logs::logs(&d, id, &q).await,
+        (&Method::GET, ["containers", id, "top"]) => c::top(&d, id, &q).await,
+        (&Method::POST, ["containers", id, "start"]) => c::start(&d, id).await,
+        (&Method::POST, ["containers", id, "stop"]) => c::stop(&d, id, &q).await,
+        (&Method::POST, ["containers", id, "restart"]) => c::restart(&d, id, &q).await,
+        (&Method::POST, ["containers", id, "kill"]) => c::kill(&d, id, &q).await,
+        (&Method::POST, ["containers", id, "wait"]) => c::wait(&d, id, &q).await,
+        (&Method::POST, ["containers", id, "attach"]) => super::attach::attach(&d, id, &q, req).await,
+        (&Method::POST, ["containers", id, "resize"]) => c::resize(&d, id, &q),
+        (&Method::POST, ["containers", id, "rename"]) => c::rename(&d, id, &q),
+        (&Method::POST, ["containers", id, "pause"]) => c::pause(&d, id, true).await,
+        (&Method::POST, ["containers", id, "unpause"]) => c::pause(&d, id, false).await,
+        (&Method::POST, ["containers", id, "exec"]) => x::create(&d, id, req).await,
+        (&Method::DELETE, ["containers", id]) => c::remove(&d, id, &q).await,
+        (&Method::POST, ["exec", id, "start"]) => x::start(&d, id, req).await,
+        (&Method::POST, ["exec", id, "resize"]) => x::resize(&d, id, &q),
+        (&Method::GET, ["exec", id, "json"]) => x::inspect(&d, id),
+        _ => response::message(404, "page not found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert_eq!(strip_version("/v1.41/containers/json"), (Some("1.41"), "/containers/json"));
+        assert_eq!(strip_version("/_ping"), (None, "/_ping"));
+        assert_eq!(strip_version("/v1.24/_ping"), (Some("1.24"), "/_ping"));
+        assert!(check_version("1.41").is_none());
+        assert!(check_version("1.24").is_none());
+        assert_eq!(check_version("1.47").unwrap().status(), 400);
+        let old = check_version("1.11").unwrap();
+        assert_eq!(old.headers()["content-type"], "text/plain; charset=utf-8");
+    }
+}

@@ -1,0 +1,121 @@
+//! `/_ping`, `/version`, `/info`.
+
+use http::{Method, Response};
+use serde_json::json;
+
+use super::response::{self, Resp};
+use crate::daemon::Daemon;
+
+pub fn ping(m: &Method) -> Resp {
+    let body = if m == Method::HEAD { response::empty_body() } else { response::full("OK") };
+    Response::builder()
+        .status(200)
+        .header("Cache-Control", "no-cache, no-store, must-revalidate")
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .header("Pragma", "no-cache")
+        .header("Content-Length", if m == Method::HEAD { "0" } else { "2" })
+        .body(body)
+        .expect("response builds")
+}
+
+fn uname() -> (String, String) {
+    let u = nix::sys::utsname::uname().ok();
+    let rel = u.as_ref().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default();
+    let host = u.as_ref().map(|u| u.nodename().to_string_lossy().into_owned()).unwrap_or_default();
+    (rel, host)
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+pub fn version(d: &Daemon) -> Resp {
+    let (kernel, _) = uname();
+    let built = d.started_at.to_rfc3339();
+    response::json(
+        200,
+        &json!({
+            "Platform": {"Name": "berth"},
+            "Components": [
+                {"Name": "Engine", "Version": crate::ENGINE_VERSION, "Details": {
+                    "ApiVersion": crate::API_VERSION, "Arch": arch(), "BuildTime": built, "Experimental": "false",
+                    "GitCommit": "", "GoVersion": "rust", "KernelVersion": kernel, "MinAPIVersion": crate::MIN_API_VERSION, "Os": "linux"}},
+                {"Name": d.runtime.name, "Version": "", "Details": {"Path": d.runtime.program}},
+            ],
+            "Version": crate::ENGINE_VERSION,
+            "ApiVersion": crate::API_VERSION,
+            "MinAPIVersion": crate::MIN_API_VERSION,
+            "GitCommit": "",
+            "GoVersion": "rust",
+            "Os": "linux",
+            "Arch": arch(),
+            "KernelVersion": kernel,
+            "BuildTime": built,
+        }),
+    )
+}
+
+fn mem_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("MemTotal:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok()))
+        .map(|kb| kb * 1024)
+        .unwrap_or(0)
+}
+
+fn os_name() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())))
+        .unwrap_or_else(|| "Linux".into())
+}
+
+pub fn info(d: &Daemon) -> Resp {
+    let (kernel, host) = uname();
+    let (mut running, mut paused, mut stopped, mut total) = (0, 0, 0, 0);
+    for c in d.inner.lock().unwrap().containers.values() {
+        total += 1;
+        match c.record.state.status() {
+            "running" | "restarting" => running += 1,
+            "paused" => paused += 1,
+            _ => stopped += 1,
+        }
+    }
+    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let c = &d.config;
+    response::json(
+        200,
+        &json!({
+            "ID": "", "Containers": total, "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
+            "Images": 0,
+            "Driver": d.images.driver_name(),
+            "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Native Overlay Diff", "true"], ["userxattr", "false"]],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": null, "Log": ["json-file"]},
+            "MemoryLimit": true, "SwapLimit": true, "KernelMemory": false, "KernelMemoryTCP": false,
+            "CpuCfsPeriod": true, "CpuCfsQuota": true, "CPUShares": true, "CPUSet": true, "PidsLimit": true,
+            "IPv4Forwarding": true, "BridgeNfIptables": false, "BridgeNfIp6tables": false, "Debug": c.log_level == "debug",
+            "NFd": std::fs::read_dir("/proc/self/fd").map(|r| r.count()).unwrap_or(0), "OomKillDisable": true,
+            "NGoroutines": 0, "SystemTime": crate::util::time::now(), "LoggingDriver": "json-file",
+            "CgroupDriver": "cgroupfs", "CgroupVersion": if cgroup_v2 { "2" } else { "1" }, "NEventsListener": 0,
+            "KernelVersion": kernel, "OperatingSystem": os_name(), "OSVersion": "", "OSType": "linux",
+            "Architecture": std::env::consts::ARCH, "IndexServerAddress": "https://index.docker.io/v1/",
+            "RegistryConfig": {
+                "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
+                "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": c.registry_mirrors,
+            },
+            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "MemTotal": mem_total(),
+            "GenericResources": null, "DockerRootDir": c.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+            "Name": host, "Labels": [], "ExperimentalBuild": false, "ServerVersion": crate::ENGINE_VERSION,
+            "Runtimes": {"runc": {"path": "runc"}, "berth": {"path": d.berth_binary}}, "DefaultRuntime": d.runtime.name,
+            "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null},
+            "LiveRestoreEnabled": c.live_restore, "Isolation": "", "InitBinary": "",
+            "ContainerdCommit": {"ID": "", "Expected": ""}, "RuncCommit": {"ID": "", "Expected": ""}, "InitCommit": {"ID": "", "Expected": ""},
+            "SecurityOptions": [], "Warnings": [],
+            "InsecureRegistries": c.insecure_registries,
+        }),
+    )
+}

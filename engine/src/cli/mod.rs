@@ -1,0 +1,6 @@
+//! The `berth` CLI.
+
+pub fn main(_args: &[String]) -> i32 {
+    eprintln!("berth: CLI not implemented yet");
+    125
+}

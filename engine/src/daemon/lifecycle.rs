@@ -1,0 +1,588 @@
+//! Container lifecycle: start (via a shim), stop, kill, restart, remove, wait, pause; the
+//! monitor that learns about exits; restart policies; recovery after a daemon restart.
+
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::error::DaemonError;
+use super::state::{Daemon, PendingAttach};
+use crate::container::config::Restart;
+use crate::container::spec;
+use crate::shim::proto::{self, ExitStatus, Request};
+use crate::shim::{Process, ShimConfig};
+use crate::util::time;
+
+/// Wait conditions of `POST /containers/{id}/wait`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum WaitCondition {
+    NotRunning,
+    NextExit,
+    Removed,
+}
+
+impl WaitCondition {
+    pub fn parse(s: Option<&str>) -> Result<Self, DaemonError> {
+        match s.unwrap_or("") {
+            "" | "not-running" => Ok(WaitCondition::NotRunning),
+            "next-exit" => Ok(WaitCondition::NextExit),
+            "removed" => Ok(WaitCondition::Removed),
+            o => Err(DaemonError::InvalidParameter(format!("invalid condition: \"{o}\""))),
+        }
+    }
+}
+
+/// Start a process shim in its own session so it outlives berthd; wait until it serves.
+pub fn spawn_shim(berth: &Path, dir: &Path) -> Result<(), DaemonError> {
+    let sock = crate::shim::socket_path(dir);
+    let _ = std::fs::remove_file(&sock);
+    let _ = std::fs::remove_file(dir.join("exit.json"));
+    let log = std::fs::File::create(dir.join("shim.log")).map_err(|e| DaemonError::System(format!("shim log: {e}")))?;
+    let mut cmd = std::process::Command::new(berth);
+    cmd.arg("shim").arg(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(log));
+    // SAFETY: setsid is async-signal-safe; it detaches the shim from berthd's session.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().map_err(|e| DaemonError::System(format!("cannot start shim {}: {e}", berth.display())))?;
+    let pid = child.id();
+    // Reap the shim if it exits while we are alive.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    for _ in 0..1000 {
+        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+            return Ok(());
+        }
+        // SAFETY: existence probe of our own child.
+        if unsafe { libc::kill(pid as i32, 0) } != 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let log = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
+    Err(DaemonError::System(format!("shim did not come up: {}", log.trim())))
+}
+
+fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl std::future::Future<Output = T> {
+    async move { tokio::task::spawn_blocking(f).await.expect("blocking task panicked") }
+}
+
+impl Daemon {
+    /// `POST /containers/{id}/start`.
+    pub async fn start(self: &Arc<Self>, r: &str) -> Result<(), DaemonError> {
+        let id = self.resolve(r)?;
+        {
+            let mut g = self.inner.lock().unwrap();
+            let c = &g.containers[&id];
+            if c.record.state.running {
+                return Err(DaemonError::NotModified);
+            }
+            if c.record.state.removal_in_progress {
+                return Err(DaemonError::Conflict(format!("container is marked for removal and cannot be started")));
+            }
+            let live = g.live.entry(id.clone()).or_default();
+            if live.starting {
+                return Err(DaemonError::NotModified);
+            }
+            live.starting = true;
+        }
+        let d = self.clone();
+        let id2 = id.clone();
+        let res = blocking(move || d.start_blocking(&id2)).await;
+        let mut g = self.inner.lock().unwrap();
+        if let Some(l) = g.live.get_mut(&id) {
+            l.starting = false;
+        }
+        drop(g);
+        match res {
+            Ok(()) => {
+                self.spawn_monitor(&id);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn start_blocking(self: &Arc<Self>, id: &str) -> Result<(), DaemonError> {
+        let c = self.get(id)?;
+        let dir = self.state_dir(id);
+        std::fs::create_dir_all(&dir).map_err(|e| DaemonError::System(format!("{}: {e}", dir.display())))?;
+        let rootfs = self.images.mount_rootfs(id)?;
+        let fail = |e: DaemonError| {
+            let _ = self.images.unmount_rootfs(id);
+            e
+        };
+        let mut args = c.record.config.entrypoint.clone().unwrap_or_default();
+        args.extend(c.record.config.cmd.clone().unwrap_or_default());
+        let container_dir = self.store.dir(id);
+        let oci = spec::build(&spec::SpecInput {
+            container: &c,
+            rootfs: &rootfs,
+            image_env: &[],
+            container_dir: &container_dir,
+            volumes_root: &self.volumes_root(),
+            cgroup_parent: &self.config.cgroup_parent,
+            args,
+        })
+        .map_err(|e| fail(e.into()))?;
+        let data = serde_json::to_vec_pretty(&oci).expect("spec serializes");
+        crate::util::fs::write_atomic(&dir.join("config.json"), &data, 0o600)
+            .map_err(|e| fail(DaemonError::System(format!("config.json: {e}"))))?;
+        let cfg = c.record.config.clone();
+        let shim = ShimConfig {
+            id: id.to_string(),
+            process: Process::Init { bundle: dir.clone() },
+            runtime: self.runtime.clone(),
+            log_path: Some(c.record.log_path.clone().into()),
+            tty: cfg.tty,
+            open_stdin: cfg.open_stdin,
+            stdin_once: cfg.stdin_once,
+            cgroup_path: oci["linux"]["cgroupsPath"].as_str().map(String::from),
+        };
+        shim.save(&dir).map_err(|e| fail(DaemonError::System(format!("shim.json: {e}"))))?;
+        spawn_shim(&self.berth_binary, &dir).map_err(fail)?;
+        let sock = crate::shim::socket_path(&dir);
+        // Connect every client that attached before start, so no output is lost.
+        let pending: Vec<PendingAttach> = {
+            let mut g = self.inner.lock().unwrap();
+            g.live.get_mut(id).map(|l| std::mem::take(&mut l.pending_attach)).unwrap_or_default()
+        };
+        for p in pending {
+            let req = Request::Attach { stdin: p.stdin, stdout: p.stdout, stderr: p.stderr };
+            if let Ok((_, r)) = proto::call_keep(&sock, &req, Some(Duration::from_secs(5))) {
+                let _ = p.tx.send(r.into_inner());
+            }
+        }
+        match proto::call(&sock, &Request::Start, Some(Duration::from_secs(60))) {
+            Ok(resp) => {
+                self.update(id, |c| {
+                    let s = &mut c.record.state;
+                    s.running = true;
+                    s.paused = false;
+                    s.restarting = false;
+                    s.oom_killed = false;
+                    s.dead = false;
+                    s.pid = resp.pid;
+                    s.exit_code = 0;
+                    s.error.clear();
+                    s.started_at = time::now();
+                    s.finished_at = time::ZERO_TIME.into();
+                    c.record.has_been_started_before = true;
+                    c.record.has_been_manually_stopped = false;
+                })?;
+                Ok(())
+            }
+            Err(e) => {
+                let msg = match e {
+                    proto::ProtoError::Remote(m) => m,
+                    other => other.to_string(),
+                };
+                let _ = self.images.unmount_rootfs(id);
+                let (code, class): (i64, fn(String) -> DaemonError) =
+                    if msg.contains("executable file not found") || msg.contains("no such file or directory") {
+                        (127, DaemonError::InvalidParameter)
+                    } else if msg.contains("permission denied") || msg.contains("is a directory") {
+                        (126, DaemonError::InvalidParameter)
+                    } else {
+                        (128, DaemonError::System)
+                    };
+                let full = format!("failed to create shim task: {msg}");
+                let _ = self.update(id, |c| {
+                    c.record.state.exit_code = code;
+                    c.record.state.error = full.clone();
+                });
+                Err(class(full))
+            }
+        }
+    }
+
+    /// Watch the shim until the process exits, then record it and apply the restart policy.
+    pub fn spawn_monitor(self: &Arc<Self>, id: &str) {
+        {
+            let mut g = self.inner.lock().unwrap();
+            let l = g.live.entry(id.to_string()).or_default();
+            if l.monitored {
+                return;
+            }
+            l.monitored = true;
+        }
+        let d = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            let dir = d.state_dir(&id);
+            let sock = crate::shim::socket_path(&dir);
+            let res = blocking(move || proto::call(&sock, &Request::Wait, None)).await;
+            let exit = match res {
+                Ok(r) if r.exit.is_some() => r.exit.unwrap(),
+                _ => match proto::read_exit_file(&dir) {
+                    Some(e) => e,
+                    None => {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        proto::read_exit_file(&dir).unwrap_or(ExitStatus {
+                            exit_code: 255,
+                            oom_killed: false,
+                            finished_at: time::now(),
+                        })
+                    }
+                },
+            };
+            if let Some(l) = d.inner.lock().unwrap().live.get_mut(&id) {
+                l.monitored = false;
+            }
+            d.handle_exit(&id, exit).await;
+        });
+    }
+
+    async fn handle_exit(self: &Arc<Self>, id: &str, exit: ExitStatus) {
+        let _ = self.images.unmount_rootfs(id);
+        let res = self.update(id, |c| {
+            let s = &mut c.record.state;
+            s.running = false;
+            s.paused = false;
+            s.pid = 0;
+            s.exit_code = exit.exit_code;
+            s.oom_killed = exit.oom_killed;
+            s.finished_at = exit.finished_at.clone();
+            (c.host_config.auto_remove, c.host_config.restart_policy.clone(), c.record.has_been_manually_stopped, c.record.restart_count)
+        });
+        {
+            let mut g = self.inner.lock().unwrap();
+            if let Some(l) = g.live.get_mut(id) {
+                l.exit_seq += 1;
+            }
+        }
+        self.notify();
+        let Ok((auto_remove, policy, manual, count)) = res else { return };
+        if auto_remove {
+            let _ = self.remove(id, true, false).await;
+            return;
+        }
+        let restart = match Restart::from_policy(&policy).unwrap_or(Restart::No) {
+            _ if manual => false,
+            Restart::No => false,
+            Restart::Always | Restart::UnlessStopped => true,
+            Restart::OnFailure(max) => exit.exit_code != 0 && (max == 0 || count < max),
+        };
+        if !restart {
+            return;
+        }
+        // moby's restart manager: 100ms doubling backoff (reset after 10s of running).
+        let delay = Duration::from_millis((100u64 << count.min(10)).min(60_000));
+        let _ = self.update(id, |c| {
+            c.record.restart_count += 1;
+            c.record.state.restarting = true;
+            c.record.state.running = true;
+        });
+        let d = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            let still = d.get(&id).map(|c| c.record.state.restarting && !c.record.has_been_manually_stopped).unwrap_or(false);
+            if !still {
+                return;
+            }
+            let _ = d.update(&id, |c| c.record.state.running = false);
+            if let Err(e) = d.start(&id).await {
+                eprintln!("berthd: restart of {id} failed: {e}");
+                let _ = d.update(&id, |c| {
+                    c.record.state.restarting = false;
+                    c.record.state.error = e.to_string();
+                });
+            }
+        });
+    }
+
+    fn shim_call(&self, id: &str, req: Request) -> Result<proto::Response, DaemonError> {
+        let sock = crate::shim::socket_path(&self.state_dir(id));
+        proto::call(&sock, &req, Some(Duration::from_secs(10))).map_err(|e| DaemonError::System(e.to_string()))
+    }
+
+    /// Wait until the container's exit count passes `seq` or the timeout elapses.
+    async fn wait_exit_after(&self, id: &str, seq: u64, timeout: Option<Duration>) -> bool {
+        let mut rx = self.changed.subscribe();
+        let fut = async {
+            loop {
+                {
+                    let g = self.inner.lock().unwrap();
+                    let done = match (g.live.get(id), g.containers.get(id)) {
+                        (Some(l), Some(c)) => l.exit_seq > seq || !c.record.state.running,
+                        _ => true,
+                    };
+                    if done {
+                        return;
+                    }
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        match timeout {
+            Some(t) => tokio::time::timeout(t, fut).await.is_ok(),
+            None => {
+                fut.await;
+                true
+            }
+        }
+    }
+
+    fn exit_seq(&self, id: &str) -> u64 {
+        self.inner.lock().unwrap().live.get(id).map(|l| l.exit_seq).unwrap_or(0)
+    }
+
+    /// `POST /containers/{id}/stop?t=N`: stop signal, wait, SIGKILL.
+    pub async fn stop(self: &Arc<Self>, r: &str, t: Option<i64>) -> Result<(), DaemonError> {
+        let id = self.resolve(r)?;
+        let c = self.get(&id)?;
+        if c.record.state.restarting {
+            // Cancel a pending restart.
+            self.update(&id, |c| {
+                c.record.has_been_manually_stopped = true;
+                c.record.state.restarting = false;
+                c.record.state.running = false;
+            })?;
+            return Ok(());
+        }
+        if !c.record.state.running {
+            return Err(DaemonError::NotModified);
+        }
+        self.update(&id, |c| c.record.has_been_manually_stopped = true)?;
+        let seq = self.exit_seq(&id);
+        let sig = c.record.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
+        let timeout = t.or(c.record.config.stop_timeout).unwrap_or(10);
+        if c.record.state.paused {
+            let _ = self.runtime.simple(&["resume", &id]);
+        }
+        let _ = self.shim_call(&id, Request::Kill { signal: sig });
+        let wait = if timeout < 0 { None } else { Some(Duration::from_secs(timeout as u64)) };
+        if !self.wait_exit_after(&id, seq, wait).await {
+            let _ = self.shim_call(&id, Request::Kill { signal: libc::SIGKILL });
+            if !self.wait_exit_after(&id, seq, Some(Duration::from_secs(30))).await {
+                return Err(DaemonError::System(format!("tried to kill container, but did not receive an exit event")));
+            }
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/kill?signal=S`.
+    pub async fn kill(self: &Arc<Self>, r: &str, signal: Option<&str>) -> Result<(), DaemonError> {
+        let id = self.resolve(r)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s).ok_or_else(|| DaemonError::InvalidParameter(format!("Invalid signal: {s}")))?,
+            None => libc::SIGKILL,
+        };
+        let c = self.get(&id)?;
+        if !c.record.state.running || c.record.state.restarting {
+            return Err(DaemonError::Conflict(format!("Cannot kill container: {r}: Container {id} is not running")));
+        }
+        if sig == libc::SIGKILL || sig == libc::SIGTERM || sig == libc::SIGINT {
+            self.update(&id, |c| c.record.has_been_manually_stopped = true)?;
+        }
+        let seq = self.exit_seq(&id);
+        self.shim_call(&id, Request::Kill { signal: sig })?;
+        if sig == libc::SIGKILL {
+            self.wait_exit_after(&id, seq, Some(Duration::from_secs(10))).await;
+        }
+        Ok(())
+    }
+
+    pub async fn restart(self: &Arc<Self>, r: &str, t: Option<i64>) -> Result<(), DaemonError> {
+        match self.stop(r, t).await {
+            Ok(()) | Err(DaemonError::NotModified) => {}
+            Err(e) => return Err(e),
+        }
+        match self.start(r).await {
+            Ok(()) | Err(DaemonError::NotModified) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `DELETE /containers/{id}?force=&v=`.
+    pub async fn remove(self: &Arc<Self>, r: &str, force: bool, _volumes: bool) -> Result<(), DaemonError> {
+        let id = self.resolve(r)?;
+        let c = self.get(&id)?;
+        if c.record.state.running && !c.record.state.restarting {
+            if !force {
+                let what = if c.record.state.paused { "paused" } else { "running" };
+                return Err(DaemonError::Conflict(format!(
+                    "You cannot remove a {what} container {id}. Stop the container before attempting removal or force remove"
+                )));
+            }
+            self.update(&id, |c| c.record.has_been_manually_stopped = true)?;
+            let seq = self.exit_seq(&id);
+            if c.record.state.paused {
+                let _ = self.runtime.simple(&["resume", &id]);
+            }
+            let _ = self.shim_call(&id, Request::Kill { signal: libc::SIGKILL });
+            self.wait_exit_after(&id, seq, Some(Duration::from_secs(30))).await;
+        }
+        {
+            let mut g = self.inner.lock().unwrap();
+            let Some(c) = g.containers.get_mut(&id) else { return Ok(()) };
+            if c.record.state.removal_in_progress {
+                return Ok(());
+            }
+            c.record.state.removal_in_progress = true;
+        }
+        let _ = self.images.unmount_rootfs(&id);
+        let rm = self.images.remove_rootfs(&id);
+        let _ = std::fs::remove_dir_all(self.state_dir(&id));
+        self.store.remove(&id)?;
+        {
+            let mut g = self.inner.lock().unwrap();
+            let code = g.containers.remove(&id).map(|c| c.record.state.exit_code).unwrap_or(0);
+            g.live.remove(&id);
+            g.removed.insert(id.clone(), code);
+        }
+        self.notify();
+        rm.map_err(DaemonError::from)
+    }
+
+    /// `POST /containers/{id}/wait?condition=`; returns the exit code.
+    pub async fn wait(self: &Arc<Self>, id: &str, cond: WaitCondition) -> Result<i64, DaemonError> {
+        let mut rx = self.changed.subscribe();
+        let seq = self.exit_seq(id);
+        loop {
+            {
+                let g = self.inner.lock().unwrap();
+                match g.containers.get(id) {
+                    None => {
+                        return g.removed.get(id).copied().ok_or_else(|| DaemonError::no_such_container(id));
+                    }
+                    Some(c) => {
+                        let s = &c.record.state;
+                        let seq_now = g.live.get(id).map(|l| l.exit_seq).unwrap_or(0);
+                        match cond {
+                            WaitCondition::NotRunning if !s.running => return Ok(s.exit_code),
+                            WaitCondition::NextExit if seq_now > seq => return Ok(s.exit_code),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            if rx.changed().await.is_err() {
+                return Err(DaemonError::System("daemon shutting down".into()));
+            }
+        }
+    }
+
+    pub async fn pause(self: &Arc<Self>, r: &str, pause: bool) -> Result<(), DaemonError> {
+        let id = self.resolve(r)?;
+        let c = self.get(&id)?;
+        if !c.record.state.running {
+            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        }
+        if pause && c.record.state.paused {
+            return Err(DaemonError::Conflict(format!("Container {id} is already paused")));
+        }
+        if !pause && !c.record.state.paused {
+            return Err(DaemonError::Conflict(format!("Container {id} is not paused")));
+        }
+        let rt = self.runtime.clone();
+        let id2 = id.clone();
+        blocking(move || rt.simple(&[if pause { "pause" } else { "resume" }, &id2]))
+            .await
+            .map_err(|e| DaemonError::System(e.to_string()))?;
+        self.update(&id, |c| c.record.state.paused = pause)?;
+        Ok(())
+    }
+
+    pub fn resize(&self, r: &str, h: u16, w: u16) -> Result<(), DaemonError> {
+        let id = self.resolve(r)?;
+        let c = self.get(&id)?;
+        if !c.record.state.running {
+            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        }
+        self.shim_call(&id, Request::Resize { height: h, width: w }).map(|_| ())
+    }
+
+    /// After a (possibly unclean) daemon start: reconnect to live shims, record exits that
+    /// happened while we were away, and apply restart policies.
+    pub async fn recover(self: &Arc<Self>) {
+        let all: Vec<_> = self.inner.lock().unwrap().containers.values().cloned().collect();
+        for c in all {
+            let id = c.id().to_string();
+            let s = &c.record.state;
+            if s.running && !s.restarting {
+                let dir = self.state_dir(&id);
+                let sock = crate::shim::socket_path(&dir);
+                let alive = proto::call(&sock, &Request::Status, Some(Duration::from_secs(2)));
+                match alive {
+                    Ok(r) if r.running => {
+                        self.spawn_monitor(&id);
+                        continue;
+                    }
+                    _ => {
+                        let exit = proto::read_exit_file(&dir).unwrap_or(ExitStatus {
+                            exit_code: 255,
+                            oom_killed: false,
+                            finished_at: time::now(),
+                        });
+                        self.handle_exit(&id, exit).await;
+                        continue;
+                    }
+                }
+            }
+            let policy = Restart::from_policy(&c.host_config.restart_policy).unwrap_or(Restart::No);
+            let should = s.restarting
+                || match policy {
+                    Restart::Always => c.record.has_been_started_before && !c.record.has_been_manually_stopped,
+                    Restart::UnlessStopped => c.record.has_been_started_before && !c.record.has_been_manually_stopped,
+                    _ => false,
+                };
+            if should {
+                let _ = self.update(&id, |c| {
+                    c.record.state.restarting = false;
+                    c.record.state.running = false;
+                });
+                if let Err(e) = self.start(&id).await {
+                    eprintln!("berthd: failed to restart {id}: {e}");
+                }
+            }
+        }
+    }
+}
+
+/// `SIGTERM`, `TERM`, `15` → 15.
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (n > 0 && n < 65).then_some(n);
+    }
+    let u = s.to_ascii_uppercase();
+    let name = u.strip_prefix("SIG").unwrap_or(&u);
+    Some(match name {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "KILL" => libc::SIGKILL,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "STOP" => libc::SIGSTOP,
+        "CONT" => libc::SIGCONT,
+        "WINCH" => libc::SIGWINCH,
+        "ALRM" => libc::SIGALRM,
+        "PIPE" => libc::SIGPIPE,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals() {
+        assert_eq!(parse_signal("SIGTERM"), Some(15));
+        assert_eq!(parse_signal("kill"), Some(9));
+        assert_eq!(parse_signal("2"), Some(2));
+        assert_eq!(parse_signal("NOPE"), None);
+        assert!(WaitCondition::parse(Some("bogus")).is_err());
+    }
+}

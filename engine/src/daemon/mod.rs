@@ -1,0 +1,13 @@
+//! berthd's core: configuration, container state, names, lifecycle and restart policies.
+
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod images;
+pub mod lifecycle;
+pub mod names;
+pub mod state;
+pub mod view;
+
+pub use error::DaemonError;
+pub use state::Daemon;

@@ -1,0 +1,5 @@
+//! Small helpers shared by the daemon, shim and CLI.
+
+pub mod fs;
+pub mod ids;
+pub mod time;
