@@ -51,4 +51,5 @@ pub use error::{ErrorKind, Result, StorageError};
 pub use image::config::ContainerConfig;
 pub use reference::Reference;
 pub use image::ops::{HistoryItem, ImageFilters, ImageSummary, PruneReport, RemovedItem};
+pub use archive::save::SaveFormat;
 pub use store::{ContainerRef, GraphDriverData, ImportOptions, Store};

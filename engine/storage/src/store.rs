@@ -1,7 +1,7 @@
 //! [`Store`]: the facade the daemon uses. One `Store` per data root; every method takes `&self`
 //! and serialises on an internal lock, so a `Store` can be shared (`Arc<Store>`) across tasks.
 
-use crate::digest::{chain_ids, ChainId, Digest, ImageId};
+use crate::digest::{chain_ids, ChainId, ImageId};
 use crate::driver::{self, Driver, DriverKind};
 use crate::error::{Result, StorageError};
 use crate::fsutil;
@@ -345,8 +345,4 @@ impl Inner {
 pub(crate) fn truncate_id(s: &str) -> String {
     let s = s.split_once(':').map(|(_, h)| h).unwrap_or(s);
     s.chars().take(12).collect()
-}
-
-pub(crate) fn digest_of_hex_or_id(s: &str) -> Option<Digest> {
-    Digest::parse(s).ok().or_else(|| Digest::from_hex(s).ok())
 }

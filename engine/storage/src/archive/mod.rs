@@ -1,5 +1,8 @@
 //! Tar streams: safe extraction, whiteout conversion, tar-split, and the image archive formats.
 
+pub mod load;
+pub mod outer;
+pub mod save;
 pub mod tar_reader;
 pub mod tar_safe;
 pub mod tar_writer;
