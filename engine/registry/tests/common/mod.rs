@@ -5,3 +5,4 @@ pub mod fake;
 pub mod image;
 pub mod real_registry;
 pub mod store;
+pub mod token_server;
