@@ -144,7 +144,7 @@ impl RegistryClient {
             .map_err(|e| RegistryError::Config(format!("building HTTP client: {e}")))?;
         // Validate PEMs now: a bad certificate is a configuration error, not a pull error.
         for pem in config.ca_certs.iter().chain(config.registry_ca_certs.values().flatten()) {
-            reqwest::Certificate::from_pem(pem).map_err(|e| RegistryError::Config(format!("invalid CA certificate: {e}")))?;
+            parse_pem_bundle(pem, "a configured registry")?;
         }
         Ok(RegistryClient {
             inner: Arc::new(Inner { config, insecure, secure: Mutex::new(HashMap::new()), tokens: TokenCache::default() }),
@@ -163,9 +163,9 @@ impl RegistryClient {
         let cfg = &self.inner.config;
         let mut b = base_builder(cfg);
         for pem in cfg.ca_certs.iter().chain(cfg.registry_ca_certs.get(host).into_iter().flatten()) {
-            let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| RegistryError::Config(format!("invalid CA certificate for {host}: {e}")))?;
-            b = b.add_root_certificate(cert);
+            for cert in parse_pem_bundle(pem, host)? {
+                b = b.add_root_certificate(cert);
+            }
         }
         let c = b.build().map_err(|e| RegistryError::Config(format!("building HTTP client: {e}")))?;
         map.insert(host.to_string(), c.clone());
@@ -253,6 +253,17 @@ impl RegistryClient {
         }
         Ok(LoginOutcome { identity_token, url: url.to_string() })
     }
+}
+
+/// A `ca.crt` may hold several certificates; one without any is a mistake, not an empty set
+/// (reqwest's parser accepts garbage as zero certificates).
+fn parse_pem_bundle(pem: &[u8], host: &str) -> Result<Vec<reqwest::Certificate>, RegistryError> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem)
+        .map_err(|e| RegistryError::Config(format!("invalid CA certificate for {host}: {e}")))?;
+    if certs.is_empty() {
+        return Err(RegistryError::Config(format!("CA file for {host} holds no PEM certificate")));
+    }
+    Ok(certs)
 }
 
 fn base_builder(cfg: &ClientConfig) -> reqwest::ClientBuilder {

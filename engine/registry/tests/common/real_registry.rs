@@ -38,6 +38,11 @@ pub struct RealRegistry {
 
 impl RealRegistry {
     pub fn start(auth: Auth) -> RealRegistry {
+        Self::start_with(auth, None)
+    }
+
+    /// `tls`: (certificate chain PEM, key PEM) for `http.tls`.
+    pub fn start_with(auth: Auth, tls: Option<(PathBuf, PathBuf)>) -> RealRegistry {
         let bin = registry_binary();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -60,8 +65,12 @@ impl RealRegistry {
                 rootcert.display()
             ),
         };
+        let tls_yaml = match &tls {
+            Some((cert, key)) => format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()),
+            None => String::new(),
+        };
         let config = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n  secret: berth-test-secret\n{auth_yaml}",
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n  secret: berth-test-secret\n{tls_yaml}{auth_yaml}",
             storage.display()
         );
         let cfg = dir.path().join("config.yml");
