@@ -85,6 +85,8 @@ pub struct ImageIndex {
     pub manifests: Vec<Descriptor>,
 }
 
+// Parsed once per pull; boxing the bigger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum ParsedManifest {
     Image(ImageManifest),

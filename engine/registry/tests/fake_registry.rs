@@ -471,3 +471,22 @@ async fn mirrors_are_tried_first_for_docker_hub_only() {
     assert_eq!(pulled.endpoint, mirror.host);
     assert_pulled(&img, &sink);
 }
+
+#[tokio::test]
+async fn transfers_run_in_parallel_within_dockers_limits() {
+    let img = make_image("par", &[1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700], false);
+    let f = seeded(Knobs { transfer_delay: Some(Duration::from_millis(150)), ..Default::default() }, "r/par", &img).await;
+    let log = ProgressLog::default();
+    let sink = MemStore::default();
+    client().pull_image(&ImageRef::tagged(&f.host, "r/par", "v1"), Credentials::Anonymous, &[], &sink, &log).await.unwrap();
+    assert_pulled(&img, &sink);
+    let max = f.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(max, 3, "3 concurrent downloads");
+    assert!(log.messages().iter().any(|m| m.status == "Waiting"), "queued layers show Waiting");
+
+    let f = FakeRegistry::start(Knobs { transfer_delay: Some(Duration::from_millis(150)), ..Default::default() }).await;
+    let src = MemStore::with(img.blobs());
+    let req = PushRequest { manifest: img.manifest.clone(), media_type: img.media_type.clone(), source: &src, mount_from: HashMap::new() };
+    client().push_image(&ImageRef::tagged(&f.host, "r/par", "v1"), Credentials::Anonymous, req, &berth_registry::progress::NoProgress).await.unwrap();
+    assert_eq!(f.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst), 5, "5 concurrent uploads");
+}

@@ -47,6 +47,8 @@ pub struct Knobs {
     pub accept_single_post: bool,
     /// Serve these bytes/content type for every manifest GET (a lying registry).
     pub manifest_override: Option<(Bytes, String)>,
+    /// Hold blob GETs and upload PUT/PATCHes this long, counting how many are in flight.
+    pub transfer_delay: Option<std::time::Duration>,
 }
 
 #[derive(Clone, Debug)]
@@ -85,6 +87,8 @@ pub struct FakeState {
     pub base: Mutex<String>,
     pub cdn_base: Mutex<String>,
     drops_done: AtomicUsize,
+    in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
 }
 
 pub struct FakeRegistry {
@@ -167,9 +171,9 @@ fn query(uri: &axum::http::Uri) -> HashMap<String, String> {
     uri.query()
         .map(|q| {
             q.split('&')
-                .filter_map(|kv| {
+                .map(|kv| {
                     let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    Some((k.to_string(), pct_decode(v)))
+                    (k.to_string(), pct_decode(v))
                 })
                 .collect()
         })
@@ -439,6 +443,14 @@ async fn route(state: &FakeState, method: &Method, uri: &axum::http::Uri, header
         return empty(StatusCode::OK).header("content-type", "application/json").body(Body::from("{}")).unwrap();
     }
     let knobs = state.knobs.lock().unwrap().clone();
+    let is_transfer = (*method == Method::GET && path.contains("/blobs/sha256:"))
+        || (matches!(*method, Method::PUT | Method::PATCH) && path.contains("/blobs/uploads/"));
+    if let (Some(delay), true) = (knobs.transfer_delay, is_transfer) {
+        let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        state.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(delay).await;
+        state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
     if knobs.html {
         return Response::builder()
             .status(StatusCode::BAD_GATEWAY)
