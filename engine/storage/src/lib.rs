@@ -35,6 +35,7 @@
 //! every diffID.
 
 pub mod archive;
+mod container_ops;
 pub mod digest;
 pub mod driver;
 pub mod error;
@@ -52,4 +53,5 @@ pub use image::config::ContainerConfig;
 pub use reference::Reference;
 pub use image::ops::{HistoryItem, ImageFilters, ImageSummary, PruneReport, RemovedItem};
 pub use archive::save::SaveFormat;
+pub use container_ops::{Change, ChangeKind, CommitOptions};
 pub use store::{ContainerRef, GraphDriverData, ImportOptions, Store};
