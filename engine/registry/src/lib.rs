@@ -12,6 +12,8 @@
 //! - [`RegistryClient::pull_image`] / [`RegistryClient::push_image`]: whole images, parallel
 //!   (3 downloads / 5 uploads), with Docker-shaped [`ProgressMessage`]s.
 //!
+//! - [`AuthConfig`]: Docker's `X-Registry-Auth` / config.json entry → [`Credentials`].
+//!
 //! # Seams the storage crate implements
 //! - [`BlobSink`] (pull): `contains(digest)` lets a pull skip layers already stored
 //!   (`Already exists`); `create(descriptor)` returns a [`BlobWriter`] (an `AsyncWrite`, e.g. a
@@ -44,6 +46,7 @@ pub mod reference;
 pub mod transfer;
 pub mod upload;
 
+pub use auth::auth_config::AuthConfig;
 pub use auth::Credentials;
 pub use blob::{BlobSink, BlobWriter};
 pub use client::{AuthScheme, ClientConfig, LoginOutcome, RegistryClient, Repository, Session};

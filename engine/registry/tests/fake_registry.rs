@@ -58,7 +58,12 @@ async fn anonymous_pull_with_docker_progress_lines() {
     );
     assert_eq!(lines.last().unwrap(), &format!(r#"{{"status":"Digest: {}"}}"#, img.manifest_digest));
     // Accept is always sent with all four types, by tag
-    let _ = f.requests("GET", "/manifests/v1");
+    for e in f.requests("GET", "/manifests/v1") {
+        let accept = e.accept.unwrap_or_default();
+        for t in ["index.v1+json", "manifest.list.v2+json", "oci.image.manifest.v1+json", "distribution.manifest.v2+json"] {
+            assert!(accept.contains(t), "{accept}");
+        }
+    }
 
     // second pull: everything already exists, nothing downloaded
     let log2 = ProgressLog::default();
@@ -213,8 +218,15 @@ async fn dropped_connection_mid_blob_resumes_with_range() {
     let layer = img.layers[0].0.digest.to_string();
     let gets = f.requests("GET", &layer);
     let ranges: Vec<_> = gets.iter().map(|e| e.range.clone()).collect();
-    // config blob is small (never cut); the layer: 1st full, then resumed twice
-    assert_eq!(ranges, vec![None, Some("bytes=100000-".into()), Some("bytes=200000-".into())], "{ranges:?}");
+    // the layer: first GET from 0, then two resumes from where the data stopped (100000 and
+    // 200000 bytes when the fake's bytes were all flushed before the cut)
+    assert_eq!(ranges.len(), 3, "{ranges:?}");
+    assert_eq!(ranges[0], None);
+    let offsets: Vec<u64> = ranges[1..]
+        .iter()
+        .map(|r| r.as_deref().unwrap().strip_prefix("bytes=").unwrap().trim_end_matches('-').parse().unwrap())
+        .collect();
+    assert!(offsets[0] > 0 && offsets[1] > offsets[0], "{ranges:?}");
 
     // a registry that ignores Range (200 with the whole blob) still gives the right bytes
     let f = seeded(Knobs { drop_blob_after: Some((100_000, 1)), ignore_range: true, ..Default::default() }, "r/drop", &img).await;
@@ -475,18 +487,19 @@ async fn mirrors_are_tried_first_for_docker_hub_only() {
 #[tokio::test]
 async fn transfers_run_in_parallel_within_dockers_limits() {
     let img = make_image("par", &[1000, 1100, 1200, 1300, 1400, 1500, 1600, 1700], false);
-    let f = seeded(Knobs { transfer_delay: Some(Duration::from_millis(150)), ..Default::default() }, "r/par", &img).await;
+    let f = seeded(Knobs { transfer_delay: Some(Duration::from_millis(300)), ..Default::default() }, "r/par", &img).await;
     let log = ProgressLog::default();
     let sink = MemStore::default();
     client().pull_image(&ImageRef::tagged(&f.host, "r/par", "v1"), Credentials::Anonymous, &[], &sink, &log).await.unwrap();
     assert_pulled(&img, &sink);
     let max = f.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
-    assert_eq!(max, 3, "3 concurrent downloads");
+    assert!((2..=3).contains(&max), "at most 3 concurrent downloads, and some parallelism: {max}");
     assert!(log.messages().iter().any(|m| m.status == "Waiting"), "queued layers show Waiting");
 
-    let f = FakeRegistry::start(Knobs { transfer_delay: Some(Duration::from_millis(150)), ..Default::default() }).await;
+    let f = FakeRegistry::start(Knobs { transfer_delay: Some(Duration::from_millis(300)), ..Default::default() }).await;
     let src = MemStore::with(img.blobs());
     let req = PushRequest { manifest: img.manifest.clone(), media_type: img.media_type.clone(), source: &src, mount_from: HashMap::new() };
     client().push_image(&ImageRef::tagged(&f.host, "r/par", "v1"), Credentials::Anonymous, req, &berth_registry::progress::NoProgress).await.unwrap();
-    assert_eq!(f.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst), 5, "5 concurrent uploads");
+    let max = f.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((4..=5).contains(&max), "at most 5 concurrent uploads, and some parallelism: {max}");
 }

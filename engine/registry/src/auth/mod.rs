@@ -5,6 +5,7 @@
 //! scopes the operation needs (`repository:<repo>:pull` or `:pull,push`), with the user's Basic
 //! credentials sent to the realm, or a refresh-token POST when the user holds an identity token.
 
+pub mod auth_config;
 pub mod token_cache;
 
 use crate::error::{transport, RegistryError};

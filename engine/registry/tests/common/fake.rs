@@ -58,6 +58,7 @@ pub struct LogEntry {
     pub authorization: Option<String>,
     pub range: Option<String>,
     pub content_range: Option<String>,
+    pub accept: Option<String>,
     pub status: u16,
 }
 
@@ -345,6 +346,7 @@ async fn handle(State(state): State<Arc<FakeState>>, req: Request) -> Response {
         authorization: h("authorization"),
         range: h("range"),
         content_range: h("content-range"),
+        accept: h("accept"),
         status: resp.status().as_u16(),
     });
     resp
@@ -358,6 +360,7 @@ async fn handle_cdn(State(state): State<Arc<FakeState>>, req: Request) -> Respon
         authorization: h("authorization"),
         range: h("range"),
         content_range: None,
+        accept: None,
         status: 200,
     };
     state.cdn_log.lock().unwrap().push(entry);
@@ -552,6 +555,11 @@ fn manifests(state: &FakeState, knobs: &Knobs, method: &Method, repo: &str, refe
     let Some((bytes, ct)) = found else {
         return json_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "manifest unknown");
     };
+    // 2.8.2: OCI content by tag is hidden from clients that do not accept it
+    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if ct.contains("vnd.oci.") && !reference.starts_with("sha256:") && !accept.contains(&ct) {
+        return json_error(StatusCode::NOT_FOUND, "MANIFEST_UNKNOWN", "OCI manifest found, but accept header does not support OCI manifests");
+    }
     let d = if knobs.manifest_override.is_some() && reference.starts_with("sha256:") {
         reference.to_string() // the liar claims the requested digest
     } else {
