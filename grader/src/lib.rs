@@ -8,3 +8,6 @@
 
 pub mod catalog;
 pub mod checks;
+pub mod hosts;
+pub mod runner;
+pub mod report;

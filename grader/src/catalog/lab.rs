@@ -86,6 +86,9 @@ pub struct Step {
     pub id: String,
     pub title: Text,
     pub instructions: Text,
+    /// Objectives this step's checks count toward (default: the lab's "do" objectives).
+    #[serde(default)]
+    pub objectives: Vec<String>,
     /// The host the student's shell opens on for this step.
     pub host: String,
     /// The reference solution, replayed by `--solve`.

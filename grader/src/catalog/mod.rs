@@ -7,6 +7,8 @@ mod locate;
 pub mod objectives;
 mod validate;
 
+pub(crate) use validate::{first_host, parse_cidr};
+
 pub use error::CatalogError;
 pub use lab::{Action, Broken, HostSpec, Lab, QuizItem, Service, Step, Text};
 pub use objectives::{Objective, ObjectiveKind, Objectives};

@@ -81,6 +81,11 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
             return Err((f("id"), format!("step {:?} is declared twice", s.id)));
         }
         host_ref(lab, &s.host, &f("host"))?;
+        for (j, o) in s.objectives.iter().enumerate() {
+            if !lab.objectives.contains(o) {
+                return Err((f(&format!("objectives[{j}]")), format!("{o:?} is not one of this lab's objectives")));
+            }
+        }
         for (j, a) in s.solution.iter().enumerate() {
             host_ref(lab, &a.host, &f(&format!("solution[{j}].host")))?;
         }

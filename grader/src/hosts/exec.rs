@@ -1,0 +1,83 @@
+//! Running commands inside a host, through `berth-lab-host exec` (setns into the host's
+//! namespaces and cgroups, then fork+exec, so the command is a process of the host's pid ns).
+
+use super::{io, HostError, HostState, VirtualLab};
+use crate::checks::CmdOutput;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+fn command(vl: &VirtualLab, h: &HostState, argv: &[&str]) -> Result<Command, HostError> {
+    let pid = h.init.as_ref().map(|p| p.pid).ok_or_else(|| HostError::HostDead {
+        lab: vl.state.lab_id.clone(),
+        host: h.name.clone(),
+    })?;
+    let mut c = Command::new(&vl.config.helper);
+    c.args(["exec", "--tag", &vl.state.tag, "--pid", &pid.to_string()]);
+    for p in &h.procs_files {
+        c.arg("--procs").arg(p);
+    }
+    c.arg("--").args(argv);
+    c.env_clear()
+        .env("PATH", PATH)
+        .env("HOME", "/root")
+        .env("USER", "root")
+        .env("LANG", "C.UTF-8")
+        .env("BERTH_LAB", &vl.state.lab_id)
+        .env("BERTH_HOST", &h.name)
+        .env("BERTH_CGROUP", &h.cgroup)
+        .env("BERTH_LAB_DIR", &vl.state.lab_dir)
+        .env("BERTH_LAB_HOST", &vl.config.helper)
+        .env("DOCKER_HOST", "unix:///run/berth.sock");
+    if let Some(t) = std::env::var_os("TERM") {
+        c.env("TERM", t);
+    }
+    Ok(c)
+}
+
+pub fn run(vl: &VirtualLab, h: &HostState, cmd: &str, timeout: Duration) -> Result<CmdOutput, HostError> {
+    // Output goes to files, not pipes: a command that leaves a background process behind
+    // (`sleep 1000 &`) would otherwise keep the pipe open forever.
+    let tmp = tempfile_in(&vl.state.dir)?;
+    let (out_p, err_p) = (tmp.join("stdout"), tmp.join("stderr"));
+    let out_f = std::fs::File::create(&out_p).map_err(io(&out_p))?;
+    let err_f = std::fs::File::create(&err_p).map_err(io(&err_p))?;
+    let mut c = command(vl, h, &["/bin/sh", "-c", cmd])?;
+    c.stdin(Stdio::null()).stdout(out_f).stderr(err_f);
+    let mut child = c.spawn().map_err(|e| HostError::Helper(format!("running on {}: {e}", h.name)))?;
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() >= deadline => {
+                // SIGTERM makes the helper kill its child in the host, then exit.
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(HostError::Helper(format!("waiting for command on {}: {e}", h.name))),
+        }
+    };
+    let stdout = std::fs::read_to_string(&out_p).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_p).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&tmp);
+    match status {
+        None => Err(HostError::Helper(format!("`{cmd}` on {} did not finish within {timeout:?}", h.name))),
+        Some(s) => Ok(CmdOutput { status: s.code().unwrap_or(128), stdout, stderr }),
+    }
+}
+
+fn tempfile_in(dir: &std::path::Path) -> Result<std::path::PathBuf, HostError> {
+    let d = dir.join("exec").join(format!("{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&d).map_err(io(&d))?;
+    Ok(d)
+}
+
+/// An interactive bash on the caller's terminal; returns its exit status.
+pub fn shell(vl: &VirtualLab, h: &HostState) -> Result<i32, HostError> {
+    let mut c = command(vl, h, &["/bin/bash", "-i"])?;
+    let s = c.status().map_err(|e| HostError::Helper(format!("shell on {}: {e}", h.name)))?;
+    Ok(s.code().unwrap_or(128))
+}

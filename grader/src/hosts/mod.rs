@@ -1,0 +1,198 @@
+//! Virtual hosts: a lab-private LAN (a bridge in its own network namespace) and one host per
+//! `[[hosts]]` entry (own net, mount, uts, pid, ipc namespaces; private /var/lib/berth, /run,
+//! /etc (overlay, so /etc/berth and /etc/hosts are the host's), /root, /tmp; its own cgroup).
+//! Everything is recorded in `<state_root>/<lab id>/state.json` for `reset`.
+
+mod cleanup;
+pub mod exec;
+mod host;
+pub mod init;
+mod lan;
+pub mod state;
+
+pub use cleanup::{leftovers, reset, reset_all};
+pub use state::{HostState, LabState, Proc};
+
+use crate::catalog::Lab;
+use crate::checks::{CmdOutput, Hosts};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Helper(String),
+    #[error("lab {0} is already running (open a shell with `cargo xtask lab shell {0}`, or `cargo xtask lab reset {0}`)")]
+    AlreadyRunning(String),
+    #[error("lab {0} is not running (start it with `cargo xtask lab {0}`)")]
+    NotRunning(String),
+    #[error("lab {lab} has no host {host:?} (hosts: {known})")]
+    NoHost { lab: String, host: String, known: String },
+    #[error("host {host} is not running any more (its init process died); `cargo xtask lab reset {lab}` and start again")]
+    HostDead { lab: String, host: String },
+    #[error("cannot find the berth-lab-host helper binary: {0}")]
+    NoHelper(String),
+    #[error("reset of {dir} left: {what}")]
+    Leftovers { dir: String, what: String },
+}
+
+pub(crate) fn io(path: impl AsRef<Path>) -> impl FnOnce(std::io::Error) -> HostError {
+    let path = path.as_ref().display().to_string();
+    move |source| HostError::Io { path, source }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Parent of every lab's state dir (default `target/labs`).
+    pub state_root: PathBuf,
+    /// The `berth-lab-host` binary.
+    pub helper: PathBuf,
+    pub proc_root: PathBuf,
+    pub cgroup_root: PathBuf,
+}
+
+impl Config {
+    pub fn new(state_root: impl Into<PathBuf>, helper: impl Into<PathBuf>) -> Config {
+        Config {
+            state_root: state_root.into(),
+            helper: helper.into(),
+            proc_root: "/proc".into(),
+            cgroup_root: "/sys/fs/cgroup".into(),
+        }
+    }
+
+    /// `$BERTH_LAB_HOST`, else `berth-lab-host` next to the running executable (or one level up,
+    /// for test binaries in target/debug/deps).
+    pub fn find_helper() -> Result<PathBuf, HostError> {
+        if let Some(p) = std::env::var_os("BERTH_LAB_HOST") {
+            return Ok(p.into());
+        }
+        let exe = std::env::current_exe().map_err(|e| HostError::NoHelper(e.to_string()))?;
+        for dir in exe.ancestors().skip(1).take(2) {
+            let c = dir.join("berth-lab-host");
+            if c.is_file() {
+                return Ok(c);
+            }
+        }
+        Err(HostError::NoHelper(format!(
+            "not next to {} (build it with `cargo build -p berth-grader --bins`, or set BERTH_LAB_HOST)",
+            exe.display()
+        )))
+    }
+
+    pub fn lab_dir(&self, lab_id: &str) -> PathBuf {
+        self.state_root.join(lab_id)
+    }
+}
+
+/// A running lab's hosts.
+#[derive(Debug)]
+pub struct VirtualLab {
+    pub state: LabState,
+    pub config: Config,
+}
+
+impl VirtualLab {
+    /// Creates the LAN and every host. On failure, whatever was created is removed again.
+    pub fn provision(lab: &Lab, config: &Config) -> Result<VirtualLab, HostError> {
+        let dir = config.lab_dir(&lab.id);
+        if LabState::file(&dir).exists() {
+            match LabState::load(&dir) {
+                Ok(s) if s.lan.as_ref().map(|p| p.alive(&config.proc_root)).unwrap_or(false) => {
+                    return Err(HostError::AlreadyRunning(lab.id.clone()))
+                }
+                _ => {
+                    reset(config, &lab.id)?;
+                }
+            }
+        }
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let dir = dir.canonicalize().map_err(io(&dir))?;
+        let state = LabState {
+            lab_id: lab.id.clone(),
+            lab_dir: lab.dir.canonicalize().unwrap_or_else(|_| lab.dir.clone()),
+            tag: dir.display().to_string(),
+            created: chrono::Utc::now().to_rfc3339(),
+            lan: None,
+            lan_netns: None,
+            hosts: vec![],
+            cgroups: vec![],
+            dir: dir.clone(),
+        };
+        state.save().map_err(io(&dir))?;
+        let mut vl = VirtualLab { state, config: config.clone() };
+        match vl.build(lab) {
+            Ok(()) => Ok(vl),
+            Err(e) => {
+                let _ = reset(config, &lab.id);
+                Err(e)
+            }
+        }
+    }
+
+    fn build(&mut self, lab: &Lab) -> Result<(), HostError> {
+        lan::start(self, lab)?;
+        let suffix: String = format!("{:04x}", rand::random::<u16>());
+        let lab_cg = format!("berth-lab-{}-{suffix}", lab.id);
+        for h in &lab.hosts {
+            host::start(self, lab, h, &lab_cg)?;
+        }
+        for h in &lab.hosts {
+            for s in &h.services {
+                host::start_service(self, lab, h, s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Attaches to a running lab (another terminal, `--check`).
+    pub fn attach(config: &Config, lab_id: &str) -> Result<VirtualLab, HostError> {
+        let dir = config.lab_dir(lab_id);
+        let state = LabState::load(&dir).map_err(|_| HostError::NotRunning(lab_id.into()))?;
+        if !state.lan.as_ref().map(|p| p.alive(&config.proc_root)).unwrap_or(false) {
+            return Err(HostError::NotRunning(lab_id.into()));
+        }
+        Ok(VirtualLab { state, config: config.clone() })
+    }
+
+    pub fn host_state(&self, name: &str) -> Result<&HostState, HostError> {
+        let h = self.state.host(name).ok_or_else(|| HostError::NoHost {
+            lab: self.state.lab_id.clone(),
+            host: name.into(),
+            known: self.state.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
+        })?;
+        match &h.init {
+            Some(p) if p.alive(&self.config.proc_root) => Ok(h),
+            _ => Err(HostError::HostDead { lab: self.state.lab_id.clone(), host: name.into() }),
+        }
+    }
+
+    /// Runs `sh -c cmd` on a host, output captured, killed after `timeout`.
+    pub fn run(&self, host: &str, cmd: &str, timeout: Duration) -> Result<CmdOutput, HostError> {
+        exec::run(self, self.host_state(host)?, cmd, timeout)
+    }
+
+    /// An interactive login shell on a host, on the caller's terminal.
+    pub fn shell(&self, host: &str) -> Result<i32, HostError> {
+        exec::shell(self, self.host_state(host)?)
+    }
+
+    /// Stops every process and removes every trace of the lab.
+    pub fn teardown(self) -> Result<(), HostError> {
+        reset(&self.config, &self.state.lab_id)
+    }
+}
+
+impl Hosts for VirtualLab {
+    fn pid(&self, host: &str) -> Option<i32> {
+        self.host_state(host).ok().and_then(|h| h.init.as_ref().map(|p| p.pid))
+    }
+    fn cgroup(&self, host: &str) -> Option<String> {
+        self.state.host(host).map(|h| h.cgroup.clone())
+    }
+    fn run(&self, host: &str, cmd: &str, timeout: Duration) -> Result<CmdOutput, String> {
+        VirtualLab::run(self, host, cmd, timeout).map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,250 @@
+//! Runs a lab's steps on its hosts: replay reference solutions (`--solve`), check the current
+//! state (`--check`), run broken variants (which must be rejected), and score objectives.
+
+use crate::catalog::{Action, Broken, Lab, ObjectiveKind, Objectives, Step};
+use crate::checks::{latch::Latches, CheckSpec, Ctx, Outcome};
+use crate::hosts::{Config, HostError, VirtualLab};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub const POLL: Duration = Duration::from_millis(100);
+/// How long a broken variant is given to (wrongly) pass before it counts as rejected.
+pub const BROKEN_SETTLE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Host(#[from] HostError),
+    #[error("step {step}: solution command `{cmd}` on {host} failed with exit {status}: {stderr}")]
+    Solution { step: String, host: String, cmd: String, status: i32, stderr: String },
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub kind: String,
+    pub description: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepResult {
+    pub step: String,
+    pub passed: bool,
+    pub checks: Vec<CheckResult>,
+    /// Set when the step could not be run at all (a host died, a solution command failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectiveScore {
+    pub objective: String,
+    pub passed: usize,
+    pub total: usize,
+    pub score: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LabResult {
+    pub lab: String,
+    pub mode: String,
+    pub passed: bool,
+    pub steps: Vec<StepResult>,
+    pub objectives: Vec<ObjectiveScore>,
+}
+
+/// The quiz answers recorded for a running lab.
+pub fn load_answers(vl: &VirtualLab) -> BTreeMap<String, String> {
+    std::fs::read(vl.state.dir.join("answers.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+pub fn record_answers(vl: &VirtualLab, new: &BTreeMap<String, String>) -> Result<(), RunError> {
+    let mut all = load_answers(vl);
+    all.extend(new.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let p = vl.state.dir.join("answers.json");
+    let tmp = vl.state.dir.join("answers.json.tmp");
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&all).unwrap_or_default()).map_err(|e| RunError::Io(tmp.display().to_string(), e))?;
+    std::fs::rename(&tmp, &p).map_err(|e| RunError::Io(p.display().to_string(), e))
+}
+
+pub fn ctx_for<'a>(vl: &'a VirtualLab, lab: &'a Lab, answers: BTreeMap<String, String>) -> Ctx<'a> {
+    Ctx {
+        proc_root: vl.config.proc_root.clone(),
+        cgroup_root: vl.config.cgroup_root.clone(),
+        hosts: vl,
+        quiz: &lab.quiz,
+        answers,
+    }
+}
+
+/// Runs actions in order; with `strict`, a non-zero exit is an error (reference solutions).
+pub fn run_actions(vl: &VirtualLab, step: &Step, actions: &[Action], strict: bool) -> Result<(), RunError> {
+    for a in actions {
+        let out = vl.run(&a.host, &a.run, Duration::from_secs(60))?;
+        if strict && out.status != 0 {
+            return Err(RunError::Solution {
+                step: step.id.clone(),
+                host: a.host.clone(),
+                cmd: a.run.clone(),
+                status: out.status,
+                stderr: out.stderr.trim().to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Probes a step's checks (through `latches`) until all hold or `timeout`.
+pub fn check_step(vl: &VirtualLab, lab: &Lab, step: &Step, latches: &mut Latches, timeout: Duration) -> StepResult {
+    let outcomes = latches.wait(timeout, POLL, &mut |i| {
+        let ctx = ctx_for(vl, lab, load_answers(vl));
+        step.checks[i].probe(&ctx)
+    });
+    step_result(step, outcomes, None)
+}
+
+fn step_result(step: &Step, outcomes: Vec<Outcome>, error: Option<String>) -> StepResult {
+    let checks: Vec<CheckResult> = step
+        .checks
+        .iter()
+        .zip(outcomes)
+        .map(|(c, outcome)| CheckResult { kind: c.kind().into(), description: c.describe(), outcome })
+        .collect();
+    StepResult { step: step.id.clone(), passed: error.is_none() && checks.iter().all(|c| c.outcome.passed()), checks, error }
+}
+
+fn failed_step(step: &Step, e: &RunError) -> StepResult {
+    let outcomes = step.checks.iter().map(|_| Outcome::fail("(step not run)", e.to_string())).collect();
+    step_result(step, outcomes, Some(e.to_string()))
+}
+
+/// Replays the reference solution of `step` (actions and quiz answers).
+pub fn apply_solution(vl: &VirtualLab, step: &Step) -> Result<(), RunError> {
+    run_actions(vl, step, &step.solution, true)?;
+    record_answers(vl, &step.answers)
+}
+
+/// `--solve` on an already provisioned lab: every step's solution, then its checks.
+pub fn solve_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives) -> LabResult {
+    let mut steps = Vec::new();
+    let mut broken = false;
+    for step in &lab.steps {
+        if broken {
+            steps.push(failed_step(step, &RunError::Io("skipped".into(), std::io::Error::other("an earlier step failed"))));
+            continue;
+        }
+        let r = match apply_solution(vl, step) {
+            Ok(()) => check_step(vl, lab, step, &mut Latches::new(step.checks.len()), Duration::from_secs_f64(step.timeout_secs)),
+            Err(e) => failed_step(step, &e),
+        };
+        broken = !r.passed;
+        steps.push(r);
+    }
+    finish(lab, objectives, "solve", steps)
+}
+
+/// Provisions, solves, tears down.
+pub fn solve(lab: &Lab, objectives: &Objectives, config: &Config) -> Result<LabResult, RunError> {
+    let vl = VirtualLab::provision(lab, config)?;
+    let r = solve_on(&vl, lab, objectives);
+    vl.teardown()?;
+    Ok(r)
+}
+
+/// `--check`: each step's checks against the current state of a running lab, once each
+/// (short deadline), in order.
+pub fn check_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives, timeout: Duration) -> LabResult {
+    let steps = lab.steps.iter().map(|s| check_step(vl, lab, s, &mut Latches::new(s.checks.len()), timeout)).collect();
+    finish(lab, objectives, "check", steps)
+}
+
+/// One trial of the regression harness: a fresh lab, the reference solutions of the steps
+/// before `index`, then step `index` (its solution, or a broken variant). Returns the step's
+/// result; for a broken variant, `passed == true` means the checks wrongly accepted it.
+pub fn trial(lab: &Lab, config: &Config, index: usize, broken: Option<&Broken>) -> Result<StepResult, RunError> {
+    let vl = VirtualLab::provision(lab, config)?;
+    let r = (|| -> Result<StepResult, RunError> {
+        for s in &lab.steps[..index] {
+            apply_solution(&vl, s)?;
+            let r = check_step(&vl, lab, s, &mut Latches::new(s.checks.len()), Duration::from_secs_f64(s.timeout_secs));
+            if !r.passed {
+                return Ok(StepResult { error: Some(format!("earlier step {} failed", s.id)), ..r });
+            }
+        }
+        let step = &lab.steps[index];
+        let timeout = match broken {
+            None => {
+                apply_solution(&vl, step)?;
+                Duration::from_secs_f64(step.timeout_secs)
+            }
+            Some(b) => {
+                run_actions(&vl, step, &b.run, false)?;
+                record_answers(&vl, &b.answers)?;
+                BROKEN_SETTLE.min(Duration::from_secs_f64(step.timeout_secs))
+            }
+        };
+        Ok(check_step(&vl, lab, step, &mut Latches::new(step.checks.len()), timeout))
+    })();
+    let t = vl.teardown();
+    let r = r?;
+    t?;
+    Ok(r)
+}
+
+/// Objectives a step's non-quiz checks count toward.
+fn step_objectives<'a>(lab: &'a Lab, step: &'a Step, objectives: &Objectives) -> Vec<&'a str> {
+    if !step.objectives.is_empty() {
+        return step.objectives.iter().map(String::as_str).collect();
+    }
+    let doing: Vec<&str> = lab
+        .objectives
+        .iter()
+        .filter(|o| objectives.get(o).map(|o| o.kind == ObjectiveKind::Do).unwrap_or(false))
+        .map(String::as_str)
+        .collect();
+    if doing.is_empty() {
+        lab.objectives.iter().map(String::as_str).collect()
+    } else {
+        doing
+    }
+}
+
+/// Per-objective scores: each check counts toward its objectives (a quiz check toward its
+/// item's objective), score = passed / total.
+pub fn score(lab: &Lab, objectives: &Objectives, steps: &[StepResult]) -> Vec<ObjectiveScore> {
+    let mut tally: BTreeMap<&str, (usize, usize)> = lab.objectives.iter().map(|o| (o.as_str(), (0, 0))).collect();
+    for (step, r) in lab.steps.iter().zip(steps) {
+        for (c, cr) in step.checks.iter().zip(&r.checks) {
+            let objs = match c {
+                CheckSpec::Quiz(q) => lab.quiz_item(&q.item).map(|i| vec![i.objective.as_str()]).unwrap_or_default(),
+                _ => step_objectives(lab, step, objectives),
+            };
+            for o in objs {
+                let e = tally.entry(o).or_default();
+                e.1 += 1;
+                if cr.outcome.passed() {
+                    e.0 += 1;
+                }
+            }
+        }
+    }
+    lab.objectives
+        .iter()
+        .map(|o| {
+            let (passed, total) = tally[o.as_str()];
+            ObjectiveScore { objective: o.clone(), passed, total, score: if total == 0 { 0.0 } else { passed as f64 / total as f64 } }
+        })
+        .collect()
+}
+
+pub fn finish(lab: &Lab, objectives: &Objectives, mode: &str, steps: Vec<StepResult>) -> LabResult {
+    let objs = score(lab, objectives, &steps);
+    LabResult { lab: lab.id.clone(), mode: mode.into(), passed: steps.iter().all(|s| s.passed), steps, objectives: objs }
+}
