@@ -54,7 +54,8 @@ fn text(v: &serde_json::Value) -> String {
 pub fn get_json(sock: &std::path::Path, path: &str) -> Result<serde_json::Value, String> {
     let mut s = UnixStream::connect(sock).map_err(|e| format!("cannot connect to {}: {e} (is the daemon running?)", sock.display()))?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: berth\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    let req = format!("GET {path} HTTP/1.0\r\nHost: berth\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&raw);
@@ -151,9 +152,8 @@ mod tests {
             let mut seen = Vec::new();
             for _ in 0..requests {
                 let (mut s, _) = l.accept().unwrap();
-                let mut buf = [0u8; 1024];
-                let n = s.read(&mut buf).unwrap();
-                seen.push(String::from_utf8_lossy(&buf[..n]).lines().next().unwrap_or("").to_string());
+                let req = crate::checks::http::tests::read_head(&mut s);
+                seen.push(req.lines().next().unwrap_or("").to_string());
                 let chunked = format!("{:x}\r\n{body}\r\n0\r\n\r\n", body.len());
                 write!(s, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{chunked}").unwrap();
             }
@@ -180,7 +180,8 @@ mod tests {
             field: Some("/State".into()),
             equals: Some("running".into()),
         };
-        assert!(chk.probe(&c).passed(), "{:?}", chk.probe(&c));
+        let o = chk.probe(&c);
+        assert!(o.passed(), "{o:?}");
         chk.select = [("/Names/0".to_string(), "/old".to_string())].into();
         match chk.probe(&c) {
             Outcome::Fail { observed, .. } => assert_eq!(observed, "/State=exited"),

@@ -42,8 +42,8 @@ pub fn get(ctx: &Ctx, pid: Option<i32>, url: &str) -> Result<Result<(u16, String
     netns::in_netns(&ctx.proc_root, pid, move || -> Result<(u16, String), String> {
         let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("connect {addr}: {e}"))?;
         s.set_read_timeout(Some(Duration::from_secs(3))).ok();
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: berth-grader\r\nConnection: close\r\n\r\n")
-            .map_err(|e| e.to_string())?;
+        let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: berth-grader\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
         let mut raw = Vec::new();
         s.read_to_end(&mut raw).map_err(|e| format!("reading response: {e}"))?;
         let text = String::from_utf8_lossy(&raw);
@@ -85,9 +85,23 @@ impl HttpCheck {
 }
 
 #[cfg(test)]
-mod tests {
+pub mod tests {
     use super::*;
     use crate::checks::testing::{ctx, FakeHosts};
+
+    /// Reads a request up to the blank line (it may arrive in several segments).
+    pub fn read_head(s: &mut impl Read) -> String {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    }
 
     #[test]
     fn gets_from_a_tiny_server() {
@@ -95,9 +109,8 @@ mod tests {
         let port = l.local_addr().unwrap().port();
         let srv = std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let n = s.read(&mut buf).unwrap();
-            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("GET /index.html HTTP/1.0\r\n"));
+            let req = read_head(&mut s);
+            assert!(req.starts_with("GET /index.html HTTP/1.0\r\n"), "{req}");
             s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>vm2</h1>\n").unwrap();
         });
         let t = tempfile::tempdir().unwrap();

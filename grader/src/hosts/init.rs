@@ -326,6 +326,11 @@ fn fake_engine(a: &Args) -> R<()> {
         if r.read_line(&mut line).is_err() {
             continue;
         }
+        // Drain the rest of the request head so closing does not reset the connection.
+        let mut h = String::new();
+        while r.read_line(&mut h).map(|n| n > 0).unwrap_or(false) && h != "\r\n" {
+            h.clear();
+        }
         let path = line.split_whitespace().nth(1).unwrap_or("/");
         let file = match path.split('?').next() {
             Some("/containers/json") => "containers.json",
