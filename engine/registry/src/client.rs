@@ -40,6 +40,8 @@ pub struct ClientConfig {
     /// Pause before a resume attempt.
     pub retry_delay: Duration,
     pub connect_timeout: Duration,
+    /// A connection silent for this long counts as dropped (a blob download then resumes).
+    pub read_timeout: Duration,
 }
 
 impl Default for ClientConfig {
@@ -57,6 +59,7 @@ impl Default for ClientConfig {
             download_attempts: 5,
             retry_delay: Duration::from_millis(200),
             connect_timeout: Duration::from_secs(15),
+            read_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -270,6 +273,7 @@ fn base_builder(cfg: &ClientConfig) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .user_agent(cfg.user_agent.clone())
         .connect_timeout(cfg.connect_timeout)
+        .read_timeout(cfg.read_timeout)
         // Redirects are followed by hand so credentials never leave the registry's host.
         .redirect(reqwest::redirect::Policy::none())
 }

@@ -209,15 +209,25 @@ pub(crate) async fn from_response(method: &str, resp: reqwest::Response) -> Regi
 }
 
 pub(crate) fn transport(method: &str, url: &str, err: reqwest::Error) -> RegistryError {
-    // reqwest's Display hides the root cause ("error sending request"); the chain names it.
-    let mut cause = err.to_string();
+    // reqwest's own Display only says "error sending request for url (…)"; the cause chain
+    // names what happened (connection refused, certificate, reset). Layers often repeat each
+    // other, so consecutive duplicates are dropped.
+    let mut parts: Vec<String> = Vec::new();
     let mut src = std::error::Error::source(&err);
     while let Some(s) = src {
-        cause.push_str(": ");
-        cause.push_str(&s.to_string());
+        let m = s.to_string();
+        if parts.last() != Some(&m) {
+            parts.push(m);
+        }
         src = s.source();
     }
-    RegistryError::Http { method: method.to_string(), url: url.to_string(), cause }
+    if err.is_timeout() {
+        parts.push("timed out".into());
+    }
+    if parts.is_empty() {
+        parts.push(err.to_string());
+    }
+    RegistryError::Http { method: method.to_string(), url: url.to_string(), cause: parts.join(": ") }
 }
 
 #[cfg(test)]

@@ -503,3 +503,43 @@ async fn transfers_run_in_parallel_within_dockers_limits() {
     let max = f.state.max_in_flight.load(std::sync::atomic::Ordering::SeqCst);
     assert!((4..=5).contains(&max), "at most 5 concurrent uploads, and some parallelism: {max}");
 }
+
+#[tokio::test]
+async fn unreachable_registry_names_the_url_and_cause() {
+    let host = format!("127.0.0.1:{}", common::real_registry::free_port());
+    let err = client()
+        .pull_image(&ImageRef::tagged(&host, "x/y", "v1"), Credentials::Anonymous, &[], &MemStore::default(), &berth_registry::progress::NoProgress)
+        .await
+        .unwrap_err();
+    let s = err.to_string();
+    // https was tried first (insecure loopback), then http: the last error is reported
+    assert!(s.starts_with(&format!("GET \"http://{host}/v2/\": ")), "{s}");
+    assert!(s.contains("Connection refused"), "{s}");
+}
+
+#[tokio::test]
+async fn a_stalled_blob_download_times_out_and_resumes() {
+    let img = make_image("stall", &[200_000], false);
+    let f = seeded(Knobs { drop_blob_after: Some((50_000, 1)), stall_instead_of_drop: true, ..Default::default() }, "r/stall", &img).await;
+    let c = RegistryClient::new(ClientConfig {
+        read_timeout: Duration::from_millis(300),
+        retry_delay: Duration::from_millis(10),
+        ..Default::default()
+    })
+    .unwrap();
+    let sink = MemStore::default();
+    c.pull_image(&ImageRef::tagged(&f.host, "r/stall", "v1"), Credentials::Anonymous, &[], &sink, &berth_registry::progress::NoProgress).await.unwrap();
+    assert_pulled(&img, &sink);
+    let gets = f.requests("GET", img.layers[0].0.digest.as_str());
+    assert_eq!(gets.len(), 2);
+    assert!(gets[1].range.is_some());
+}
+
+/// The daemon spawns pulls and pushes on tokio: their futures must be Send.
+#[allow(dead_code)]
+fn transfers_are_send(c: RegistryClient, r: ImageRef, sink: MemStore, req: PushRequest<'static>) {
+    fn is_send<T: Send>(_: T) {}
+    let log = ProgressLog::default();
+    is_send(c.pull_image(&r, Credentials::Anonymous, &[], &sink, &log));
+    is_send(c.push_image(&r, Credentials::Anonymous, req, &log));
+}

@@ -33,6 +33,8 @@ pub struct Knobs {
     pub withhold_push: usize,
     /// Cut blob bodies after this many bytes, for the first `times` GETs.
     pub drop_blob_after: Option<(usize, usize)>,
+    /// With `drop_blob_after`: stop sending (keep the connection open) instead of dropping it.
+    pub stall_instead_of_drop: bool,
     /// Answer Range requests with the whole blob (200).
     pub ignore_range: bool,
     /// Serve blob bytes with one byte flipped.
@@ -406,8 +408,10 @@ fn serve_blob(state: &FakeState, digest: &str, head: bool, range: Option<&str>) 
             // Pause before failing so hyper flushes what was sent: the client must see a
             // partial body, not an empty one.
             use futures_util::StreamExt;
-            let stream = futures_util::stream::iter(vec![Ok::<Bytes, std::io::Error>(first)]).chain(futures_util::stream::once(async {
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let stall = knobs.stall_instead_of_drop;
+            let stream = futures_util::stream::iter(vec![Ok::<Bytes, std::io::Error>(first)]).chain(futures_util::stream::once(async move {
+                let pause = if stall { 3600 } else { 100 };
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
                 Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fake registry drops the connection"))
             }));
             return b.body(Body::from_stream(stream)).unwrap();
