@@ -304,6 +304,24 @@ impl Repository {
     }
 }
 
+impl Repository {
+    /// `DELETE /v2/<name>/manifests/<digest>` (needs `storage.delete.enabled` on the registry;
+    /// 405 `UNSUPPORTED` otherwise). A tag is first resolved with HEAD: registry 2.8 cannot
+    /// delete by tag, and deleting the digest removes every tag pointing at it.
+    pub async fn delete_manifest(&self, reference: &str) -> Result<Digest, RegistryError> {
+        let digest = match reference.parse::<Digest>() {
+            Ok(d) => d,
+            Err(_) => self.head_manifest(reference).await?.digest.ok_or_else(|| {
+                RegistryError::Protocol(format!("HEAD of manifest {reference} gave no Docker-Content-Digest"))
+            })?,
+        };
+        let mut req = self.req(Method::DELETE, &format!("manifests/{digest}"));
+        req.scopes.push(format!("repository:{}:delete", self.name));
+        self.session.send_ok(&req).await?;
+        Ok(digest)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,12 @@ async fn push_then_pull_without_auth() {
     assert_eq!(head.media_type, img.media_type);
     assert_eq!(head.size, Some(img.manifest.len() as u64));
 
+    // delete by tag: resolved to the digest, then the tag is gone
+    assert_eq!(repo.delete_manifest("v1").await.unwrap(), img.manifest_digest);
+    assert_eq!(repo.head_manifest("v1").await.unwrap_err().api_code(), Some("MANIFEST_UNKNOWN"));
+    let again = s.repository("demo/app", true).delete_manifest(img.manifest_digest.as_str()).await.unwrap_err();
+    assert_eq!(again.to_string(), "manifest unknown: manifest unknown");
+
     // unknown tag: Docker's words
     let err = c
         .pull_image(&ImageRef::tagged(&reg.host, "demo/app", "nosuchtag"), Credentials::Anonymous, &[], &MemStore::default(), &NoProgress)
