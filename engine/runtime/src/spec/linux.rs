@@ -113,13 +113,11 @@ pub struct Namespace {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
 pub struct IdMapping {
-    #[serde(default)]
+    #[serde(rename = "containerID")]
     pub container_id: u32,
-    #[serde(default)]
+    #[serde(rename = "hostID")]
     pub host_id: u32,
-    #[serde(default)]
     pub size: u32,
 }
 

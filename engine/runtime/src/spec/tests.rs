@@ -65,3 +65,19 @@ fn missing_file_names_the_path() {
     let err = Spec::load(dir.path()).unwrap_err().to_string();
     assert!(err.starts_with(&format!("open {}/config.json: ", dir.path().display())), "{err}");
 }
+
+#[test]
+fn id_mappings_use_the_spec_field_names() {
+    let with_user = RUNC_SPEC.replace(
+        r#""namespaces": ["#,
+        r#""uidMappings": [{"containerID": 0, "hostID": 100000, "size": 65536}],
+           "gidMappings": [{"containerID": 0, "hostID": 200000, "size": 10}],
+           "namespaces": [{"type": "user"},"#,
+    );
+    let linux = Spec::from_json(&with_user).unwrap().linux();
+    assert_eq!(linux.uid_mappings, vec![IdMapping { container_id: 0, host_id: 100000, size: 65536 }]);
+    assert_eq!(linux.gid_mappings[0].host_id, 200000);
+    let missing = with_user.replace(r#""hostID": 100000, "#, "");
+    let err = Spec::from_json(&missing).unwrap_err().to_string();
+    assert!(err.starts_with("config.json: linux.uidMappings[0]: missing field `hostID`"), "{err}");
+}

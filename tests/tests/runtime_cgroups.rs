@@ -1,0 +1,81 @@
+//! linux.resources for real on this host's cgroups (v1 here; v2 paths when the host is v2):
+//! OOM kill past memory.limit, a fork loop stopped at pids.limit, cpu quota written.
+
+use berth_tests::runtime::{ok, stderr, Sandbox};
+use serde_json::json;
+use std::path::Path;
+
+fn v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+#[test]
+fn allocating_past_memory_limit_is_oom_killed() {
+    let sb = Sandbox::new();
+    let limit = 32 << 20;
+    let edit = |s: &mut serde_json::Value| {
+        s["linux"]["resources"]["memory"] = json!({"limit": limit, "swap": limit});
+    };
+    // dd's 64 MiB buffer does not fit in 32 MiB: the kernel kills it with SIGKILL.
+    let dd = ["dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1"];
+    let b = sb.bundle("oom", &dd, edit);
+    let out = sb.berth(&["run", "-b", b.to_str().unwrap(), "oom"]);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    // The cgroup's OOM counter says so too (read before delete).
+    let b2 = sb.bundle("oom2", &dd, edit);
+    ok(&sb.berth(&["run", "-d", "-b", b2.to_str().unwrap(), "oom2"]));
+    sb.wait_status("oom2", "stopped").unwrap();
+    let dir = sb.cgroup_dir("memory", "oom2");
+    let (file, key) = if v2() { ("memory.events", "oom_kill") } else { ("memory.oom_control", "oom_kill") };
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let kills: u64 = text.lines().find_map(|l| l.strip_prefix(key)?.trim().parse().ok()).unwrap();
+    assert!(kills >= 1, "{text}");
+    let limit_file = if v2() { "memory.max" } else { "memory.limit_in_bytes" };
+    assert_eq!(std::fs::read_to_string(dir.join(limit_file)).unwrap().trim(), limit.to_string());
+    ok(&sb.berth(&["delete", "oom2"]));
+    assert!(!dir.exists());
+}
+
+#[test]
+fn fork_loop_stops_at_pids_limit() {
+    let sb = Sandbox::new();
+    // The fork loop runs in a subshell (busybox sh exits when a fork fails); afterwards only
+    // shell builtins: at the limit even `cat` could not be forked.
+    let script = "(i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; \
+                  read cur < /sys/fs/cgroup/pids/pids.current; read max < /sys/fs/cgroup/pids/pids.max; \
+                  read ev < /sys/fs/cgroup/pids/pids.events; echo current=$cur max=$max events=$ev";
+    let b = sb.bundle("pids", &["sh", "-c", script], |s| {
+        s["linux"]["resources"]["pids"] = json!({"limit": 10});
+    });
+    let out = ok(&sb.berth(&["run", "-b", b.to_str().unwrap(), "pids"]));
+    // sh + subshell + 8 sleeps hit the limit of 10; the subshell then gave up and exited.
+    assert_eq!(out, "current=9 max=10 events=max 1\n");
+}
+
+#[test]
+fn cpu_settings_written_as_specified() {
+    let sb = Sandbox::new();
+    let b = sb.bundle("cpu", &["sleep", "60"], |s| {
+        s["linux"]["resources"]["cpu"] = json!({"quota": 25000, "period": 50000, "shares": 512, "cpus": "0", "mems": "0"});
+    });
+    ok(&sb.berth(&["create", "-b", b.to_str().unwrap(), "cpu"]));
+    let read = |ctrl: &str, f: &str| std::fs::read_to_string(sb.cgroup_dir(ctrl, "cpu").join(f)).unwrap().trim().to_string();
+    if v2() {
+        assert_eq!(read("cpu", "cpu.max"), "25000 50000");
+        assert_eq!(read("cpu", "cpu.weight"), "20");
+        assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us"), "25000");
+        assert_eq!(read("cpu", "cpu.cfs_period_us"), "50000");
+        assert_eq!(read("cpu", "cpu.shares"), "512");
+        assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+        assert_eq!(read("cpuset", "cpuset.mems"), "0");
+    }
+    // The init is in the cgroup before it runs anything.
+    let pid = sb.state("cpu").unwrap()["pid"].to_string();
+    let procs = read("cpu", "cgroup.procs");
+    assert!(procs.lines().any(|l| l == pid), "{procs}");
+    ok(&sb.berth(&["delete", "cpu"]));
+    assert!(!sb.cgroup_dir("cpu", "cpu").exists());
+    assert!(!sb.cgroup_dir("cpuset", "cpu").exists());
+}
