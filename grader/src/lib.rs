@@ -11,3 +11,5 @@ pub mod checks;
 pub mod hosts;
 pub mod runner;
 pub mod report;
+pub mod progress;
+pub mod interactive;

@@ -3,6 +3,7 @@
 mod bench;
 mod ci;
 mod fixtures;
+mod lab;
 
 use anyhow::{bail, Result};
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("ci") => ci::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fixtures") => fixtures::build_all().map(|_| ()),
+        Some("lab") => lab::run(&args[1..]),
         Some("help") | Some("--help") | Some("-h") | None => {
             print!("{USAGE}");
             Ok(())
@@ -34,6 +36,7 @@ usage: cargo xtask COMMAND
 commands:
   ci          install the Debian packages the tests need, build fixtures, run the whole test suite
   bench WHAT  run a benchmark (runtime, images)
+  lab …       the labs: list, ID [--solve|--check|--report json|junit], shell ID [HOST], reset [ID]
   fixtures    build the offline fixtures (busybox root filesystem, images) into target/fixtures
 ";
 

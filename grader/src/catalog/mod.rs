@@ -58,22 +58,25 @@ impl Catalog {
 
     /// Lab ids close to `id` (prefix, substring or small edit distance), for "did you mean".
     pub fn close_matches(&self, id: &str) -> Vec<String> {
-        let mut scored: Vec<(usize, String)> = self
-            .labs
-            .iter()
-            .filter_map(|l| {
-                let d = edit_distance(&l.id, id);
-                let near = l.id.starts_with(id)
-                    || l.id.contains(id)
-                    || id.contains(&l.id)
-                    || l.id.split('-').skip(1).any(|w| w.len() > 2 && id.contains(w))
-                    || d <= 3;
-                near.then(|| (d, l.id.clone()))
-            })
-            .collect();
-        scored.sort();
-        scored.into_iter().map(|(_, id)| id).collect()
+        close_matches(self.labs.iter().map(|l| l.id.as_str()), id)
     }
+}
+
+/// Which of `ids` look like `id` (prefix, substring, a shared word, or a small edit distance).
+pub fn close_matches<'a>(ids: impl Iterator<Item = &'a str>, id: &str) -> Vec<String> {
+    let mut scored: Vec<(usize, String)> = ids
+        .filter_map(|l| {
+            let d = edit_distance(l, id);
+            let near = l.starts_with(id)
+                || l.contains(id)
+                || id.contains(l)
+                || l.split('-').skip(1).any(|w| w.len() > 2 && id.contains(w))
+                || d <= 3;
+            near.then(|| (d, l.to_string()))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().map(|(_, id)| id).collect()
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -114,6 +117,15 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_matches_suggest_near_ids() {
+        let ids = ["8-overlay2", "7-containers", "1-containers-vs-vms"];
+        assert_eq!(close_matches(ids.into_iter(), "8-overlay"), vec!["8-overlay2"]);
+        assert_eq!(close_matches(ids.into_iter(), "overlay2"), vec!["8-overlay2"]);
+        assert_eq!(close_matches(ids.into_iter(), "containers").len(), 2);
+        assert!(close_matches(ids.into_iter(), "flannel").is_empty());
+    }
 
     #[test]
     fn edit_distance_counts_edits() {

@@ -85,7 +85,8 @@ fn dechunk(body: &str) -> String {
 impl EngineCheck {
     pub fn describe(&self) -> String {
         let sel: Vec<String> = self.select.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let what = format!("{:?} [{}] on {}", self.object, sel.join(", "), self.host).to_lowercase();
+        let object = if self.object == Object::Containers { "containers" } else { "images" };
+        let what = format!("{object} [{}] on {}", sel.join(", "), self.host);
         match (self.present, &self.field, &self.equals) {
             (false, _, _) => format!("no {what}"),
             (true, Some(f), Some(v)) => format!("{what} has {f}={v}"),

@@ -23,10 +23,19 @@ fn tagged(proc_root: &Path, tag: &str) -> Vec<i32> {
         .collect()
 }
 
-/// Live processes in any of the lab's network namespaces (LAN or host): must be none after reset.
+/// Live processes in any of the lab's network namespaces (LAN or host). A namespace's inode
+/// number is only unique while the namespace lives (the kernel reuses it), so a namespace is
+/// only looked for while the process holding it is still the one we started.
 fn in_lab_netns(proc_root: &Path, s: &LabState) -> Vec<i32> {
-    let mut inodes: Vec<u64> = s.hosts.iter().filter_map(|h| h.ns.get("net").copied()).collect();
-    inodes.extend(s.lan_netns);
+    let mut inodes: Vec<u64> = s
+        .hosts
+        .iter()
+        .filter(|h| h.init.as_ref().map(|p| p.alive(proc_root)).unwrap_or(false))
+        .filter_map(|h| h.ns.get("net").copied())
+        .collect();
+    if s.lan.as_ref().map(|p| p.alive(proc_root)).unwrap_or(false) {
+        inodes.extend(s.lan_netns);
+    }
     if inodes.is_empty() {
         return vec![];
     }

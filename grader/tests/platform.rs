@@ -1,0 +1,241 @@
+//! Root integration tests of the virtual hosts: provisioning two hosts, isolation between
+//! parallel labs, reset leaving nothing behind (also after the grader was killed), and the
+//! guided mode driven by a scripted student.
+
+use anyhow::{ensure, Context, Result};
+use berth_grader::catalog::{Lab, Objectives};
+use berth_grader::hosts::{self, Config, LabState, VirtualLab};
+use berth_grader::interactive;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn objectives() -> Objectives {
+    Objectives::load(&root().join("labs/objectives.toml")).unwrap()
+}
+
+fn selftest() -> Lab {
+    Lab::load(&root().join("grader/tests/fixtures/selftest/lab.toml"), &objectives()).unwrap()
+}
+
+fn config(dir: &Path) -> Config {
+    Config::new(dir.join("labs"), env!("CARGO_BIN_EXE_berth-lab-host"))
+}
+
+fn is_root() -> bool {
+    let r = nix::unistd::Uid::effective().is_root();
+    if !r {
+        eprintln!("skipped: needs root");
+    }
+    r
+}
+
+/// Links of the machine's root network namespace (read only): must not change.
+fn root_links() -> String {
+    let out = std::process::Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().to_string()))
+        .collect();
+    v.sort();
+    v.join(",")
+}
+
+fn run(vl: &VirtualLab, host: &str, cmd: &str) -> Result<String> {
+    let o = vl.run(host, cmd, Duration::from_secs(20))?;
+    ensure!(o.status == 0, "`{cmd}` on {host}: exit {}: {}", o.status, o.stderr);
+    Ok(o.stdout.trim().to_string())
+}
+
+fn assert_clean(cfg: &Config, state: &LabState) -> Result<()> {
+    let left = hosts::leftovers(cfg, state);
+    ensure!(left.is_empty(), "left behind: {left:?}");
+    ensure!(!state.dir.exists(), "state dir {} still exists", state.dir.display());
+    Ok(())
+}
+
+#[test]
+fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    let before = root_links();
+    let t = tempfile::tempdir()?;
+    let cfg = config(t.path());
+    let vl = VirtualLab::provision(&selftest(), &cfg)?;
+    let state = vl.state.clone();
+    let r = (|| -> Result<()> {
+        ensure!(run(&vl, "vm1", "hostname")? == "vm1");
+        ensure!(run(&vl, "vm2", "cat /etc/hostname")? == "vm2");
+        ensure!(run(&vl, "vm1", "echo $$")? != "1", "commands are not the host's init");
+        ensure!(run(&vl, "vm1", "ps -o pid= -p 1 >/dev/null 2>&1; cat /proc/1/cmdline | tr '\\0' ' '")?.contains("berth-lab-host host"));
+        let addrs = run(&vl, "vm1", "ip -o -4 addr show dev eth0")?;
+        ensure!(addrs.contains("10.1.1.11/24"), "{addrs}");
+        run(&vl, "vm1", "busybox ping -c 1 -W 2 10.1.1.12")?;
+        run(&vl, "vm1", "busybox ping -c 1 -W 2 vm2")?;
+        // Private /root, /tmp, /run, /var/lib/berth, /etc/berth: written on vm1, absent elsewhere.
+        run(&vl, "vm1", "for d in /root /tmp /run /var/lib/berth /etc/berth; do echo x > $d/berth-platform-probe; done")?;
+        for d in ["/root", "/tmp", "/run", "/var/lib/berth", "/etc/berth"] {
+            let p = format!("{d}/berth-platform-probe");
+            ensure!(!Path::new(&p).exists(), "{p} leaked onto the machine");
+            ensure!(run(&vl, "vm2", &format!("test -e {p} && echo yes || echo no"))? == "no", "{p} visible on vm2");
+        }
+        ensure!(Path::new("/var/lib/berth").exists() == Path::new("/var/lib/berth").exists());
+        // Each host's init has namespaces of its own, different from the machine's.
+        let me = |ns: &str| std::fs::read_link(format!("/proc/self/ns/{ns}")).unwrap();
+        for h in &state.hosts {
+            let pid = h.init.as_ref().unwrap().pid;
+            for ns in ["net", "mnt", "uts", "ipc", "pid"] {
+                let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))?;
+                ensure!(theirs != me(ns), "host {} shares the machine's {ns} namespace", h.name);
+            }
+        }
+        ensure!(root_links() == before, "the root network namespace changed");
+        Ok(())
+    })();
+    vl.teardown()?;
+    r?;
+    assert_clean(&cfg, &state)?;
+    ensure!(root_links() == before, "the root network namespace changed");
+    Ok(())
+}
+
+#[test]
+fn parallel_labs_are_isolated_and_reset_cleanly() -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    let (ta, tb) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    let (ca, cb) = (config(ta.path()), config(tb.path()));
+    let lab = selftest();
+    let (la, lb) = std::thread::scope(|s| {
+        let a = s.spawn(|| VirtualLab::provision(&lab, &ca));
+        let b = s.spawn(|| VirtualLab::provision(&lab, &cb));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    let (a, b) = (la?, lb?);
+    let (sa, sb) = (a.state.clone(), b.state.clone());
+    let r = (|| -> Result<()> {
+        // Same addresses in both labs, but separate LANs: a server in lab A is invisible from B.
+        run(&a, "vm2", "mkdir -p /root/www && echo lab-a > /root/www/index.html && busybox httpd -p 8080 -h /root/www")?;
+        run(&a, "vm1", "busybox wget -q -O - http://10.1.1.12:8080/index.html | grep -q lab-a")?;
+        let o = b.run("vm1", "busybox wget -q -T 2 -O - http://10.1.1.12:8080/index.html", Duration::from_secs(20))?;
+        ensure!(o.status != 0, "lab B reached lab A's server: {}", o.stdout);
+        ensure!(sa.lan_netns != sb.lan_netns);
+        Ok(())
+    })();
+    a.teardown()?;
+    b.teardown()?;
+    r?;
+    assert_clean(&ca, &sa)?;
+    assert_clean(&cb, &sb)?;
+    Ok(())
+}
+
+/// When run as the crash child (env set), provisions a lab, starts work, says so, and hangs.
+#[test]
+fn crash_child() -> Result<()> {
+    let Some(dir) = std::env::var_os("BERTH_PLATFORM_CRASH_CHILD") else { return Ok(()) };
+    let vl = VirtualLab::provision(&selftest(), &config(Path::new(&dir)))?;
+    run(&vl, "vm1", "sleep 3001 >/dev/null 2>&1 & mkdir -p /sys/fs/cgroup/pids/$BERTH_CGROUP/student")?;
+    println!("PROVISIONED");
+    std::io::stdout().flush()?;
+    // A command in progress when the grader dies.
+    let _ = vl.run("vm1", "sleep 600", Duration::from_secs(600));
+    Ok(())
+}
+
+#[test]
+fn reset_cleans_up_after_a_killed_grader() -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    let t = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let mut child = std::process::Command::new(exe)
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env("BERTH_PLATFORM_CRASH_CHILD", t.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut out = std::io::BufReader::new(child.stdout.take().context("stdout")?);
+    let mut seen = false;
+    for _ in 0..200 {
+        let mut line = String::new();
+        if std::io::BufRead::read_line(&mut out, &mut line)? == 0 {
+            break;
+        }
+        if line.contains("PROVISIONED") {
+            seen = true;
+            break;
+        }
+    }
+    // Kill the grader (by its pid), as a crash would.
+    child.kill()?;
+    child.wait()?;
+    ensure!(seen, "the crash child did not provision");
+    let cfg = config(t.path());
+    let state = LabState::load(&cfg.lab_dir("platform-selftest"))?;
+    ensure!(!hosts::leftovers(&cfg, &state).is_empty(), "the lab should still be running after the crash");
+    hosts::reset(&cfg, "platform-selftest")?;
+    assert_clean(&cfg, &state)?;
+    Ok(())
+}
+
+#[test]
+fn scripted_student_in_guided_mode() -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    let t = tempfile::tempdir()?;
+    let cfg = config(t.path());
+    let lab = selftest();
+    let progress = t.path().join("progress.json");
+    let opts = interactive::Options { progress_path: progress.clone(), allow_shell: false, poll_interval: Duration::from_millis(200) };
+    // Step 1 by hand-written state (through a host command), the rest with `solve` except the
+    // quiz, answered wrong first, then right.
+    let n = lab.steps.len();
+    let mut script = String::from("help\nnext\nhint\nhint\nhint\nsolve\nnext\n");
+    for _ in 1..n - 1 {
+        script += "solve\nnext\n";
+    }
+    script += "quiz\nz\na\nnext\nquiz\nb\nnext\n";
+    let buf = Arc::new(Mutex::new(Vec::<u8>::new()));
+    struct W(Arc<Mutex<Vec<u8>>>);
+    impl Write for W {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let out: interactive::Out = Arc::new(Mutex::new(Box::new(W(buf.clone()))));
+    let r = interactive::run(&lab, &objectives(), &cfg, &opts, &mut script.as_bytes(), out);
+    let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
+    let state = LabState::load(&cfg.lab_dir(&lab.id));
+    hosts::reset(&cfg, &lab.id)?;
+    let result = r?.with_context(|| format!("the lab did not finish:\n{text}"))?;
+    ensure!(text.contains("this step has not passed yet"), "{text}");
+    ensure!(text.contains("hint 1/1"), "{text}");
+    ensure!(text.contains("no more hints"), "{text}");
+    ensure!(text.contains("✘ not right") && text.contains("✔ right"), "{text}");
+    ensure!(text.contains("lab platform-selftest finished."), "{text}");
+    // Solved steps earn nothing; the quiz step was answered for real.
+    let quiz = result.steps.last().unwrap();
+    ensure!(quiz.passed, "{quiz:?}");
+    ensure!(!result.steps[0].passed);
+    let p = berth_grader::progress::Progress::load(&progress)?;
+    ensure!(p.labs["platform-selftest"].passed_steps == vec!["quiz".to_string()], "{:?}", p.labs);
+    ensure!(p.labs["platform-selftest"].answers["uts"] == "b");
+    ensure!(!p.done("explain-kernel-features"));
+    if let Ok(s) = state {
+        assert_clean(&cfg, &s)?;
+    }
+    Ok(())
+}
