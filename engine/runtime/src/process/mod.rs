@@ -127,15 +127,17 @@ fn rootfs_of(spec: &Spec, bundle: &Path) -> Result<PathBuf, ProcessError> {
 
 fn cgroup_mounts(cg: &AnyManager, spec: &Spec) -> CgroupMounts {
     match cg {
-        AnyManager::V1(m) => CgroupMounts::V1(
-            m.hierarchies
+        AnyManager::V1(m) => CgroupMounts::V1 {
+            hierarchies: m
+                .hierarchies
                 .iter()
                 .map(|h| {
                     let name = h.mountpoint.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                     (name, h.mountpoint.join(&m.path))
                 })
                 .collect(),
-        ),
+            cgroupns: spec.has_namespace(NamespaceType::Cgroup),
+        },
         AnyManager::V2(m) => CgroupMounts::V2 { host_dir: m.dir(), cgroupns: spec.has_namespace(NamespaceType::Cgroup) },
     }
 }

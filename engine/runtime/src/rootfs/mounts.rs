@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 pub enum CgroupMounts {
     #[default]
     None,
-    /// v1: a tmpfs with one bind mount per hierarchy: (directory name, host source directory).
-    V1(Vec<(String, PathBuf)>),
+    /// v1: a tmpfs with one mount per hierarchy: (directory name, host source directory). In a
+    /// cgroup namespace each is a fresh cgroup mount (its root is the namespace's root), else a
+    /// bind of the container's directory — runc 1.1's two cases.
+    V1 { hierarchies: Vec<(String, PathBuf)>, cgroupns: bool },
     /// v2: a fresh cgroup2 mount in a cgroup namespace, else a bind of the container's directory.
     V2 { host_dir: PathBuf, cgroupns: bool },
 }
@@ -67,7 +69,7 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOptions, cg: &Cgroup
     ensure_target(dest, true)?;
     match cg {
         CgroupMounts::None => Ok(()),
-        CgroupMounts::V1(hierarchies) => {
+        CgroupMounts::V1 { hierarchies, cgroupns } => {
             // runc: a tmpfs (nosuid,nodev,noexec, mode=755) holding one bind per hierarchy,
             // each remounted with the mount's flags. runc 1.1 leaves the tmpfs itself writable; so do we.
             let base = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
@@ -75,8 +77,17 @@ fn mount_cgroup(sys: &dyn Syscall, dest: &Path, opts: &MountOptions, cg: &Cgroup
             for (name, src) in hierarchies {
                 let target = dest.join(name);
                 ensure_target(&target, true)?;
-                sys.mount(Some(src), &target, Some("bind"), libc::MS_BIND | libc::MS_REC, None)?;
-                sys.mount(None, &target, None, libc::MS_BIND | libc::MS_REMOUNT | flags, None)?;
+                if *cgroupns {
+                    let (source, data) = match name.as_str() {
+                        "systemd" => ("systemd", "name=systemd".to_string()),
+                        other => ("cgroup", other.to_string()),
+                    };
+                    let fresh = base | (flags & libc::MS_RDONLY);
+                    sys.mount(Some(Path::new(source)), &target, Some("cgroup"), fresh, Some(&data))?;
+                } else {
+                    sys.mount(Some(src), &target, Some("bind"), libc::MS_BIND | libc::MS_REC, None)?;
+                    sys.mount(None, &target, None, libc::MS_BIND | libc::MS_REMOUNT | flags, None)?;
+                }
                 // Co-mounted hierarchies ("cpu,cpuacct") get one symlink per controller.
                 if name.contains(',') {
                     for part in name.split(',') {

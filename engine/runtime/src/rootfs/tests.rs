@@ -17,7 +17,10 @@ fn prepare_mounts_runc_default_bundle() {
     let sys = RecordingSyscall::default();
     let ctx = MountContext {
         userns: false,
-        cgroups: CgroupMounts::V1(vec![("memory".into(), PathBuf::from("/sys/fs/cgroup/memory/x"))]),
+        cgroups: CgroupMounts::V1 {
+            hierarchies: vec![("memory".into(), PathBuf::from("/sys/fs/cgroup/memory/x"))],
+            cgroupns: false,
+        },
     };
     prepare(&sys, &spec(), &rootfs, &ctx).unwrap();
     let mounts = sys.mounts();
@@ -121,4 +124,34 @@ fn bad_sysctl_key_rejected() {
     let mut m = std::collections::BTreeMap::new();
     m.insert("../../etc/passwd".to_string(), "x".to_string());
     assert!(write_sysctls(&sys, Path::new("/"), &m).is_err());
+}
+
+#[test]
+fn cgroup_namespace_mounts_fresh_v1_hierarchies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sys = RecordingSyscall::default();
+    let m = crate::spec::Mount {
+        destination: "/sys/fs/cgroup".into(),
+        typ: Some("cgroup".into()),
+        source: Some("cgroup".into()),
+        options: vec!["nosuid".into(), "ro".into()],
+    };
+    let ctx = MountContext {
+        userns: false,
+        cgroups: CgroupMounts::V1 {
+            hierarchies: vec![
+                ("cpu,cpuacct".into(), "/sys/fs/cgroup/cpu,cpuacct/x".into()),
+                ("systemd".into(), "/sys/fs/cgroup/systemd/x".into()),
+            ],
+            cgroupns: true,
+        },
+    };
+    mount_entry(&sys, tmp.path(), 0, &m, &ctx).unwrap();
+    let ms = sys.mounts();
+    assert_eq!(ms.len(), 3);
+    let ro = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC | libc::MS_RDONLY;
+    let dest = tmp.path().join("sys/fs/cgroup");
+    assert_eq!(ms[1], (Some("cgroup".into()), dest.join("cpu,cpuacct"), Some("cgroup".into()), ro, Some("cpu,cpuacct".into())));
+    assert_eq!(ms[2], (Some("systemd".into()), dest.join("systemd"), Some("cgroup".into()), ro, Some("name=systemd".into())));
+    assert_eq!(fs::read_link(dest.join("cpuacct")).unwrap(), PathBuf::from("cpu,cpuacct"));
 }
