@@ -121,7 +121,7 @@ impl Repository {
         }
         let actual = hasher.finish();
         if &actual != digest {
-            return Err(RegistryError::DigestMismatch { what: format!("blob {digest}"), expected: digest.clone(), actual });
+            return Err(RegistryError::BlobVerification { expected: digest.clone(), actual });
         }
         Ok(len)
     }

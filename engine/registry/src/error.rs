@@ -82,6 +82,14 @@ pub enum RegistryError {
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
     DigestMismatch { what: String, expected: Digest, actual: Digest },
 
+    /// Docker's text for a blob whose content does not hash to its digest.
+    #[error("filesystem layer verification failed for digest {expected} (content hashes to {actual})")]
+    BlobVerification { expected: Digest, actual: Digest },
+
+    /// Docker's text for a manifest whose bytes do not hash to the requested digest.
+    #[error("manifest verification failed for digest {expected} (content hashes to {actual})")]
+    ManifestVerification { expected: Digest, actual: Digest },
+
     #[error("size mismatch for {what}: expected {expected} bytes, got {actual}")]
     SizeMismatch { what: String, expected: u64, actual: u64 },
 

@@ -277,7 +277,7 @@ impl Repository {
         };
         if let Some(exp) = expected {
             if exp != actual {
-                return Err(RegistryError::DigestMismatch { what: format!("manifest {reference}"), expected: exp, actual });
+                return Err(RegistryError::ManifestVerification { expected: exp, actual });
             }
         }
         let media_type = effective_media_type(&content_type, &body);

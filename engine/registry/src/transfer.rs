@@ -163,6 +163,14 @@ impl RegistryClient {
             return Err(RegistryError::UnsupportedMediaType { what: "pushed manifest".into(), media_type: req.media_type });
         }
         let ParsedManifest::Image(parsed) = fetched.parse()? else { unreachable!("kind checked") };
+        // The registry rejects a Content-Type that differs from the body's mediaType with a bare
+        // "manifest invalid"; say what is wrong before uploading anything.
+        if let Some(body_mt) = parsed.media_type.as_deref().filter(|m| *m != req.media_type) {
+            return Err(RegistryError::InvalidManifest {
+                what: fetched.digest.to_string(),
+                reason: format!("mediaType {body_mt:?} in the body but pushed as {:?}", req.media_type),
+            });
+        }
         progress.emit(ProgressMessage::status(format!("The push refers to repository [{}]", image.full_name())));
         let session = self.session(&push_endpoint(&image.registry), credentials).await?;
         let repo = session.repository(&image.repository, true);

@@ -258,8 +258,8 @@ async fn blob_digest_mismatch_commits_nothing() {
     let sink = MemStore::default();
     f.knobs(|k| k.corrupt_blobs = true);
     let err = pull(&f, "r/bad", Credentials::Anonymous, &sink).await.unwrap_err();
-    assert!(matches!(err, RegistryError::DigestMismatch { .. }), "{err:?}");
-    assert!(err.to_string().starts_with("digest mismatch for blob sha256:"), "{err}");
+    assert!(matches!(err, RegistryError::BlobVerification { .. }), "{err:?}");
+    assert!(err.to_string().starts_with("filesystem layer verification failed for digest sha256:"), "{err}");
     assert_eq!(sink.len(), 0);
 }
 
@@ -271,7 +271,7 @@ async fn lying_manifest_by_digest_is_rejected() {
     f.knobs(|k| k.manifest_override = Some((other.manifest.clone(), other.media_type.clone())));
     let r = ImageRef::digested(&f.host, "r/liar", img.manifest_digest.clone());
     let err = client().pull_image(&r, Credentials::Anonymous, &[], &MemStore::default(), &berth_registry::progress::NoProgress).await.unwrap_err();
-    assert!(matches!(err, RegistryError::DigestMismatch { .. }), "{err:?}");
+    assert!(err.to_string().starts_with(&format!("manifest verification failed for digest {}", img.manifest_digest)), "{err}");
 }
 
 #[tokio::test]
@@ -542,4 +542,20 @@ fn transfers_are_send(c: RegistryClient, r: ImageRef, sink: MemStore, req: PushR
     let log = ProgressLog::default();
     is_send(c.pull_image(&r, Credentials::Anonymous, &[], &sink, &log));
     is_send(c.push_image(&r, Credentials::Anonymous, req, &log));
+}
+
+#[tokio::test]
+async fn push_refuses_a_content_type_that_contradicts_the_body() {
+    let img = make_image("mt", &[100], true);
+    let f = FakeRegistry::start(Knobs::default()).await;
+    let src = MemStore::with(img.blobs());
+    let req = PushRequest {
+        manifest: img.manifest.clone(),
+        media_type: berth_registry::media_types::DOCKER_MANIFEST_V2.into(),
+        source: &src,
+        mount_from: HashMap::new(),
+    };
+    let err = client().push_image(&ImageRef::tagged(&f.host, "r/mt", "v1"), Credentials::Anonymous, req, &berth_registry::progress::NoProgress).await.unwrap_err();
+    assert!(err.to_string().contains("mediaType \"application/vnd.oci.image.manifest.v1+json\" in the body"), "{err}");
+    assert!(f.requests("POST", "").is_empty(), "nothing uploaded");
 }
