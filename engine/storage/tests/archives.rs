@@ -248,3 +248,28 @@ fn traversal_entries_are_refused_everywhere() {
     let e = store.load(&mut &a[..]).unwrap_err();
     assert!(e.to_string().contains("symlink"), "{e}");
 }
+
+#[test]
+fn one_layer_blob_shared_by_two_stacks_in_one_archive() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(&tmp.path().join("a"), DriverKind::Overlay2).unwrap();
+    let t0 = make_tar(&[E::File("zero", b"0")]);
+    let t1 = make_tar(&[E::File("one", b"1")]);
+    let a = store.import(&mut &t1[..], &ImportOptions { reference: Some("a:1".into()), ..Default::default() }).unwrap();
+    let c0 = store.register_layer(None, &mut &t0[..]).unwrap();
+    let c1 = store.register_layer(Some(&c0), &mut &t1[..]).unwrap();
+    let ids = store.layer_diff_ids(&c1).unwrap();
+    let cfg = serde_json::json!({"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":ids.iter().map(|d| d.as_str()).collect::<Vec<_>>()}});
+    let b = store.create_image(&serde_json::to_vec(&cfg).unwrap(), None, Some("b:1")).unwrap();
+    let mut archive = Vec::new();
+    store.save(&["a:1", "b:1"], SaveFormat::Oci, &mut archive).unwrap();
+    let names: Vec<String> = tar::Archive::new(&archive[..]).entries().unwrap().map(|e| e.unwrap().path().unwrap().display().to_string()).collect();
+    assert_eq!(names.iter().filter(|n| n.ends_with(berth_storage::Digest::of(&t1).hex())).count(), 1, "one blob for the shared layer");
+    let s2 = Store::open(&tmp.path().join("b"), DriverKind::Overlay2).unwrap();
+    assert_eq!(s2.load(&mut &archive[..]).unwrap(), vec!["Loaded image: a:1", "Loaded image: b:1"]);
+    assert_eq!(s2.resolve_image("a:1").unwrap(), a);
+    assert_eq!(s2.resolve_image("b:1").unwrap(), b);
+    assert_eq!(diff_ids(&s2, &b), diff_ids(&store, &b));
+    // both stacks are complete on disk: three layer records (t1 twice, on different parents)
+    assert_eq!(fs::read_dir(tmp.path().join("b/image/overlay2/layerdb/sha256")).unwrap().count(), 3);
+}

@@ -1,22 +1,32 @@
 //! `docker load`: archives with a `manifest.json` — Docker 20.10's layout and the ≥ 25 hybrid
 //! OCI layout (its paths are simply followed) — whole archive plain or gzip, layer files plain or
-//! gzip. The archive is unpacked (safely) into `<data-root>/tmp/docker-import-*`; every manifest
-//! entry, config, tag and layer file is checked before the store is touched; layers are then
-//! registered (diffIDs verified), and only when all of them are in place are images created and
-//! tagged. On any error the layers this load registered are removed again.
+//! gzip.
+//!
+//! The archive is read once, as a stream. Every entry name is checked (no absolute paths, no
+//! `..`, nothing through a symlink of the archive). With overlay2, an entry that looks like a
+//! layer tar is applied right away into a fresh, parentless layer directory ("detached"), hashing
+//! it on the way — so a 200 MB archive is written to disk once, not twice. Other files (configs,
+//! manifest) go to `<data-root>/tmp/docker-import-*` under numbered names. Then manifest.json is
+//! checked completely (configs, `layers length mismatch`, tags, every layer present, every diffID —
+//! `invalid diffID for layer %d: expected %q, got %q`) before anything becomes visible; layers are
+//! then attached in order and images created and tagged. On any error every layer directory this
+//! load created is removed again: the store is unchanged.
 
-use super::tar_reader::{decompress, TarReader};
-use super::tar_safe::{self, clean_relative, Mode};
+use super::tar_reader::{check_checksum, decompress, Kind, TarReader};
+use super::tar_safe::clean_relative;
 use crate::digest::{chain_id, ChainId, DiffId, ImageId};
+use crate::driver::Driver;
 use crate::error::{IoContext, Result, StorageError};
 use crate::image::config::ImageConfig;
+use crate::layer::store::{apply_detached, Detached};
 use crate::reference::Reference;
 use crate::store::Store;
 use serde::Deserialize;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Deserialize)]
 struct ManifestEntry {
@@ -32,25 +42,74 @@ fn bad(msg: String) -> StorageError {
     StorageError::InvalidArchive(msg)
 }
 
-/// Open `name` inside `root` without following any symlink on the way.
-fn open_inside(root: &Path, name: &str) -> Result<fs::File> {
-    let rel = clean_relative(name)?;
-    let mut cur = root.to_path_buf();
-    for c in rel.components() {
-        cur.push(c);
-        match fs::symlink_metadata(&cur) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(StorageError::UnsafePath { path: name.to_string(), reason: "path goes through a symlink" })
+/// Where an archive member ended up.
+enum Src {
+    Detached(usize),
+    File(PathBuf),
+}
+
+/// What streaming the archive produced. Dropping it removes every detached layer not attached.
+struct Unpacked {
+    driver: Arc<dyn Driver>,
+    dir: PathBuf,
+    files: HashMap<PathBuf, Src>,
+    detached: Vec<Option<Detached>>,
+    symlinks: HashSet<PathBuf>,
+}
+
+impl Drop for Unpacked {
+    fn drop(&mut self) {
+        for d in self.detached.iter().flatten() {
+            let _ = self.driver.remove(&d.cache_id);
+        }
+        let _ = crate::fsutil::remove_all(&self.dir);
+    }
+}
+
+impl Unpacked {
+    fn lookup(&self, name: &str) -> Result<&Src> {
+        let rel = clean_relative(name)?;
+        let mut prefix = PathBuf::new();
+        for c in rel.components() {
+            prefix.push(c);
+            if self.symlinks.contains(&prefix) {
+                return Err(StorageError::UnsafePath { path: name.to_string(), reason: "path goes through a symlink" });
             }
-            Ok(_) => {}
-            Err(_) => return Err(bad(format!("invalid archive: {name:?} named in manifest.json is missing"))),
+        }
+        self.files.get(&rel).ok_or_else(|| bad(format!("invalid archive: {name:?} named in manifest.json is missing")))
+    }
+
+    fn read_small(&self, name: &str) -> Result<Vec<u8>> {
+        match self.lookup(name)? {
+            Src::File(p) => fs::read(p).at(p),
+            Src::Detached(_) => Err(bad(format!("invalid archive: {name:?} is a layer, not a JSON file"))),
         }
     }
-    let f = fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(&cur).at(&cur)?;
-    if !f.metadata().at(&cur)?.is_file() {
-        return Err(bad(format!("invalid archive: {name:?} is not a regular file")));
+
+    /// Refuse names through symlinks of the archive (they would be followed on extraction elsewhere).
+    fn check_entry_path(&self, name: &str, rel: &Path) -> Result<()> {
+        let mut prefix = PathBuf::new();
+        let comps: Vec<_> = rel.components().collect();
+        for c in &comps[..comps.len().saturating_sub(1)] {
+            prefix.push(c);
+            if self.symlinks.contains(&prefix) {
+                return Err(StorageError::UnsafePath { path: name.to_string(), reason: "path goes through a symlink" });
+            }
+        }
+        Ok(())
     }
-    Ok(f)
+}
+
+/// A layer tar starts with a valid tar header (or zeros: an empty tar), or is gzip.
+fn looks_like_layer(head: &[u8], size: u64) -> bool {
+    if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
+        return true;
+    }
+    if size < 1024 || head.len() < 512 {
+        return false;
+    }
+    let block: &[u8; 512] = head[..512].try_into().unwrap();
+    block.iter().all(|&b| b == 0) || check_checksum(block).is_ok()
 }
 
 struct Planned {
@@ -60,32 +119,72 @@ struct Planned {
     tags: Vec<Reference>,
 }
 
-/// Removes a temp dir on drop.
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = crate::fsutil::remove_all(&self.0);
-    }
-}
-
 impl Store {
+    fn unpack_archive(&self, input: &mut dyn Read) -> Result<Unpacked> {
+        let (driver, tmp_root) = {
+            let g = self.lock();
+            (g.driver.clone(), g.tmp.clone())
+        };
+        let native = driver.diff_is_native();
+        let dir = tmp_root.join(format!("docker-import-{}", &crate::ids::random_id()[..16]));
+        crate::fsutil::mkdir_mode(&dir, 0o700)?;
+        let mut u = Unpacked { driver: driver.clone(), dir, files: HashMap::new(), detached: Vec::new(), symlinks: HashSet::new() };
+        let mut tr = TarReader::new(decompress(input)?, false);
+        let mut n = 0usize;
+        while let Some(e) = tr.next_entry()? {
+            let rel = clean_relative(&e.path)?;
+            if rel.as_os_str().is_empty() {
+                continue;
+            }
+            u.check_entry_path(&e.path, &rel)?;
+            match e.kind {
+                Kind::Symlink => {
+                    u.symlinks.insert(rel);
+                }
+                Kind::Hardlink => {
+                    let target = clean_relative(e.link.as_deref().unwrap_or(""))?;
+                    u.check_entry_path(e.link.as_deref().unwrap_or(""), &target.join("x"))?;
+                    // Same content as the target: share its source.
+                    let src = match u.files.get(&target) {
+                        Some(Src::File(p)) => Some(Src::File(p.clone())),
+                        _ => None,
+                    };
+                    if let Some(s) = src {
+                        u.files.insert(rel, s);
+                    }
+                }
+                Kind::File => {
+                    let size = e.size;
+                    let mut head = Vec::with_capacity(512);
+                    tr.content().take(512).read_to_end(&mut head).map_err(|e| bad(format!("reading archive: {e}")))?;
+                    if native && looks_like_layer(&head, size) {
+                        let mut r = (&head[..]).chain(tr.content());
+                        let d = apply_detached(driver.as_ref(), &mut r)?;
+                        u.detached.push(Some(d));
+                        u.files.insert(rel, Src::Detached(u.detached.len() - 1));
+                    } else {
+                        let p = u.dir.join(n.to_string());
+                        n += 1;
+                        let mut f = fs::File::create(&p).at(&p)?;
+                        std::io::Write::write_all(&mut f, &head).at(&p)?;
+                        std::io::copy(&mut tr.content(), &mut f).map_err(|e| bad(format!("reading archive: {e}")))?;
+                        u.files.insert(rel, Src::File(p));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(u)
+    }
+
     /// Load an image archive; returns Docker's lines (`Loaded image: bb:l3`,
     /// `Loaded image ID: sha256:…`).
     pub fn load(&self, input: &mut dyn Read) -> Result<Vec<String>> {
-        let tmp_root = self.lock().tmp.clone();
-        let dir = TempDir(tmp_root.join(format!("docker-import-{}", &crate::ids::random_id()[..16])));
-        crate::fsutil::mkdir_mode(&dir.0, 0o700)?;
-        {
-            let r = decompress(input)?;
-            let mut tr = TarReader::new(r, false);
-            tar_safe::apply(&mut tr, &dir.0, Mode::Plain)?;
-        }
-        let mf = dir.0.join("manifest.json");
-        if fs::symlink_metadata(&mf).is_err() {
+        let mut u = self.unpack_archive(input)?;
+        if !u.files.contains_key(Path::new("manifest.json")) {
             return Err(bad("invalid archive: does not contain a manifest.json".into()));
         }
-        let mut raw = Vec::new();
-        open_inside(&dir.0, "manifest.json")?.read_to_end(&mut raw).at(&mf)?;
+        let raw = u.read_small("manifest.json")?;
         let entries: Vec<ManifestEntry> = serde_json::from_slice(&raw).map_err(|e| bad(format!("invalid manifest.json: {e}")))?;
         if entries.is_empty() {
             return Err(bad("invalid manifest.json: no images".into()));
@@ -94,8 +193,7 @@ impl Store {
         // Check everything before touching the store.
         let mut plan = Vec::new();
         for e in &entries {
-            let mut config = Vec::new();
-            open_inside(&dir.0, &e.config)?.read_to_end(&mut config).at(Path::new(&e.config))?;
+            let config = u.read_small(&e.config)?;
             let parsed = ImageConfig::parse(&config)?;
             if parsed.diff_ids.len() != e.layers.len() {
                 return Err(bad(format!(
@@ -104,8 +202,17 @@ impl Store {
                     e.layers.len()
                 )));
             }
-            for l in &e.layers {
-                open_inside(&dir.0, l)?;
+            for (i, l) in e.layers.iter().enumerate() {
+                if let Src::Detached(k) = u.lookup(l)? {
+                    let got = &u.detached[*k].as_ref().expect("not attached yet").diff_id;
+                    if *got != parsed.diff_ids[i] {
+                        return Err(bad(format!(
+                            "invalid diffID for layer {i}: expected {:?}, got {:?}",
+                            parsed.diff_ids[i].as_str(),
+                            got.as_str()
+                        )));
+                    }
+                }
             }
             let mut tags = Vec::new();
             for t in e.repo_tags.iter().flatten() {
@@ -126,10 +233,38 @@ impl Store {
                 for (i, (diff, file)) in p.diff_ids.iter().zip(&p.layer_files).enumerate() {
                     let chain = chain_id(parent.as_ref(), diff);
                     if g.layers.get(&chain).is_none() {
-                        let mut f = open_inside(&dir.0, file)?;
-                        let (c, created) = g.layers.register(parent.as_ref(), &mut f, Some((i, diff)))?;
-                        if created {
-                            new_layers.push(c);
+                        let src = match u.lookup(file)? {
+                            Src::Detached(k) => Ok(*k),
+                            Src::File(f) => Err(f.clone()),
+                        };
+                        match src {
+                            Ok(k) if u.detached[k].is_some() => {
+                                let d = u.detached[k].take().unwrap();
+                                let r = g.layers.attach(&d, parent.as_ref());
+                                if r.is_err() {
+                                    u.detached[k] = Some(d);
+                                }
+                                new_layers.push(r?);
+                            }
+                            Ok(_) => {
+                                // Already attached elsewhere in this archive (same diffID on another
+                                // parent): apply it again from its tar-split record.
+                                let same = new_layers.iter().find(|c| g.layers.get(c).map(|l| &l.diff_id) == Some(diff)).cloned();
+                                let src = same.ok_or_else(|| bad(format!("invalid archive: layer {file:?} used twice")))?;
+                                let mut buf = Vec::new();
+                                g.layers.write_tar(&src, &mut buf)?;
+                                let (c, created) = g.layers.register(parent.as_ref(), &mut &buf[..], Some((i, diff)))?;
+                                if created {
+                                    new_layers.push(c);
+                                }
+                            }
+                            Err(f) => {
+                                let mut fh = fs::File::open(&f).at(&f)?;
+                                let (c, created) = g.layers.register(parent.as_ref(), &mut fh, Some((i, diff)))?;
+                                if created {
+                                    new_layers.push(c);
+                                }
+                            }
                         }
                     }
                     parent = Some(chain);
@@ -153,6 +288,8 @@ impl Store {
                 lines.push(format!("Loaded image: {}", t.familiar_string()));
             }
         }
+        drop(g);
+        drop(u);
         Ok(lines)
     }
 }

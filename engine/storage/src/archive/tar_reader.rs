@@ -269,10 +269,42 @@ impl<R: Read> TarReader<R> {
         Ok(total)
     }
 
+    /// The current entry's content as a reader (same bookkeeping as [`Self::read_content`]).
+    pub fn content(&mut self) -> ContentReader<'_, R> {
+        ContentReader { tr: self }
+    }
+
     /// Read everything that is left (used after the caller stopped early) and return the parts.
     pub fn into_parts(mut self) -> Result<(R, Option<Recorder>)> {
         while self.next_entry()?.is_some() {}
         Ok((self.r, self.rec))
+    }
+}
+
+pub struct ContentReader<'a, R: Read> {
+    tr: &'a mut TarReader<R>,
+}
+
+impl<R: Read> Read for ContentReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let t = &mut *self.tr;
+        if t.remaining == 0 || buf.is_empty() {
+            return Ok(0);
+        }
+        let want = t.remaining.min(buf.len() as u64) as usize;
+        let n = t.r.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "unexpected EOF in tar stream (truncated archive?)"));
+        }
+        t.crc.update(&buf[..n]);
+        t.remaining -= n as u64;
+        if t.remaining == 0 {
+            let (name, size, crc) = (t.cur_name.clone(), t.cur_size, t.crc.value());
+            if let Some(r) = &mut t.rec {
+                r.file(&name, size, Some(crc));
+            }
+        }
+        Ok(n)
     }
 }
 
@@ -281,7 +313,7 @@ fn cstr(b: &[u8]) -> String {
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
-fn check_checksum(block: &[u8; 512]) -> Result<()> {
+pub(crate) fn check_checksum(block: &[u8; 512]) -> Result<()> {
     let field = &block[148..156];
     let s: String = field.iter().take_while(|&&c| c != 0).map(|&c| c as char).collect();
     let want = u64::from_str_radix(s.trim(), 8).map_err(|_| invalid("invalid tar header (not a tar archive?)"))?;

@@ -145,17 +145,25 @@ pub struct Crc64Iso {
     crc: u64,
 }
 
-fn iso_table() -> &'static [u64; 256] {
-    static T: std::sync::OnceLock<[u64; 256]> = std::sync::OnceLock::new();
+/// Slicing-by-8 tables for the ISO polynomial (Go's `crc64` does the same for long inputs).
+fn iso_tables() -> &'static [[u64; 256]; 8] {
+    static T: std::sync::OnceLock<[[u64; 256]; 8]> = std::sync::OnceLock::new();
     T.get_or_init(|| {
         const POLY: u64 = 0xD800_0000_0000_0000;
-        let mut t = [0u64; 256];
-        for (i, e) in t.iter_mut().enumerate() {
+        let mut t = [[0u64; 256]; 8];
+        for i in 0..256 {
             let mut c = i as u64;
             for _ in 0..8 {
                 c = if c & 1 == 1 { (c >> 1) ^ POLY } else { c >> 1 };
             }
-            *e = c;
+            t[0][i] = c;
+        }
+        for i in 0..256 {
+            let mut c = t[0][i];
+            for j in 1..8 {
+                c = t[0][(c & 0xff) as usize] ^ (c >> 8);
+                t[j][i] = c;
+            }
         }
         t
     })
@@ -169,10 +177,22 @@ impl Default for Crc64Iso {
 
 impl Crc64Iso {
     pub fn update(&mut self, data: &[u8]) {
-        let t = iso_table();
+        let t = iso_tables();
         let mut c = !self.crc;
-        for &b in data {
-            c = t[((c as u8) ^ b) as usize] ^ (c >> 8);
+        let mut chunks = data.chunks_exact(8);
+        for ch in &mut chunks {
+            c ^= u64::from_le_bytes(ch.try_into().unwrap());
+            c = t[7][(c & 0xff) as usize]
+                ^ t[6][((c >> 8) & 0xff) as usize]
+                ^ t[5][((c >> 16) & 0xff) as usize]
+                ^ t[4][((c >> 24) & 0xff) as usize]
+                ^ t[3][((c >> 32) & 0xff) as usize]
+                ^ t[2][((c >> 40) & 0xff) as usize]
+                ^ t[1][((c >> 48) & 0xff) as usize]
+                ^ t[0][(c >> 56) as usize];
+        }
+        for &b in chunks.remainder() {
+            c = t[0][((c as u8) ^ b) as usize] ^ (c >> 8);
         }
         self.crc = !c;
     }
@@ -191,5 +211,21 @@ mod tests {
         let mut c = Crc64Iso::default();
         c.update(b"1\n");
         assert_eq!(hex::encode(c.value().to_be_bytes()), "6133200000000000");
+    }
+
+    #[test]
+    fn crc64_slicing_matches_bytewise_and_chunking() {
+        // CRC-64/GO-ISO check value ("123456789" → b90956c775a41001).
+        let mut c = Crc64Iso::default();
+        c.update(b"123456789");
+        assert_eq!(c.value(), 0xb90956c775a41001);
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut whole = Crc64Iso::default();
+        whole.update(&data);
+        let mut parts = Crc64Iso::default();
+        for ch in data.chunks(13) {
+            parts.update(ch);
+        }
+        assert_eq!(whole.value(), parts.value());
     }
 }

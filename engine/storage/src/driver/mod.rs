@@ -36,6 +36,9 @@ pub trait Driver: Send + Sync {
     fn home(&self) -> &Path;
     /// Create layer `id` on top of `parent` (an empty `diff/` for overlay2, a copy for vfs).
     fn create(&self, id: &str, parent: Option<&str>) -> Result<()>;
+    /// Give a layer created without a parent its parent afterwards (layers applied while an
+    /// archive streams in, before the manifest says how they stack). Only for native-diff drivers.
+    fn set_parent(&self, id: &str, parent: &str) -> Result<()>;
     /// Delete a layer and everything that belongs to it.
     fn remove(&self, id: &str) -> Result<()>;
     /// The directory that holds the layer's own files (overlay2: `diff/`; vfs: the full copy).

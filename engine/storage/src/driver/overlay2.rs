@@ -135,6 +135,16 @@ impl Driver for Overlay2 {
         r
     }
 
+    fn set_parent(&self, id: &str, parent: &str) -> Result<()> {
+        let dir = self.dir(id);
+        let lower = self.lower_for_child(parent)?;
+        if !dir.join("work").exists() {
+            fsutil::mkdir_mode(&dir.join("work"), 0o700)?;
+        }
+        fsutil::write_plain(&self.dir(parent).join("committed"), b"", 0o600)?;
+        fsutil::write_plain(&dir.join("lower"), lower.as_bytes(), 0o644)
+    }
+
     fn remove(&self, id: &str) -> Result<()> {
         let merged = self.dir(id).join("merged");
         if is_mountpoint(&merged) {

@@ -40,6 +40,9 @@ impl Driver for Vfs {
         }
         Ok(())
     }
+    fn set_parent(&self, _id: &str, _parent: &str) -> Result<()> {
+        Err(crate::error::StorageError::Corrupt("vfs layers cannot be re-parented (they are full copies)".into()))
+    }
     fn remove(&self, id: &str) -> Result<()> {
         fsutil::remove_all(&self.diff_dir(id))
     }

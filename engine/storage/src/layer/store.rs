@@ -39,6 +39,36 @@ pub struct MountInfo {
     pub parent: Option<ChainId>,
 }
 
+/// A layer applied into its own driver dir before its parent is known (native-diff drivers only).
+pub struct Detached {
+    pub cache_id: String,
+    pub diff_id: DiffId,
+    pub size: u64,
+    tar_split: Vec<u8>,
+}
+
+/// Apply a layer tar (plain or gzip) into a new parentless driver dir; returns what `attach` needs.
+/// Works without the store lock: it only touches a fresh, unreferenced directory.
+pub fn apply_detached(driver: &dyn Driver, tar: &mut dyn Read) -> Result<Detached> {
+    let cache = crate::ids::random_id();
+    driver.create(&cache, None)?;
+    let res = (|| -> Result<Detached> {
+        let mut hr = HashingReader::new(decompress(tar)?);
+        let diff_dir = driver.diff_dir(&cache);
+        let mut tr = TarReader::new(&mut hr, true);
+        tar_safe::apply(&mut tr, &diff_dir, Mode::Overlay)?;
+        let (_, rec) = tr.into_parts()?;
+        std::io::copy(&mut hr, &mut std::io::sink()).map_err(|e| StorageError::InvalidArchive(format!("reading layer: {e}")))?;
+        let diff_id = hr.digest();
+        let size = tar_safe::dir_size(&diff_dir)?;
+        Ok(Detached { cache_id: cache.clone(), diff_id, size, tar_split: rec.expect("recording").finish() })
+    })();
+    if res.is_err() {
+        let _ = driver.remove(&cache);
+    }
+    res
+}
+
 pub struct LayerStore {
     pub(crate) root: PathBuf,
     pub(crate) driver: Arc<dyn Driver>,
@@ -183,6 +213,26 @@ impl LayerStore {
         self.write_record(&info, &rec.expect("recording").finish())?;
         self.layers.insert(chain.clone(), info);
         Ok((chain, true))
+    }
+
+    /// Register a layer applied by [`apply_detached`] on top of `parent`. The caller checked the
+    /// diffID and that the chainID is new.
+    pub fn attach(&mut self, d: &Detached, parent: Option<&ChainId>) -> Result<ChainId> {
+        let chain = chain_id(parent, &d.diff_id);
+        if self.layers.contains_key(&chain) {
+            return Err(StorageError::Conflict(format!("layer {chain} already exists")));
+        }
+        if let Some(p) = parent {
+            let pinfo = self.layers.get(p).ok_or_else(|| StorageError::NotFound(format!("layer does not exist: {p}")))?.clone();
+            if self.depth(p) >= MAX_LAYER_DEPTH {
+                return Err(StorageError::MaxDepthExceeded);
+            }
+            self.driver.set_parent(&d.cache_id, &pinfo.cache_id)?;
+        }
+        let info = LayerInfo { chain_id: chain.clone(), diff_id: d.diff_id.clone(), cache_id: d.cache_id.clone(), size: d.size, parent: parent.cloned() };
+        self.write_record(&info, &d.tar_split)?;
+        self.layers.insert(chain.clone(), info);
+        Ok(chain)
     }
 
     fn write_record(&self, info: &LayerInfo, tar_split: &[u8]) -> Result<()> {
