@@ -4,7 +4,7 @@
 //! Nothing is committed by this module: the caller's [`BlobWriter`] is only committed by the
 //! transfer code once the digest matched, and dropped (discarding its data) otherwise.
 
-use crate::client::Repository;
+use crate::session::Repository;
 use crate::digest::{Digest, DigestHasher};
 use crate::error::{from_response, RegistryError};
 use crate::manifest::Descriptor;

@@ -2,7 +2,7 @@
 //! Registry 2.8.2 paginates `_catalog` but ignores `n`/`last` on tags and returns them unsorted,
 //! so tags are sorted here.
 
-use crate::client::{Repository, Req, Session};
+use crate::session::{Repository, Req, Session};
 use crate::error::RegistryError;
 use reqwest::{Method, Url};
 use serde::Deserialize;

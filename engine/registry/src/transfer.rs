@@ -7,7 +7,8 @@
 
 use crate::auth::Credentials;
 use crate::blob::BlobSink;
-use crate::client::{RegistryClient, Repository};
+use crate::client::RegistryClient;
+use crate::session::Repository;
 use crate::digest::Digest;
 use crate::error::RegistryError;
 use crate::manifest::{choose_platform, Descriptor, FetchedManifest, ParsedManifest};

@@ -5,7 +5,7 @@
 //! carries a new HMAC-signed `Location` and only the newest one is valid; `Content-Range` on PATCH
 //! is not checked by 2.8.2, so the client checks the returned `Range` itself.
 
-use crate::client::Repository;
+use crate::session::Repository;
 use crate::digest::{Digest, DigestHasher};
 use crate::error::{from_response, RegistryError};
 use bytes::Bytes;
@@ -127,7 +127,7 @@ impl Repository {
             }
             hasher.update(&chunk);
             let end = offset + chunk.len() as u64 - 1;
-            let req = crate::client::Req::new(Method::PATCH, location.clone(), vec![self.scope.clone()])
+            let req = crate::session::Req::new(Method::PATCH, location.clone(), vec![self.scope.clone()])
                 .header(CONTENT_TYPE, "application/octet-stream")
                 .header(reqwest::header::CONTENT_RANGE, &format!("{offset}-{end}"))
                 .body(chunk);
@@ -169,7 +169,7 @@ impl Repository {
     /// `PUT <location>&digest=<digest>` with the remaining bytes; expects 201.
     async fn finish_upload(&self, mut location: Url, digest: &Digest, body: Bytes) -> Result<(), RegistryError> {
         location.query_pairs_mut().append_pair("digest", digest.as_str());
-        let req = crate::client::Req::new(Method::PUT, location, vec![self.scope.clone()])
+        let req = crate::session::Req::new(Method::PUT, location, vec![self.scope.clone()])
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(body);
         let resp = self.session.send_ok(&req).await?;
@@ -178,7 +178,7 @@ impl Repository {
 
     /// `DELETE <location>`: best effort, so an aborted push does not leave a session open.
     pub async fn cancel_upload(&self, location: &Url) {
-        let req = crate::client::Req::new(Method::DELETE, location.clone(), vec![self.scope.clone()]);
+        let req = crate::session::Req::new(Method::DELETE, location.clone(), vec![self.scope.clone()]);
         let _ = self.session.send(&req).await;
     }
 }
