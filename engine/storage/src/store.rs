@@ -153,8 +153,7 @@ impl Store {
         };
         let mut cfg = ContainerConfig::default();
         crate::image::changes::apply(&mut cfg, &opts.changes)?;
-        let mut g = self.lock();
-        let (chain, created) = g.layers.register(None, src, None)?;
+        let (chain, created, mut g) = self.register_base_layer(src)?;
         let res = (|| -> Result<ImageId> {
             let diff = g.layers.get(&chain).expect("registered").diff_id.clone();
             let source = if opts.source.is_empty() { "-" } else { opts.source.as_str() };
@@ -187,6 +186,30 @@ impl Store {
             g.release_unreferenced(&[chain]);
         }
         res
+    }
+
+    /// Apply a base layer; with overlay2 the (long) extraction runs without holding the store lock.
+    fn register_base_layer(&self, src: &mut dyn Read) -> Result<(ChainId, bool, MutexGuard<'_, Inner>)> {
+        let driver = self.lock().driver.clone();
+        if !driver.diff_is_native() {
+            let mut g = self.lock();
+            let (c, created) = g.layers.register(None, src, None)?;
+            return Ok((c, created, g));
+        }
+        let d = crate::layer::store::apply_detached(driver.as_ref(), src)?;
+        let mut g = self.lock();
+        let chain = crate::digest::chain_id(None, &d.diff_id);
+        if g.layers.get(&chain).is_some() {
+            driver.remove(&d.cache_id)?;
+            return Ok((chain, false, g));
+        }
+        match g.layers.attach(&d, None) {
+            Ok(c) => Ok((c, true, g)),
+            Err(e) => {
+                let _ = driver.remove(&d.cache_id);
+                Err(e)
+            }
+        }
     }
 
     /// Apply a layer tar (plain or gzip) on `parent` and register it (for builders); returns its chainID.
