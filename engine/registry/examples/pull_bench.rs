@@ -10,7 +10,10 @@
 mod real_registry;
 
 use berth_registry::progress::NoProgress;
-use berth_registry::{media_types as mt, BlobSink, BlobWriter, ClientConfig, Credentials, Descriptor, Digest, ImageRef, PushRequest, RegistryClient};
+use berth_registry::{
+    media_types as mt, BlobSink, BlobWriter, ClientConfig, Credentials, Descriptor, Digest,
+    ImageRef, PushRequest, RegistryClient,
+};
 use bytes::Bytes;
 use std::collections::HashMap;
 use std::io::Write;
@@ -28,7 +31,11 @@ struct FileWriter {
 }
 
 impl AsyncWrite for FileWriter {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, b: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        b: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.file).poll_write(cx, b)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -52,7 +59,11 @@ impl BlobSink for DirSink {
     fn create(&self, d: &Descriptor) -> std::io::Result<Box<dyn BlobWriter>> {
         let tmp = self.0.join(format!("{}.tmp", d.digest.hex()));
         let file = std::fs::File::create(&tmp)?;
-        Ok(Box::new(FileWriter { file: tokio::fs::File::from_std(file), tmp, dest: self.0.join(d.digest.hex()) }))
+        Ok(Box::new(FileWriter {
+            file: tokio::fs::File::from_std(file),
+            tmp,
+            dest: self.0.join(d.digest.hex()),
+        }))
     }
 }
 
@@ -65,7 +76,11 @@ impl berth_registry::BlobSource for MemSource {
 
 fn opt(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn noise(len: usize, mut x: u64) -> Vec<u8> {
@@ -96,14 +111,17 @@ async fn main() {
         h.set_size(data.len() as u64);
         h.set_mode(0o644);
         h.set_cksum();
-        tar.append_data(&mut h, format!("layer{i}.bin"), &data[..]).unwrap();
+        tar.append_data(&mut h, format!("layer{i}.bin"), &data[..])
+            .unwrap();
         let tar = tar.into_inner().unwrap();
         diff_ids.push(Digest::of(&tar).to_string());
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
         gz.write_all(&tar).unwrap();
         let gz = Bytes::from(gz.finish().unwrap());
         let d = Digest::of(&gz);
-        descs.push(serde_json::json!({"mediaType": mt::DOCKER_LAYER_GZIP, "digest": d, "size": gz.len()}));
+        descs.push(
+            serde_json::json!({"mediaType": mt::DOCKER_LAYER_GZIP, "digest": d, "size": gz.len()}),
+        );
         blobs.insert(d, gz);
     }
     let config = Bytes::from(serde_json::to_vec(&serde_json::json!({"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":diff_ids}})).unwrap());
@@ -117,7 +135,17 @@ async fn main() {
     let src = MemSource(blobs);
     let t = Instant::now();
     client
-        .push_image(&r, Credentials::Anonymous, PushRequest { manifest, media_type: mt::DOCKER_MANIFEST_V2.into(), source: &src, mount_from: HashMap::new() }, &NoProgress)
+        .push_image(
+            &r,
+            Credentials::Anonymous,
+            PushRequest {
+                manifest,
+                media_type: mt::DOCKER_MANIFEST_V2.into(),
+                source: &src,
+                mount_from: HashMap::new(),
+            },
+            &NoProgress,
+        )
         .await
         .unwrap();
     let push_secs = t.elapsed().as_secs_f64();
@@ -126,7 +154,16 @@ async fn main() {
     let berth_dir = out.path().join("berth");
     std::fs::create_dir_all(&berth_dir).unwrap();
     let t = Instant::now();
-    client.pull_image(&r, Credentials::Anonymous, &[], &DirSink(berth_dir), &NoProgress).await.unwrap();
+    client
+        .pull_image(
+            &r,
+            Credentials::Anonymous,
+            &[],
+            &DirSink(berth_dir),
+            &NoProgress,
+        )
+        .await
+        .unwrap();
     let berth_secs = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -4,10 +4,10 @@
 //! Nothing is committed by this module: the caller's [`BlobWriter`] is only committed by the
 //! transfer code once the digest matched, and dropped (discarding its data) otherwise.
 
-use crate::session::Repository;
 use crate::digest::{Digest, DigestHasher};
 use crate::error::{from_response, RegistryError};
 use crate::manifest::Descriptor;
+use crate::session::Repository;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{CONTENT_RANGE, RANGE};
@@ -74,7 +74,9 @@ impl Repository {
                             }
                         }
                         s if s.is_success() => {
-                            return Err(RegistryError::Protocol(format!("unexpected status {s} for blob {digest}")))
+                            return Err(RegistryError::Protocol(format!(
+                                "unexpected status {s} for blob {digest}"
+                            )))
                         }
                         _ => return Err(from_response("GET", resp).await),
                     }
@@ -92,7 +94,9 @@ impl Repository {
                                 progress(hasher.len());
                             }
                             Err(e) => {
-                                broke = Some(crate::error::transport("GET", req.url.as_str(), e).to_string());
+                                broke = Some(
+                                    crate::error::transport("GET", req.url.as_str(), e).to_string(),
+                                );
                                 break;
                             }
                         }
@@ -101,33 +105,52 @@ impl Repository {
                         (Some(why), _) => why,
                         // A clean EOF before the announced size: the connection was cut between
                         // chunks of an unsized (chunked) response.
-                        (None, Some(s)) if hasher.len() < s => format!("connection closed after {} of {s} bytes", hasher.len()),
+                        (None, Some(s)) if hasher.len() < s => {
+                            format!("connection closed after {} of {s} bytes", hasher.len())
+                        }
                         (None, _) => break,
                     }
                 }
             };
             if attempt >= attempts {
-                return Err(RegistryError::DownloadFailed { digest: digest.clone(), attempts: attempt, last: failure });
+                return Err(RegistryError::DownloadFailed {
+                    digest: digest.clone(),
+                    attempts: attempt,
+                    last: failure,
+                });
             }
             tracing::info!(%digest, offset = hasher.len(), attempt, %failure, "resuming blob download");
             tokio::time::sleep(self.session.config().retry_delay).await;
         }
-        out.flush().await.map_err(|e| RegistryError::storage(format!("writing blob {digest}"), e))?;
+        out.flush()
+            .await
+            .map_err(|e| RegistryError::storage(format!("writing blob {digest}"), e))?;
         let len = hasher.len();
         if let Some(s) = size {
             if len != s {
-                return Err(RegistryError::SizeMismatch { what: format!("blob {digest}"), expected: s, actual: len });
+                return Err(RegistryError::SizeMismatch {
+                    what: format!("blob {digest}"),
+                    expected: s,
+                    actual: len,
+                });
             }
         }
         let actual = hasher.finish();
         if &actual != digest {
-            return Err(RegistryError::BlobVerification { expected: digest.clone(), actual });
+            return Err(RegistryError::BlobVerification {
+                expected: digest.clone(),
+                actual,
+            });
         }
         Ok(len)
     }
 
     /// A small blob (an image config) into memory, verified.
-    pub async fn fetch_blob_bytes(&self, digest: &Digest, size: Option<u64>) -> Result<Bytes, RegistryError> {
+    pub async fn fetch_blob_bytes(
+        &self,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<Bytes, RegistryError> {
         let mut buf: Vec<u8> = Vec::new();
         self.fetch_blob(digest, size, &mut buf, &mut |_| {}).await?;
         Ok(Bytes::from(buf))
@@ -155,19 +178,31 @@ async fn write_chunk(
         }
     }
     hasher.update(&bytes);
-    out.write_all(&bytes).await.map_err(|e| RegistryError::storage(format!("writing blob {digest}"), e))
+    out.write_all(&bytes)
+        .await
+        .map_err(|e| RegistryError::storage(format!("writing blob {digest}"), e))
 }
 
 /// `bytes 100-199/1000` → 100.
 fn parse_content_range_start(v: &str) -> Option<u64> {
-    v.trim().strip_prefix("bytes")?.trim().split('-').next()?.trim().parse().ok()
+    v.trim()
+        .strip_prefix("bytes")?
+        .trim()
+        .split('-')
+        .next()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn content_range() {
-        assert_eq!(super::parse_content_range_start("bytes 100-199/1000"), Some(100));
+        assert_eq!(
+            super::parse_content_range_start("bytes 100-199/1000"),
+            Some(100)
+        );
         assert_eq!(super::parse_content_range_start("bytes 0-9/*"), Some(0));
         assert_eq!(super::parse_content_range_start("items 1-2"), None);
     }

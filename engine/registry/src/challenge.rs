@@ -29,7 +29,10 @@ pub struct ChallengeError {
 
 /// Parses one header value. Unknown schemes are an error (the caller reports it).
 pub fn parse(header: &str) -> Result<Challenge, ChallengeError> {
-    let err = |reason: &str| ChallengeError { header: header.to_string(), reason: reason.to_string() };
+    let err = |reason: &str| ChallengeError {
+        header: header.to_string(),
+        reason: reason.to_string(),
+    };
     let header_trim = header.trim();
     let (scheme, rest) = match header_trim.find(char::is_whitespace) {
         Some(i) => (&header_trim[..i], header_trim[i..].trim_start()),
@@ -37,15 +40,25 @@ pub fn parse(header: &str) -> Result<Challenge, ChallengeError> {
     };
     let params = parse_params(rest).map_err(|r| err(&r))?;
     match scheme.to_ascii_lowercase().as_str() {
-        "basic" => Ok(Challenge::Basic { realm: params.get("realm").cloned().unwrap_or_default() }),
+        "basic" => Ok(Challenge::Basic {
+            realm: params.get("realm").cloned().unwrap_or_default(),
+        }),
         "bearer" => {
-            let realm = params.get("realm").cloned().ok_or_else(|| err("Bearer challenge without realm"))?;
+            let realm = params
+                .get("realm")
+                .cloned()
+                .ok_or_else(|| err("Bearer challenge without realm"))?;
             Ok(Challenge::Bearer {
                 realm,
                 service: params.get("service").cloned(),
                 scopes: params
                     .get("scope")
-                    .map(|s| s.split(' ').filter(|x| !x.is_empty()).map(String::from).collect())
+                    .map(|s| {
+                        s.split(' ')
+                            .filter(|x| !x.is_empty())
+                            .map(String::from)
+                            .collect()
+                    })
                     .unwrap_or_default(),
                 error: params.get("error").cloned(),
             })
@@ -120,8 +133,18 @@ mod tests {
 
     #[test]
     fn basic() {
-        assert_eq!(parse(r#"Basic realm="basic-realm""#).unwrap(), Challenge::Basic { realm: "basic-realm".into() });
-        assert_eq!(parse("basic").unwrap(), Challenge::Basic { realm: String::new() });
+        assert_eq!(
+            parse(r#"Basic realm="basic-realm""#).unwrap(),
+            Challenge::Basic {
+                realm: "basic-realm".into()
+            }
+        );
+        assert_eq!(
+            parse("basic").unwrap(),
+            Challenge::Basic {
+                realm: String::new()
+            }
+        );
     }
 
     #[test]
@@ -142,7 +165,12 @@ mod tests {
     fn bearer_space_separated_scopes_and_tokens() {
         let c = parse(r#"BEARER realm=https://auth.example/token, service=reg, scope="repository:a:pull repository:b:pull""#).unwrap();
         match c {
-            Challenge::Bearer { realm, service, scopes, error } => {
+            Challenge::Bearer {
+                realm,
+                service,
+                scopes,
+                error,
+            } => {
                 assert_eq!(realm, "https://auth.example/token");
                 assert_eq!(service.as_deref(), Some("reg"));
                 assert_eq!(scopes, vec!["repository:a:pull", "repository:b:pull"]);

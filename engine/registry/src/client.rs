@@ -17,8 +17,13 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AuthScheme {
     None,
-    Basic { realm: String },
-    Bearer { realm: String, service: Option<String> },
+    Basic {
+        realm: String,
+    },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
 }
 
 /// Result of `login`.
@@ -50,11 +55,20 @@ impl RegistryClient {
             .build()
             .map_err(|e| RegistryError::Config(format!("building HTTP client: {e}")))?;
         // Validate PEMs now: a bad certificate is a configuration error, not a pull error.
-        for pem in config.ca_certs.iter().chain(config.registry_ca_certs.values().flatten()) {
+        for pem in config
+            .ca_certs
+            .iter()
+            .chain(config.registry_ca_certs.values().flatten())
+        {
             parse_pem_bundle(pem, "a configured registry")?;
         }
         Ok(RegistryClient {
-            inner: Arc::new(Inner { config, insecure, secure: Mutex::new(HashMap::new()), tokens: TokenCache::default() }),
+            inner: Arc::new(Inner {
+                config,
+                insecure,
+                secure: Mutex::new(HashMap::new()),
+                tokens: TokenCache::default(),
+            }),
         })
     }
 
@@ -69,29 +83,45 @@ impl RegistryClient {
         }
         let cfg = &self.inner.config;
         let mut b = base_builder(cfg);
-        for pem in cfg.ca_certs.iter().chain(cfg.registry_ca_certs.get(host).into_iter().flatten()) {
+        for pem in cfg
+            .ca_certs
+            .iter()
+            .chain(cfg.registry_ca_certs.get(host).into_iter().flatten())
+        {
             for cert in parse_pem_bundle(pem, host)? {
                 b = b.add_root_certificate(cert);
             }
         }
-        let c = b.build().map_err(|e| RegistryError::Config(format!("building HTTP client: {e}")))?;
+        let c = b
+            .build()
+            .map_err(|e| RegistryError::Config(format!("building HTTP client: {e}")))?;
         map.insert(host.to_string(), c.clone());
         Ok(c)
     }
 
     /// Opens a session with the registry's origin (not a mirror): pings it and learns its auth.
-    pub async fn session_for(&self, registry: &str, credentials: Credentials) -> Result<Arc<Session>, RegistryError> {
+    pub async fn session_for(
+        &self,
+        registry: &str,
+        credentials: Credentials,
+    ) -> Result<Arc<Session>, RegistryError> {
         self.session(&push_endpoint(registry), credentials).await
     }
 
     /// Opens a session with one endpoint. Insecure hosts are tried over HTTPS without
     /// verification first, then over plain HTTP, as Docker does.
-    pub async fn session(&self, spec: &EndpointSpec, credentials: Credentials) -> Result<Arc<Session>, RegistryError> {
+    pub async fn session(
+        &self,
+        spec: &EndpointSpec,
+        credentials: Credentials,
+    ) -> Result<Arc<Session>, RegistryError> {
         let insecure = self.inner.config.is_insecure(&spec.host);
         let mut candidates: Vec<(&str, reqwest::Client)> = Vec::new();
         match spec.scheme {
             Some(Scheme::Http) => candidates.push(("http", self.inner.insecure.clone())),
-            Some(Scheme::Https) if insecure => candidates.push(("https", self.inner.insecure.clone())),
+            Some(Scheme::Https) if insecure => {
+                candidates.push(("https", self.inner.insecure.clone()))
+            }
             Some(Scheme::Https) => candidates.push(("https", self.secure_client(&spec.host)?)),
             None if insecure => {
                 candidates.push(("https", self.inner.insecure.clone()));
@@ -101,11 +131,19 @@ impl RegistryClient {
         }
         let mut last = None;
         for (scheme, http) in candidates {
-            let base = Url::parse(&format!("{scheme}://{}/", spec.host))
-                .map_err(|e| RegistryError::Config(format!("invalid registry host {:?}: {e}", spec.host)))?;
+            let base = Url::parse(&format!("{scheme}://{}/", spec.host)).map_err(|e| {
+                RegistryError::Config(format!("invalid registry host {:?}: {e}", spec.host))
+            })?;
             match ping(&http, &base).await {
                 Ok(auth) => {
-                    return Ok(Arc::new(Session::new(self.clone(), spec.host.clone(), base, http, auth, credentials)))
+                    return Ok(Arc::new(Session::new(
+                        self.clone(),
+                        spec.host.clone(),
+                        base,
+                        http,
+                        auth,
+                        credentials,
+                    )))
                 }
                 // Only a transport failure (TLS to a plain-HTTP server) moves on to the next scheme.
                 Err(e @ RegistryError::Http { .. }) => last = Some(e),
@@ -116,26 +154,45 @@ impl RegistryClient {
     }
 
     /// `docker login`: checks the credentials against `/v2/` (and the token realm).
-    pub async fn login(&self, registry: &str, credentials: &Credentials) -> Result<LoginOutcome, RegistryError> {
+    pub async fn login(
+        &self,
+        registry: &str,
+        credentials: &Credentials,
+    ) -> Result<LoginOutcome, RegistryError> {
         let s = self.session_for(registry, credentials.clone()).await?;
         let url = s.base_url().join("v2/").expect("static path");
         let scheme = s.auth_scheme();
         let mut identity_token = None;
         let header = match scheme {
             AuthScheme::None => None,
-            AuthScheme::Basic { .. } => Some(credentials.basic_header().ok_or_else(|| {
-                RegistryError::LoginFailed { url: url.to_string(), status: "401 Unauthorized (no credentials)".into() }
-            })?),
+            AuthScheme::Basic { .. } => {
+                Some(
+                    credentials
+                        .basic_header()
+                        .ok_or_else(|| RegistryError::LoginFailed {
+                            url: url.to_string(),
+                            status: "401 Unauthorized (no credentials)".into(),
+                        })?,
+                )
+            }
             AuthScheme::Bearer { realm, service } => {
                 let t = fetch_token(
                     s.http(),
-                    TokenRequest { realm: &realm, service: service.as_deref(), scopes: &[], credentials, offline: true },
+                    TokenRequest {
+                        realm: &realm,
+                        service: service.as_deref(),
+                        scopes: &[],
+                        credentials,
+                        offline: true,
+                    },
                 )
                 .await
                 .map_err(|e| match e.status() {
                     Some(st) => RegistryError::LoginFailed {
                         url: url.to_string(),
-                        status: StatusCode::from_u16(st).map(|s| s.to_string()).unwrap_or_default(),
+                        status: StatusCode::from_u16(st)
+                            .map(|s| s.to_string())
+                            .unwrap_or_default(),
                     },
                     None => e,
                 })?;
@@ -147,11 +204,20 @@ impl RegistryClient {
         if let Some(h) = header {
             rb = rb.header(AUTHORIZATION, h);
         }
-        let resp = rb.send().await.map_err(|e| transport("GET", url.as_str(), e))?;
+        let resp = rb
+            .send()
+            .await
+            .map_err(|e| transport("GET", url.as_str(), e))?;
         if !resp.status().is_success() {
-            return Err(RegistryError::LoginFailed { url: url.to_string(), status: resp.status().to_string() });
+            return Err(RegistryError::LoginFailed {
+                url: url.to_string(),
+                status: resp.status().to_string(),
+            });
         }
-        Ok(LoginOutcome { identity_token, url: url.to_string() })
+        Ok(LoginOutcome {
+            identity_token,
+            url: url.to_string(),
+        })
     }
 }
 
@@ -161,7 +227,9 @@ fn parse_pem_bundle(pem: &[u8], host: &str) -> Result<Vec<reqwest::Certificate>,
     let certs = reqwest::Certificate::from_pem_bundle(pem)
         .map_err(|e| RegistryError::Config(format!("invalid CA certificate for {host}: {e}")))?;
     if certs.is_empty() {
-        return Err(RegistryError::Config(format!("CA file for {host} holds no PEM certificate")));
+        return Err(RegistryError::Config(format!(
+            "CA file for {host} holds no PEM certificate"
+        )));
     }
     Ok(certs)
 }
@@ -177,7 +245,11 @@ fn base_builder(cfg: &ClientConfig) -> reqwest::ClientBuilder {
 
 async fn ping(http: &reqwest::Client, base: &Url) -> Result<AuthScheme, RegistryError> {
     let url = base.join("v2/").expect("static path");
-    let resp = http.get(url.clone()).send().await.map_err(|e| transport("GET", url.as_str(), e))?;
+    let resp = http
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| transport("GET", url.as_str(), e))?;
     if resp.status().is_success() {
         return Ok(AuthScheme::None);
     }

@@ -58,7 +58,11 @@ impl ClientConfig {
     /// Whether `host[:port]` may be reached without verified TLS.
     pub fn is_insecure(&self, host: &str) -> bool {
         let bare = strip_port(host);
-        let ip: Option<IpAddr> = bare.trim_start_matches('[').trim_end_matches(']').parse().ok();
+        let ip: Option<IpAddr> = bare
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .ok();
         if self.loopback_insecure && (bare == "localhost" || ip.is_some_and(|i| i.is_loopback())) {
             return true;
         }
@@ -85,14 +89,24 @@ fn strip_port(host: &str) -> &str {
 }
 
 fn cidr_contains(net: &str, bits: &str, ip: IpAddr) -> bool {
-    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else { return false };
+    let (Ok(net), Ok(bits)) = (net.parse::<IpAddr>(), bits.parse::<u32>()) else {
+        return false;
+    };
     match (net, ip) {
         (IpAddr::V4(n), IpAddr::V4(i)) if bits <= 32 => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             u32::from(n) & mask == u32::from(i) & mask
         }
         (IpAddr::V6(n), IpAddr::V6(i)) if bits <= 128 => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             u128::from(n) & mask == u128::from(i) & mask
         }
         _ => false,

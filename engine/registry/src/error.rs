@@ -21,14 +21,22 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: &str, message: &str) -> Self {
-        ApiError { code: code.to_string(), message: message.to_string(), detail: None }
+        ApiError {
+            code: code.to_string(),
+            message: message.to_string(),
+            detail: None,
+        }
     }
 }
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let code = self.code.replace('_', " ").to_lowercase();
-        let message = if self.message.is_empty() { default_message(&self.code) } else { &self.message };
+        let message = if self.message.is_empty() {
+            default_message(&self.code)
+        } else {
+            &self.message
+        };
         write!(f, "{code}: {message}")
     }
 }
@@ -54,7 +62,10 @@ struct ErrorBody {
 
 /// Parses a registry error body; `None` when it is not the registry JSON shape.
 pub fn parse_error_body(body: &[u8]) -> Option<Vec<ApiError>> {
-    serde_json::from_slice::<ErrorBody>(body).ok().filter(|b| !b.errors.is_empty()).map(|b| b.errors)
+    serde_json::from_slice::<ErrorBody>(body)
+        .ok()
+        .filter(|b| !b.errors.is_empty())
+        .map(|b| b.errors)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,11 +76,21 @@ pub enum RegistryError {
 
     /// An error status whose body is not registry JSON (HTML, plain text, empty).
     #[error("{method} {url}: registry returned HTTP {status} with a non-JSON body (Content-Type: {content_type}): {snippet:?}")]
-    UnexpectedResponse { method: String, url: String, status: String, content_type: String, snippet: String },
+    UnexpectedResponse {
+        method: String,
+        url: String,
+        status: String,
+        content_type: String,
+        snippet: String,
+    },
 
     /// Transport failure (connection refused, TLS, DNS), in Go's `Get "<url>": <cause>` shape.
     #[error("{method} \"{url}\": {cause}")]
-    Http { method: String, url: String, cause: String },
+    Http {
+        method: String,
+        url: String,
+        cause: String,
+    },
 
     /// `docker login` wording.
     #[error("login attempt to {url} failed with status: {status}")]
@@ -80,10 +101,16 @@ pub enum RegistryError {
     Token { realm: String, reason: String },
 
     #[error("digest mismatch for {what}: expected {expected}, got {actual}")]
-    DigestMismatch { what: String, expected: Digest, actual: Digest },
+    DigestMismatch {
+        what: String,
+        expected: Digest,
+        actual: Digest,
+    },
 
     /// Docker's text for a blob whose content does not hash to its digest.
-    #[error("filesystem layer verification failed for digest {expected} (content hashes to {actual})")]
+    #[error(
+        "filesystem layer verification failed for digest {expected} (content hashes to {actual})"
+    )]
     BlobVerification { expected: Digest, actual: Digest },
 
     /// Docker's text for a manifest whose bytes do not hash to the requested digest.
@@ -91,14 +118,21 @@ pub enum RegistryError {
     ManifestVerification { expected: Digest, actual: Digest },
 
     #[error("size mismatch for {what}: expected {expected} bytes, got {actual}")]
-    SizeMismatch { what: String, expected: u64, actual: u64 },
+    SizeMismatch {
+        what: String,
+        expected: u64,
+        actual: u64,
+    },
 
     #[error("unsupported media type {media_type:?} for {what}")]
     UnsupportedMediaType { what: String, media_type: String },
 
     /// Docker: `no matching manifest for linux/arm64/v8 in the manifest list entries`.
     #[error("no matching manifest for {wanted} in the manifest list entries (available: {})", available.join(", "))]
-    NoMatchingPlatform { wanted: String, available: Vec<String> },
+    NoMatchingPlatform {
+        wanted: String,
+        available: Vec<String>,
+    },
 
     #[error("invalid manifest {what}: {reason}")]
     InvalidManifest { what: String, reason: String },
@@ -108,11 +142,18 @@ pub enum RegistryError {
     Protocol(String),
 
     #[error("downloading {digest}: connection lost after {attempts} attempts: {last}")]
-    DownloadFailed { digest: Digest, attempts: u32, last: String },
+    DownloadFailed {
+        digest: Digest,
+        attempts: u32,
+        last: String,
+    },
 
     /// The caller's blob sink or source failed.
     #[error("{what}: {source}")]
-    Storage { what: String, source: std::io::Error },
+    Storage {
+        what: String,
+        source: std::io::Error,
+    },
 
     #[error("invalid configuration: {0}")]
     Config(String),
@@ -120,7 +161,10 @@ pub enum RegistryError {
     /// Docker's pull-level wording wrapped around the registry error:
     /// `manifest for X not found: manifest unknown: manifest unknown`.
     #[error("{prefix}: {cause}")]
-    Pull { prefix: String, cause: Box<RegistryError> },
+    Pull {
+        prefix: String,
+        cause: Box<RegistryError>,
+    },
 }
 
 fn format_api(errors: &[ApiError]) -> String {
@@ -152,7 +196,9 @@ impl RegistryError {
     pub fn status(&self) -> Option<u16> {
         match self {
             RegistryError::Api { status, .. } => Some(*status),
-            RegistryError::UnexpectedResponse { status, .. } => status.split(' ').next()?.parse().ok(),
+            RegistryError::UnexpectedResponse { status, .. } => {
+                status.split(' ').next()?.parse().ok()
+            }
             RegistryError::Pull { cause, .. } => cause.status(),
             _ => None,
         }
@@ -169,11 +215,17 @@ impl RegistryError {
             Some("NAME_UNKNOWN") => format!("repository {familiar_name} not found"),
             _ => return self,
         };
-        RegistryError::Pull { prefix, cause: Box::new(self) }
+        RegistryError::Pull {
+            prefix,
+            cause: Box::new(self),
+        }
     }
 
     pub(crate) fn storage(what: impl Into<String>, source: std::io::Error) -> Self {
-        RegistryError::Storage { what: what.into(), source }
+        RegistryError::Storage {
+            what: what.into(),
+            source,
+        }
     }
 }
 
@@ -188,22 +240,37 @@ pub(crate) async fn from_response(method: &str, resp: reqwest::Response) -> Regi
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string();
-    let body = if method == "HEAD" { Vec::new() } else { resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default() };
+    let body = if method == "HEAD" {
+        Vec::new()
+    } else {
+        resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default()
+    };
     if let Some(errors) = parse_error_body(&body) {
-        return RegistryError::Api { status: status.as_u16(), errors };
+        return RegistryError::Api {
+            status: status.as_u16(),
+            errors,
+        };
     }
     if body.is_empty() {
         let synth = match status.as_u16() {
             401 => Some(ApiError::new("UNAUTHORIZED", "authentication required")),
-            403 => Some(ApiError::new("DENIED", "requested access to the resource is denied")),
+            403 => Some(ApiError::new(
+                "DENIED",
+                "requested access to the resource is denied",
+            )),
             429 => Some(ApiError::new("TOOMANYREQUESTS", "too many requests")),
             _ => None,
         };
         if let Some(e) = synth {
-            return RegistryError::Api { status: status.as_u16(), errors: vec![e] };
+            return RegistryError::Api {
+                status: status.as_u16(),
+                errors: vec![e],
+            };
         }
     }
-    let mut snippet = String::from_utf8_lossy(&body[..body.len().min(200)]).trim().to_string();
+    let mut snippet = String::from_utf8_lossy(&body[..body.len().min(200)])
+        .trim()
+        .to_string();
     if body.len() > 200 {
         snippet.push('…');
     }
@@ -211,7 +278,11 @@ pub(crate) async fn from_response(method: &str, resp: reqwest::Response) -> Regi
         method: method.to_string(),
         url,
         status: status.to_string(),
-        content_type: if content_type.is_empty() { "none".into() } else { content_type },
+        content_type: if content_type.is_empty() {
+            "none".into()
+        } else {
+            content_type
+        },
         snippet,
     }
 }
@@ -235,7 +306,11 @@ pub(crate) fn transport(method: &str, url: &str, err: reqwest::Error) -> Registr
     if parts.is_empty() {
         parts.push(err.to_string());
     }
-    RegistryError::Http { method: method.to_string(), url: url.to_string(), cause: parts.join(": ") }
+    RegistryError::Http {
+        method: method.to_string(),
+        url: url.to_string(),
+        cause: parts.join(": "),
+    }
 }
 
 #[cfg(test)]
@@ -245,19 +320,28 @@ mod tests {
     #[test]
     fn docker_wording() {
         let body = br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":{"Tag":"x"}}]}"#;
-        let e = RegistryError::Api { status: 404, errors: parse_error_body(body).unwrap() };
+        let e = RegistryError::Api {
+            status: 404,
+            errors: parse_error_body(body).unwrap(),
+        };
         assert_eq!(e.to_string(), "manifest unknown: manifest unknown");
         let p = e.into_pull_error("research/nope", "127.0.0.1:5055/research/nope:latest");
         assert_eq!(
             p.to_string(),
             "manifest for 127.0.0.1:5055/research/nope:latest not found: manifest unknown: manifest unknown"
         );
-        let denied = RegistryError::Api { status: 403, errors: vec![ApiError::new("DENIED", "")] };
+        let denied = RegistryError::Api {
+            status: 403,
+            errors: vec![ApiError::new("DENIED", "")],
+        };
         assert_eq!(
             denied.into_pull_error("nosuchimage", "nosuchimage:latest").to_string(),
             "pull access denied for nosuchimage, repository does not exist or may require 'docker login': denied: requested access to the resource is denied"
         );
-        let unauth = RegistryError::Api { status: 401, errors: vec![ApiError::new("UNAUTHORIZED", "authentication required")] };
+        let unauth = RegistryError::Api {
+            status: 401,
+            errors: vec![ApiError::new("UNAUTHORIZED", "authentication required")],
+        };
         assert_eq!(unauth.to_string(), "unauthorized: authentication required");
     }
 

@@ -54,11 +54,13 @@ pub use auth::Credentials;
 pub use blob::{BlobSink, BlobWriter};
 pub use client::{AuthScheme, LoginOutcome, RegistryClient};
 pub use config::ClientConfig;
-pub use session::{Repository, Session};
 pub use digest::Digest;
 pub use error::{ApiError, RegistryError};
-pub use manifest::{Descriptor, FetchedManifest, ImageIndex, ImageManifest, ParsedManifest, Platform};
+pub use manifest::{
+    Descriptor, FetchedManifest, ImageIndex, ImageManifest, ParsedManifest, Platform,
+};
 pub use progress::{ProgressMessage, ProgressSink};
 pub use reference::ImageRef;
+pub use session::{Repository, Session};
 pub use transfer::{PulledImage, PushRequest, PushedImage};
 pub use upload::{BlobSource, MountResult};

@@ -1,10 +1,10 @@
 //! Manifests: fetch by tag or digest (always with the full `Accept` set), verify, classify,
 //! choose a platform from a list/index, and PUT.
 
-use crate::session::Repository;
 use crate::digest::Digest;
 use crate::error::{from_response, RegistryError};
 use crate::media_types::{self as mt, ManifestKind};
+use crate::session::Repository;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
@@ -84,12 +84,18 @@ impl FetchedManifest {
 
     pub fn parse(&self) -> Result<ParsedManifest, RegistryError> {
         let what = self.digest.to_string();
-        let invalid = |e: serde_json::Error| RegistryError::InvalidManifest { what: what.clone(), reason: e.to_string() };
+        let invalid = |e: serde_json::Error| RegistryError::InvalidManifest {
+            what: what.clone(),
+            reason: e.to_string(),
+        };
         match self.kind() {
             Some(ManifestKind::Image) => {
                 let m: ImageManifest = serde_json::from_slice(&self.bytes).map_err(invalid)?;
                 if m.schema_version != 2 {
-                    return Err(RegistryError::InvalidManifest { what, reason: format!("schemaVersion {}", m.schema_version) });
+                    return Err(RegistryError::InvalidManifest {
+                        what,
+                        reason: format!("schemaVersion {}", m.schema_version),
+                    });
                 }
                 if !mt::is_config(&m.config.media_type) {
                     return Err(RegistryError::UnsupportedMediaType {
@@ -105,8 +111,13 @@ impl FetchedManifest {
                 }
                 Ok(ParsedManifest::Image(m))
             }
-            Some(ManifestKind::Index) => Ok(ParsedManifest::Index(serde_json::from_slice(&self.bytes).map_err(invalid)?)),
-            None => Err(RegistryError::UnsupportedMediaType { what: format!("manifest {what}"), media_type: self.media_type.clone() }),
+            Some(ManifestKind::Index) => Ok(ParsedManifest::Index(
+                serde_json::from_slice(&self.bytes).map_err(invalid)?,
+            )),
+            None => Err(RegistryError::UnsupportedMediaType {
+                what: format!("manifest {what}"),
+                media_type: self.media_type.clone(),
+            }),
         }
     }
 }
@@ -115,7 +126,10 @@ impl FetchedManifest {
 /// else the body's `mediaType`, else the OCI shape (OCI allows omitting `mediaType`).
 fn effective_media_type(content_type: &str, body: &[u8]) -> String {
     let ct = mt::bare(content_type);
-    let generic = matches!(ct, "" | "application/json" | "text/plain" | "application/octet-stream" | "binary/octet-stream");
+    let generic = matches!(
+        ct,
+        "" | "application/json" | "text/plain" | "application/octet-stream" | "binary/octet-stream"
+    );
     if !generic {
         return ct.to_string();
     }
@@ -143,12 +157,17 @@ fn effective_media_type(content_type: &str, body: &[u8]) -> String {
 impl Repository {
     /// `HEAD /v2/<name>/manifests/<reference>`: tag → digest without downloading.
     pub async fn head_manifest(&self, reference: &str) -> Result<ManifestHead, RegistryError> {
-        let req = self.req(Method::HEAD, &format!("manifests/{reference}")).header(ACCEPT, mt::MANIFEST_ACCEPT);
+        let req = self
+            .req(Method::HEAD, &format!("manifests/{reference}"))
+            .header(ACCEPT, mt::MANIFEST_ACCEPT);
         let resp = self.session.send(&req).await?;
         if resp.status() == reqwest::StatusCode::NOT_FOUND {
             return Err(RegistryError::Api {
                 status: 404,
-                errors: vec![crate::error::ApiError::new("MANIFEST_UNKNOWN", "manifest unknown")],
+                errors: vec![crate::error::ApiError::new(
+                    "MANIFEST_UNKNOWN",
+                    "manifest unknown",
+                )],
             });
         }
         if !resp.status().is_success() {
@@ -166,13 +185,30 @@ impl Repository {
     /// `GET /v2/<name>/manifests/<reference>`. The body is checked against the requested digest
     /// (by digest) or the `Docker-Content-Digest` header (by tag).
     pub async fn get_manifest(&self, reference: &str) -> Result<FetchedManifest, RegistryError> {
-        let req = self.req(Method::GET, &format!("manifests/{reference}")).header(ACCEPT, mt::MANIFEST_ACCEPT);
+        let req = self
+            .req(Method::GET, &format!("manifests/{reference}"))
+            .header(ACCEPT, mt::MANIFEST_ACCEPT);
         let resp = self.session.send_ok(&req).await?;
-        let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        let header_digest = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(String::from);
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(String::from);
         let url = resp.url().to_string();
-        if resp.content_length().is_some_and(|l| l > MAX_MANIFEST_SIZE as u64) {
-            return Err(RegistryError::InvalidManifest { what: reference.into(), reason: "larger than 4 MiB".into() });
+        if resp
+            .content_length()
+            .is_some_and(|l| l > MAX_MANIFEST_SIZE as u64)
+        {
+            return Err(RegistryError::InvalidManifest {
+                what: reference.into(),
+                reason: "larger than 4 MiB".into(),
+            });
         }
         let mut body = Vec::new();
         let mut stream = resp.bytes_stream();
@@ -180,7 +216,10 @@ impl Repository {
             let chunk = chunk.map_err(|e| crate::error::transport("GET", &url, e))?;
             body.extend_from_slice(&chunk);
             if body.len() > MAX_MANIFEST_SIZE {
-                return Err(RegistryError::InvalidManifest { what: reference.into(), reason: "larger than 4 MiB".into() });
+                return Err(RegistryError::InvalidManifest {
+                    what: reference.into(),
+                    reason: "larger than 4 MiB".into(),
+                });
             }
         }
         let actual = Digest::of(&body);
@@ -194,26 +233,52 @@ impl Repository {
         };
         if let Some(exp) = expected {
             if exp != actual {
-                return Err(RegistryError::ManifestVerification { expected: exp, actual });
+                return Err(RegistryError::ManifestVerification {
+                    expected: exp,
+                    actual,
+                });
             }
         }
         let media_type = effective_media_type(&content_type, &body);
         if mt::manifest_kind(&media_type).is_none() {
-            return Err(RegistryError::UnsupportedMediaType { what: format!("manifest {reference}"), media_type });
+            return Err(RegistryError::UnsupportedMediaType {
+                what: format!("manifest {reference}"),
+                media_type,
+            });
         }
-        Ok(FetchedManifest { bytes: Bytes::from(body), digest: actual, media_type })
+        Ok(FetchedManifest {
+            bytes: Bytes::from(body),
+            digest: actual,
+            media_type,
+        })
     }
 
     /// `PUT /v2/<name>/manifests/<reference>` with the exact bytes and their media type. Returns
     /// the digest after checking the registry computed the same one.
-    pub async fn put_manifest(&self, reference: &str, media_type: &str, bytes: Bytes) -> Result<Digest, RegistryError> {
+    pub async fn put_manifest(
+        &self,
+        reference: &str,
+        media_type: &str,
+        bytes: Bytes,
+    ) -> Result<Digest, RegistryError> {
         let digest = Digest::of(&bytes);
-        let req = self.req(Method::PUT, &format!("manifests/{reference}")).header(CONTENT_TYPE, media_type).body(bytes);
+        let req = self
+            .req(Method::PUT, &format!("manifests/{reference}"))
+            .header(CONTENT_TYPE, media_type)
+            .body(bytes);
         let resp = self.session.send_ok(&req).await?;
-        if let Some(h) = resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()) {
+        if let Some(h) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+        {
             if let Ok(d) = h.parse::<Digest>() {
                 if d != digest {
-                    return Err(RegistryError::DigestMismatch { what: format!("pushed manifest {reference}"), expected: digest, actual: d });
+                    return Err(RegistryError::DigestMismatch {
+                        what: format!("pushed manifest {reference}"),
+                        expected: digest,
+                        actual: d,
+                    });
                 }
             }
         }
@@ -229,7 +294,9 @@ impl Repository {
         let digest = match reference.parse::<Digest>() {
             Ok(d) => d,
             Err(_) => self.head_manifest(reference).await?.digest.ok_or_else(|| {
-                RegistryError::Protocol(format!("HEAD of manifest {reference} gave no Docker-Content-Digest"))
+                RegistryError::Protocol(format!(
+                    "HEAD of manifest {reference} gave no Docker-Content-Digest"
+                ))
             })?,
         };
         let mut req = self.req(Method::DELETE, &format!("manifests/{digest}"));
@@ -245,10 +312,25 @@ mod tests {
 
     #[test]
     fn media_type_fallbacks() {
-        assert_eq!(effective_media_type("application/vnd.oci.image.index.v1+json; charset=x", b"{}"), mt::OCI_INDEX);
-        assert_eq!(effective_media_type("application/json", br#"{"schemaVersion":2,"layers":[]}"#), mt::OCI_MANIFEST);
-        assert_eq!(effective_media_type("text/plain", br#"{"schemaVersion":2,"mediaType":"x/y"}"#), "x/y");
-        assert_eq!(effective_media_type(mt::DOCKER_MANIFEST_V1_SIGNED, br#"{"schemaVersion":1}"#), mt::DOCKER_MANIFEST_V1_SIGNED);
-        assert_eq!(effective_media_type("application/json", br#"{"schemaVersion":1}"#), mt::DOCKER_MANIFEST_V1);
+        assert_eq!(
+            effective_media_type("application/vnd.oci.image.index.v1+json; charset=x", b"{}"),
+            mt::OCI_INDEX
+        );
+        assert_eq!(
+            effective_media_type("application/json", br#"{"schemaVersion":2,"layers":[]}"#),
+            mt::OCI_MANIFEST
+        );
+        assert_eq!(
+            effective_media_type("text/plain", br#"{"schemaVersion":2,"mediaType":"x/y"}"#),
+            "x/y"
+        );
+        assert_eq!(
+            effective_media_type(mt::DOCKER_MANIFEST_V1_SIGNED, br#"{"schemaVersion":1}"#),
+            mt::DOCKER_MANIFEST_V1_SIGNED
+        );
+        assert_eq!(
+            effective_media_type("application/json", br#"{"schemaVersion":1}"#),
+            mt::DOCKER_MANIFEST_V1
+        );
     }
 }

@@ -6,7 +6,8 @@ pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.mani
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 /// Schema 1 is what registry 2.8 down-converts to when Accept lacks schema2; Docker ≥ 28 refuses it.
-pub const DOCKER_MANIFEST_V1_SIGNED: &str = "application/vnd.docker.distribution.manifest.v1+prettyjws";
+pub const DOCKER_MANIFEST_V1_SIGNED: &str =
+    "application/vnd.docker.distribution.manifest.v1+prettyjws";
 pub const DOCKER_MANIFEST_V1: &str = "application/vnd.docker.distribution.manifest.v1+json";
 
 pub const DOCKER_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
@@ -17,7 +18,8 @@ pub const DOCKER_LAYER_FOREIGN: &str = "application/vnd.docker.image.rootfs.fore
 pub const OCI_LAYER_TAR: &str = "application/vnd.oci.image.layer.v1.tar";
 pub const OCI_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const OCI_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
-pub const OCI_LAYER_NONDIST_GZIP: &str = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
+pub const OCI_LAYER_NONDIST_GZIP: &str =
+    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip";
 
 /// The `Accept` set sent on every manifest GET/HEAD. Without schema2 in it, registry 2.8 converts
 /// a stored schema2 manifest to signed schema1 (another digest); without the OCI types it answers

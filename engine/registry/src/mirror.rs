@@ -41,7 +41,10 @@ pub fn api_host(registry: &str) -> &str {
 }
 
 /// Endpoints to try, in order, for pulling from `registry`.
-pub fn pull_endpoints(registry: &str, mirrors: &[String]) -> Result<Vec<EndpointSpec>, MirrorError> {
+pub fn pull_endpoints(
+    registry: &str,
+    mirrors: &[String],
+) -> Result<Vec<EndpointSpec>, MirrorError> {
     let mut out = Vec::new();
     if is_docker_hub(registry) {
         for m in mirrors {
@@ -55,8 +58,16 @@ pub fn pull_endpoints(registry: &str, mirrors: &[String]) -> Result<Vec<Endpoint
 /// The endpoint for pushing (mirrors are never pushed to) and for anything but pulls.
 pub fn push_endpoint(registry: &str) -> EndpointSpec {
     let host = api_host(registry).to_string();
-    let scheme = if is_docker_hub(registry) { Some(Scheme::Https) } else { None };
-    EndpointSpec { host, scheme, mirror: false }
+    let scheme = if is_docker_hub(registry) {
+        Some(Scheme::Https)
+    } else {
+        None
+    };
+    EndpointSpec {
+        host,
+        scheme,
+        mirror: false,
+    }
 }
 
 /// A mirror is the root of a host (`https://mirror.lab:5000`, trailing `/` allowed), like
@@ -74,7 +85,11 @@ pub fn parse_mirror(url: &str) -> Result<EndpointSpec, MirrorError> {
     if host.is_empty() || host.contains('/') || host.contains('?') || host.contains('@') {
         return Err(bad());
     }
-    Ok(EndpointSpec { host: host.to_string(), scheme: Some(scheme), mirror: true })
+    Ok(EndpointSpec {
+        host: host.to_string(),
+        scheme: Some(scheme),
+        mirror: true,
+    })
 }
 
 #[cfg(test)]
@@ -83,14 +98,29 @@ mod tests {
 
     #[test]
     fn hub_uses_mirrors_then_origin() {
-        let m = vec!["http://hub.lab:5000/".to_string(), "https://m2.lab".to_string()];
+        let m = vec![
+            "http://hub.lab:5000/".to_string(),
+            "https://m2.lab".to_string(),
+        ];
         let eps = pull_endpoints("docker.io", &m).unwrap();
         assert_eq!(
             eps,
             vec![
-                EndpointSpec { host: "hub.lab:5000".into(), scheme: Some(Scheme::Http), mirror: true },
-                EndpointSpec { host: "m2.lab".into(), scheme: Some(Scheme::Https), mirror: true },
-                EndpointSpec { host: "registry-1.docker.io".into(), scheme: Some(Scheme::Https), mirror: false },
+                EndpointSpec {
+                    host: "hub.lab:5000".into(),
+                    scheme: Some(Scheme::Http),
+                    mirror: true
+                },
+                EndpointSpec {
+                    host: "m2.lab".into(),
+                    scheme: Some(Scheme::Https),
+                    mirror: true
+                },
+                EndpointSpec {
+                    host: "registry-1.docker.io".into(),
+                    scheme: Some(Scheme::Https),
+                    mirror: false
+                },
             ]
         );
     }
@@ -99,7 +129,14 @@ mod tests {
     fn private_registries_ignore_mirrors() {
         let m = vec!["http://hub.lab:5000".to_string()];
         let eps = pull_endpoints("127.0.0.1:5000", &m).unwrap();
-        assert_eq!(eps, vec![EndpointSpec { host: "127.0.0.1:5000".into(), scheme: None, mirror: false }]);
+        assert_eq!(
+            eps,
+            vec![EndpointSpec {
+                host: "127.0.0.1:5000".into(),
+                scheme: None,
+                mirror: false
+            }]
+        );
         assert_eq!(push_endpoint("docker.io").host, "registry-1.docker.io");
     }
 

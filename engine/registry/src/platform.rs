@@ -11,7 +11,11 @@ pub struct Platform {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
-    #[serde(rename = "os.version", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "os.version",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub os_version: Option<String>,
 }
 
@@ -24,7 +28,12 @@ impl Default for Platform {
 
 impl Platform {
     pub fn new(os: &str, architecture: &str, variant: Option<&str>) -> Self {
-        Platform { os: os.into(), architecture: architecture.into(), variant: variant.map(String::from), os_version: None }
+        Platform {
+            os: os.into(),
+            architecture: architecture.into(),
+            variant: variant.map(String::from),
+            os_version: None,
+        }
     }
 }
 
@@ -42,7 +51,10 @@ impl fmt::Display for Platform {
 /// buildkit's `unknown/unknown` attestations) are skipped. A wanted variant matches exactly;
 /// on arm, older variants run on newer CPUs (v7 runs v6, v5), as in containerd's matcher.
 /// arm64 without a variant means v8.
-pub fn choose_platform<'a>(index: &'a ImageIndex, want: &Platform) -> Result<&'a Descriptor, RegistryError> {
+pub fn choose_platform<'a>(
+    index: &'a ImageIndex,
+    want: &Platform,
+) -> Result<&'a Descriptor, RegistryError> {
     let norm_arch = |a: &str| match a {
         "x86_64" | "x86-64" => "amd64".to_string(),
         "aarch64" => "arm64".to_string(),
@@ -62,29 +74,44 @@ pub fn choose_platform<'a>(index: &'a ImageIndex, want: &Platform) -> Result<&'a
         .filter_map(|d| {
             let p = d.platform.as_ref()?;
             let arch = norm_arch(&p.architecture);
-            (p.os == want.os && arch == want_arch).then(|| (d, norm_variant(&arch, p.variant.as_deref())))
+            (p.os == want.os && arch == want_arch)
+                .then(|| (d, norm_variant(&arch, p.variant.as_deref())))
         })
         .collect();
     let pick = match &want_var {
-        None => candidates.iter().find(|(_, v)| v.is_none()).or(candidates.first()),
-        Some(wv) => candidates.iter().find(|(_, v)| v.as_deref() == Some(wv.as_str())).or_else(|| {
-            // Only arm has a compatibility ladder.
-            let lvl = |v: &str| v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok());
-            let wl = lvl(wv)?;
-            if want_arch != "arm" {
-                return None;
-            }
-            candidates
-                .iter()
-                .filter(|(_, v)| v.as_deref().and_then(lvl).is_some_and(|l| l <= wl))
-                .max_by_key(|(_, v)| v.as_deref().and_then(lvl))
-        }),
+        None => candidates
+            .iter()
+            .find(|(_, v)| v.is_none())
+            .or(candidates.first()),
+        Some(wv) => candidates
+            .iter()
+            .find(|(_, v)| v.as_deref() == Some(wv.as_str()))
+            .or_else(|| {
+                // Only arm has a compatibility ladder.
+                let lvl = |v: &str| v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok());
+                let wl = lvl(wv)?;
+                if want_arch != "arm" {
+                    return None;
+                }
+                candidates
+                    .iter()
+                    .filter(|(_, v)| v.as_deref().and_then(lvl).is_some_and(|l| l <= wl))
+                    .max_by_key(|(_, v)| v.as_deref().and_then(lvl))
+            }),
     };
     match pick {
         Some((d, _)) => Ok(d),
         None => Err(RegistryError::NoMatchingPlatform {
-            wanted: Platform { variant: want_var, ..want.clone() }.to_string(),
-            available: index.manifests.iter().filter_map(|d| d.platform.as_ref().map(|p| p.to_string())).collect(),
+            wanted: Platform {
+                variant: want_var,
+                ..want.clone()
+            }
+            .to_string(),
+            available: index
+                .manifests
+                .iter()
+                .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+                .collect(),
         }),
     }
 }
@@ -107,7 +134,11 @@ mod tests {
     }
 
     fn index(ds: Vec<Descriptor>) -> ImageIndex {
-        ImageIndex { schema_version: 2, media_type: Some(mt::OCI_INDEX.into()), manifests: ds }
+        ImageIndex {
+            schema_version: 2,
+            media_type: Some(mt::OCI_INDEX.into()),
+            manifests: ds,
+        }
     }
 
     #[test]
@@ -119,18 +150,44 @@ mod tests {
             desc("linux", "amd64", None, 3),
             desc("linux", "arm", Some("v7"), 4),
         ]);
-        assert_eq!(choose_platform(&idx, &Platform::default()).unwrap().digest, Digest::of(&[3]));
-        assert_eq!(choose_platform(&idx, &Platform::new("linux", "aarch64", None)).unwrap().digest, Digest::of(&[2]));
-        assert_eq!(choose_platform(&idx, &Platform::new("linux", "arm", Some("v7"))).unwrap().digest, Digest::of(&[4]));
-        assert_eq!(choose_platform(&idx, &Platform::new("linux", "arm", Some("v8"))).unwrap().digest, Digest::of(&[4]));
+        assert_eq!(
+            choose_platform(&idx, &Platform::default()).unwrap().digest,
+            Digest::of(&[3])
+        );
+        assert_eq!(
+            choose_platform(&idx, &Platform::new("linux", "aarch64", None))
+                .unwrap()
+                .digest,
+            Digest::of(&[2])
+        );
+        assert_eq!(
+            choose_platform(&idx, &Platform::new("linux", "arm", Some("v7")))
+                .unwrap()
+                .digest,
+            Digest::of(&[4])
+        );
+        assert_eq!(
+            choose_platform(&idx, &Platform::new("linux", "arm", Some("v8")))
+                .unwrap()
+                .digest,
+            Digest::of(&[4])
+        );
         let only_v6 = index(vec![desc("linux", "arm", Some("v6"), 1)]);
-        assert_eq!(choose_platform(&only_v6, &Platform::new("linux", "arm", Some("v7"))).unwrap().digest, Digest::of(&[1]));
+        assert_eq!(
+            choose_platform(&only_v6, &Platform::new("linux", "arm", Some("v7")))
+                .unwrap()
+                .digest,
+            Digest::of(&[1])
+        );
         assert!(choose_platform(&only_v6, &Platform::new("linux", "arm", Some("v5"))).is_err());
     }
 
     #[test]
     fn other_platform_only_is_docker_error() {
-        let idx = index(vec![desc("linux", "arm64", Some("v8"), 2), desc("windows", "amd64", None, 3)]);
+        let idx = index(vec![
+            desc("linux", "arm64", Some("v8"), 2),
+            desc("windows", "amd64", None, 3),
+        ]);
         let e = choose_platform(&idx, &Platform::default()).unwrap_err();
         assert_eq!(
             e.to_string(),

@@ -32,7 +32,10 @@ pub struct ProgressMessage {
 impl ProgressMessage {
     /// A line without id (`Digest: …`, `The push refers to repository […]`).
     pub fn status(status: impl Into<String>) -> Self {
-        ProgressMessage { status: status.into(), ..Default::default() }
+        ProgressMessage {
+            status: status.into(),
+            ..Default::default()
+        }
     }
     /// A per-layer state line with an empty `progressDetail`, as Docker sends them.
     pub fn layer(id: &str, status: impl Into<String>) -> Self {
@@ -47,7 +50,10 @@ impl ProgressMessage {
     pub fn bytes(id: &str, status: &str, current: u64, total: u64) -> Self {
         ProgressMessage {
             status: status.into(),
-            progress_detail: Some(ProgressDetail { current: Some(current), total: Some(total) }),
+            progress_detail: Some(ProgressDetail {
+                current: Some(current),
+                total: Some(total),
+            }),
             progress: Some(render_bar(current, total)),
             id: Some(id.to_string()),
             aux: None,
@@ -118,7 +124,11 @@ pub fn human_size(n: u64) -> String {
 
 /// `%.4g` for 0 ≤ v < 1000: 4 significant digits, trailing zeros dropped.
 fn format_g4(v: f64) -> String {
-    let int_digits = if v < 1.0 { 1 } else { (v.log10().floor() as usize) + 1 };
+    let int_digits = if v < 1.0 {
+        1
+    } else {
+        (v.log10().floor() as usize) + 1
+    };
     let decimals = 4usize.saturating_sub(int_digits);
     let s = format!("{v:.decimals$}");
     if s.contains('.') {
@@ -154,9 +164,14 @@ mod tests {
         );
         assert_eq!(
             ProgressMessage::layer("ae5674c27963", "Pull complete").to_json_line(),
-            r#"{"status":"Pulling fs layer","progressDetail":{},"id":"ae5674c27963"}"#.replace("Pulling fs layer", "Pull complete")
+            r#"{"status":"Pulling fs layer","progressDetail":{},"id":"ae5674c27963"}"#
+                .replace("Pulling fs layer", "Pull complete")
         );
         // push example of docker-internals §5.6: current > total shows only current
-        assert!(render_bar(512, 6).ends_with("]     512B"), "{}", render_bar(512, 6));
+        assert!(
+            render_bar(512, 6).ends_with("]     512B"),
+            "{}",
+            render_bar(512, 6)
+        );
     }
 }

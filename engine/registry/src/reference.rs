@@ -23,10 +23,20 @@ pub struct ImageRef {
 
 impl ImageRef {
     pub fn tagged(registry: &str, repository: &str, tag: &str) -> Self {
-        ImageRef { registry: registry.into(), repository: repository.into(), tag: Some(tag.into()), digest: None }
+        ImageRef {
+            registry: registry.into(),
+            repository: repository.into(),
+            tag: Some(tag.into()),
+            digest: None,
+        }
     }
     pub fn digested(registry: &str, repository: &str, digest: Digest) -> Self {
-        ImageRef { registry: registry.into(), repository: repository.into(), tag: None, digest: Some(digest) }
+        ImageRef {
+            registry: registry.into(),
+            repository: repository.into(),
+            tag: None,
+            digest: Some(digest),
+        }
     }
 
     /// The `<reference>` path segment of `/v2/<name>/manifests/<reference>`.
@@ -41,7 +51,10 @@ impl ImageRef {
     /// Docker's `FamiliarName`: `busybox` for `docker.io/library/busybox`.
     pub fn familiar_name(&self) -> String {
         if is_docker_hub(&self.registry) {
-            self.repository.strip_prefix("library/").unwrap_or(&self.repository).to_string()
+            self.repository
+                .strip_prefix("library/")
+                .unwrap_or(&self.repository)
+                .to_string()
         } else {
             format!("{}/{}", self.registry, self.repository)
         }
@@ -70,5 +83,8 @@ impl ImageRef {
 }
 
 pub fn is_docker_hub(registry: &str) -> bool {
-    matches!(registry, "docker.io" | "index.docker.io" | "registry-1.docker.io")
+    matches!(
+        registry,
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    )
 }

@@ -44,10 +44,19 @@ pub(crate) struct Req {
 
 impl Req {
     pub fn new(method: Method, url: Url, scopes: Vec<String>) -> Self {
-        Req { method, url, headers: HeaderMap::new(), body: None, scopes }
+        Req {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: None,
+            scopes,
+        }
     }
     pub fn header(mut self, name: reqwest::header::HeaderName, value: &str) -> Self {
-        self.headers.insert(name, HeaderValue::from_str(value).expect("header value is ASCII"));
+        self.headers.insert(
+            name,
+            HeaderValue::from_str(value).expect("header value is ASCII"),
+        );
         self
     }
     pub fn body(mut self, body: Bytes) -> Self {
@@ -75,7 +84,14 @@ impl Session {
         auth: AuthScheme,
         credentials: Credentials,
     ) -> Self {
-        Session { client, host, base, http, auth: Mutex::new(auth), credentials }
+        Session {
+            client,
+            host,
+            base,
+            http,
+            auth: Mutex::new(auth),
+            credentials,
+        }
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
@@ -96,7 +112,9 @@ impl Session {
         &self.client.inner.config
     }
     pub(crate) fn url(&self, path: &str) -> Url {
-        self.base.join(path).expect("registry paths are relative URLs")
+        self.base
+            .join(path)
+            .expect("registry paths are relative URLs")
     }
 
     fn token_key(&self, scopes: &[String]) -> TokenKey {
@@ -128,7 +146,10 @@ impl Session {
                     },
                 )
                 .await?;
-                self.client.inner.tokens.insert(key, issued.token.clone(), issued.lifetime);
+                self.client
+                    .inner
+                    .tokens
+                    .insert(key, issued.token.clone(), issued.lifetime);
                 Ok(Some(format!("Bearer {}", issued.token)))
             }
         }
@@ -148,11 +169,21 @@ impl Session {
                 return Ok(resp);
             }
             retried = true;
-            let Some(ch) = pick_challenge(resp.headers())? else { return Ok(resp) };
+            let Some(ch) = pick_challenge(resp.headers())? else {
+                return Ok(resp);
+            };
             match ch {
-                Challenge::Bearer { realm, service, scopes: wanted, error } => {
+                Challenge::Bearer {
+                    realm,
+                    service,
+                    scopes: wanted,
+                    error,
+                } => {
                     tracing::debug!(url = %req.url, ?error, ?wanted, "bearer challenge, refreshing token");
-                    self.client.inner.tokens.invalidate(&self.token_key(&scopes));
+                    self.client
+                        .inner
+                        .tokens
+                        .invalidate(&self.token_key(&scopes));
                     *self.auth.lock().unwrap() = AuthScheme::Bearer { realm, service };
                     if matches!(self.credentials, Credentials::RegistryToken(_)) {
                         return Ok(resp);
@@ -185,15 +216,22 @@ impl Session {
     async fn execute(&self, req: &Req, auth: Option<&str>) -> Result<Response, RegistryError> {
         let mut url = req.url.clone();
         for _ in 0..10 {
-            let mut rb = self.http.request(req.method.clone(), url.clone()).headers(req.headers.clone());
+            let mut rb = self
+                .http
+                .request(req.method.clone(), url.clone())
+                .headers(req.headers.clone());
             if let (Some(a), true) = (auth, same_origin(&url, &self.base)) {
                 rb = rb.header(AUTHORIZATION, a);
             }
             if let Some(b) = &req.body {
                 rb = rb.body(b.clone());
             }
-            let resp = rb.send().await.map_err(|e| transport(req.method.as_str(), url.as_str(), e))?;
-            let follow = matches!(req.method, Method::GET | Method::HEAD) && resp.status().is_redirection();
+            let resp = rb
+                .send()
+                .await
+                .map_err(|e| transport(req.method.as_str(), url.as_str(), e))?;
+            let follow =
+                matches!(req.method, Method::GET | Method::HEAD) && resp.status().is_redirection();
             if !follow {
                 return Ok(resp);
             }
@@ -201,10 +239,17 @@ impl Session {
                 .headers()
                 .get(LOCATION)
                 .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| RegistryError::Protocol(format!("redirect from {url} without Location")))?;
-            url = url.join(loc).map_err(|e| RegistryError::Protocol(format!("bad redirect Location {loc:?}: {e}")))?;
+                .ok_or_else(|| {
+                    RegistryError::Protocol(format!("redirect from {url} without Location"))
+                })?;
+            url = url.join(loc).map_err(|e| {
+                RegistryError::Protocol(format!("bad redirect Location {loc:?}: {e}"))
+            })?;
         }
-        Err(RegistryError::Protocol(format!("too many redirects for {}", req.url)))
+        Err(RegistryError::Protocol(format!(
+            "too many redirects for {}",
+            req.url
+        )))
     }
 
     /// Resolves a `Location` (absolute or relative) against the request URL.
@@ -213,18 +258,31 @@ impl Session {
             .headers()
             .get(LOCATION)
             .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| RegistryError::Protocol(format!("{} answered without a Location header", resp.url())))?;
-        resp.url().join(loc).map_err(|e| RegistryError::Protocol(format!("bad Location {loc:?}: {e}")))
+            .ok_or_else(|| {
+                RegistryError::Protocol(format!(
+                    "{} answered without a Location header",
+                    resp.url()
+                ))
+            })?;
+        resp.url()
+            .join(loc)
+            .map_err(|e| RegistryError::Protocol(format!("bad Location {loc:?}: {e}")))
     }
 
     /// A handle on one repository; `push` widens the token scope to `pull,push`.
     pub fn repository(self: &Arc<Self>, name: &str, push: bool) -> Repository {
-        Repository { session: self.clone(), name: name.to_string(), scope: auth::repository_scope(name, push) }
+        Repository {
+            session: self.clone(),
+            name: name.to_string(),
+            scope: auth::repository_scope(name, push),
+        }
     }
 }
 
 fn same_origin(a: &Url, b: &Url) -> bool {
-    a.scheme() == b.scheme() && a.host_str() == b.host_str() && a.port_or_known_default() == b.port_or_known_default()
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
 }
 
 /// One repository on one registry endpoint.

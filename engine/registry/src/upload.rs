@@ -5,9 +5,9 @@
 //! carries a new HMAC-signed `Location` and only the newest one is valid; `Content-Range` on PATCH
 //! is not checked by 2.8.2, so the client checks the returned `Range` itself.
 
-use crate::session::Repository;
 use crate::digest::{Digest, DigestHasher};
 use crate::error::{from_response, RegistryError};
+use crate::session::Repository;
 use bytes::Bytes;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
@@ -32,7 +32,10 @@ pub enum MountResult {
 impl Repository {
     /// `HEAD /v2/<name>/blobs/<digest>`: the size if the blob is in this repository.
     pub async fn blob_exists(&self, digest: &Digest) -> Result<Option<u64>, RegistryError> {
-        let resp = self.session.send(&self.req(Method::HEAD, &format!("blobs/{digest}"))).await?;
+        let resp = self
+            .session
+            .send(&self.req(Method::HEAD, &format!("blobs/{digest}")))
+            .await?;
         match resp.status() {
             // reqwest's content_length() is the (empty) body's size for HEAD: read the header.
             s if s.is_success() => Ok(Some(
@@ -49,19 +52,33 @@ impl Repository {
 
     /// `POST /v2/<name>/blobs/uploads/` → the session URL.
     pub async fn start_upload(&self) -> Result<Url, RegistryError> {
-        let req = self.req(Method::POST, "blobs/uploads/").header(CONTENT_LENGTH, "0");
+        let req = self
+            .req(Method::POST, "blobs/uploads/")
+            .header(CONTENT_LENGTH, "0");
         let resp = self.session.send_ok(&req).await?;
         if resp.status() != StatusCode::ACCEPTED {
-            return Err(RegistryError::Protocol(format!("upload POST answered {} instead of 202", resp.status())));
+            return Err(RegistryError::Protocol(format!(
+                "upload POST answered {} instead of 202",
+                resp.status()
+            )));
         }
         self.session.resolve_location(&resp)
     }
 
     /// `POST …/uploads/?mount=<digest>&from=<repo>`; the token must also cover
     /// `repository:<from>:pull`.
-    pub async fn mount_blob(&self, digest: &Digest, from: &str) -> Result<MountResult, RegistryError> {
-        let mut req = self.req(Method::POST, "blobs/uploads/").header(CONTENT_LENGTH, "0");
-        req.url.query_pairs_mut().append_pair("mount", digest.as_str()).append_pair("from", from);
+    pub async fn mount_blob(
+        &self,
+        digest: &Digest,
+        from: &str,
+    ) -> Result<MountResult, RegistryError> {
+        let mut req = self
+            .req(Method::POST, "blobs/uploads/")
+            .header(CONTENT_LENGTH, "0");
+        req.url
+            .query_pairs_mut()
+            .append_pair("mount", digest.as_str())
+            .append_pair("from", from);
         req.scopes.push(crate::auth::repository_scope(from, false));
         let resp = self.session.send_ok(&req).await?;
         match resp.status() {
@@ -74,12 +91,18 @@ impl Repository {
     /// Monolithic upload in one request: `POST …/uploads/?digest=` with the body. A registry
     /// may answer 201 (done) or, like 2.8.2, 202 with a session and without storing anything:
     /// then the body is PUT to the session.
-    pub async fn upload_blob_single_post(&self, digest: &Digest, body: Bytes) -> Result<(), RegistryError> {
+    pub async fn upload_blob_single_post(
+        &self,
+        digest: &Digest,
+        body: Bytes,
+    ) -> Result<(), RegistryError> {
         let mut req = self
             .req(Method::POST, "blobs/uploads/")
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(body.clone());
-        req.url.query_pairs_mut().append_pair("digest", digest.as_str());
+        req.url
+            .query_pairs_mut()
+            .append_pair("digest", digest.as_str());
         let resp = self.session.send_ok(&req).await?;
         match resp.status() {
             StatusCode::CREATED => check_created(&resp, digest),
@@ -127,10 +150,11 @@ impl Repository {
             }
             hasher.update(&chunk);
             let end = offset + chunk.len() as u64 - 1;
-            let req = crate::session::Req::new(Method::PATCH, location.clone(), vec![self.scope.clone()])
-                .header(CONTENT_TYPE, "application/octet-stream")
-                .header(reqwest::header::CONTENT_RANGE, &format!("{offset}-{end}"))
-                .body(chunk);
+            let req =
+                crate::session::Req::new(Method::PATCH, location.clone(), vec![self.scope.clone()])
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(reqwest::header::CONTENT_RANGE, &format!("{offset}-{end}"))
+                    .body(chunk);
             let resp = self.session.send_ok(&req).await?;
             // Registries are not all strict about Content-Range (2.8.2 appends blindly): check
             // that the registry holds exactly what we sent.
@@ -153,7 +177,13 @@ impl Repository {
         self.finish_upload(location, digest, Bytes::new()).await
     }
 
-    async fn check_source(&self, hasher: DigestHasher, digest: &Digest, size: u64, location: &Url) -> Result<(), RegistryError> {
+    async fn check_source(
+        &self,
+        hasher: DigestHasher,
+        digest: &Digest,
+        size: u64,
+        location: &Url,
+    ) -> Result<(), RegistryError> {
         let len = hasher.len();
         let actual = hasher.finish();
         if len == size && &actual == digest {
@@ -161,14 +191,29 @@ impl Repository {
         }
         self.cancel_upload(location).await;
         if len != size {
-            return Err(RegistryError::SizeMismatch { what: format!("local blob {digest}"), expected: size, actual: len });
+            return Err(RegistryError::SizeMismatch {
+                what: format!("local blob {digest}"),
+                expected: size,
+                actual: len,
+            });
         }
-        Err(RegistryError::DigestMismatch { what: format!("local blob {digest}"), expected: digest.clone(), actual })
+        Err(RegistryError::DigestMismatch {
+            what: format!("local blob {digest}"),
+            expected: digest.clone(),
+            actual,
+        })
     }
 
     /// `PUT <location>&digest=<digest>` with the remaining bytes; expects 201.
-    async fn finish_upload(&self, mut location: Url, digest: &Digest, body: Bytes) -> Result<(), RegistryError> {
-        location.query_pairs_mut().append_pair("digest", digest.as_str());
+    async fn finish_upload(
+        &self,
+        mut location: Url,
+        digest: &Digest,
+        body: Bytes,
+    ) -> Result<(), RegistryError> {
+        location
+            .query_pairs_mut()
+            .append_pair("digest", digest.as_str());
         let req = crate::session::Req::new(Method::PUT, location, vec![self.scope.clone()])
             .header(CONTENT_TYPE, "application/octet-stream")
             .body(body);
@@ -178,16 +223,25 @@ impl Repository {
 
     /// `DELETE <location>`: best effort, so an aborted push does not leave a session open.
     pub async fn cancel_upload(&self, location: &Url) {
-        let req = crate::session::Req::new(Method::DELETE, location.clone(), vec![self.scope.clone()]);
+        let req =
+            crate::session::Req::new(Method::DELETE, location.clone(), vec![self.scope.clone()]);
         let _ = self.session.send(&req).await;
     }
 }
 
 fn check_created(resp: &reqwest::Response, digest: &Digest) -> Result<(), RegistryError> {
     if resp.status() != StatusCode::CREATED {
-        return Err(RegistryError::Protocol(format!("upload finished with {} instead of 201", resp.status())));
+        return Err(RegistryError::Protocol(format!(
+            "upload finished with {} instead of 201",
+            resp.status()
+        )));
     }
-    match resp.headers().get("docker-content-digest").and_then(|v| v.to_str().ok()).map(str::parse::<Digest>) {
+    match resp
+        .headers()
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::parse::<Digest>)
+    {
         Some(Ok(d)) if &d != digest => Err(RegistryError::DigestMismatch {
             what: "uploaded blob".into(),
             expected: digest.clone(),

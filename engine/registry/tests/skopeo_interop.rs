@@ -17,8 +17,14 @@ fn skopeo(args: &[&str]) -> Vec<u8> {
         .arg("--insecure-policy")
         .args(args)
         .output()
-        .unwrap_or_else(|e| panic!("running skopeo (apt-get install skopeo; `cargo xtask ci` installs it): {e}"));
-    assert!(out.status.success(), "skopeo {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        .unwrap_or_else(|e| {
+            panic!("running skopeo (apt-get install skopeo; `cargo xtask ci` installs it): {e}")
+        });
+    assert!(
+        out.status.success(),
+        "skopeo {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -55,8 +61,15 @@ async fn berth_to_skopeo(reg: &RealRegistry, creds: Credentials) {
     let img = make_image("to-skopeo", &[40_000, 70_000], false);
     let src = MemStore::with(img.blobs());
     let r = ImageRef::tagged(&reg.host, "interop/from-berth", "v1");
-    let req = PushRequest { manifest: img.manifest.clone(), media_type: img.media_type.clone(), source: &src, mount_from: HashMap::new() };
-    c.push_image(&r, creds.clone(), req, &NoProgress).await.unwrap();
+    let req = PushRequest {
+        manifest: img.manifest.clone(),
+        media_type: img.media_type.clone(),
+        source: &src,
+        mount_from: HashMap::new(),
+    };
+    c.push_image(&r, creds.clone(), req, &NoProgress)
+        .await
+        .unwrap();
 
     let url = format!("docker://{}/interop/from-berth:v1", reg.host);
     let mut auth: Vec<String> = Vec::new();
@@ -66,7 +79,11 @@ async fn berth_to_skopeo(reg: &RealRegistry, creds: Credentials) {
     let mut raw_args = vec!["inspect", "--raw", "--tls-verify=false"];
     raw_args.extend(auth.iter().map(String::as_str));
     raw_args.push(&url);
-    assert_eq!(skopeo(&raw_args), img.manifest.to_vec(), "skopeo sees berth's exact manifest bytes");
+    assert_eq!(
+        skopeo(&raw_args),
+        img.manifest.to_vec(),
+        "skopeo sees berth's exact manifest bytes"
+    );
 
     let out = tempfile::tempdir().unwrap();
     let dest = format!("oci:{}:v1", out.path().display());
@@ -101,11 +118,23 @@ async fn skopeo_to_berth(reg: &RealRegistry, creds: Credentials) {
     let c = RegistryClient::new(ClientConfig::default()).unwrap();
     let sink = MemStore::default();
     let pulled = c
-        .pull_image(&ImageRef::tagged(&reg.host, "interop/from-skopeo", "v1"), creds, &[], &sink, &NoProgress)
+        .pull_image(
+            &ImageRef::tagged(&reg.host, "interop/from-skopeo", "v1"),
+            creds,
+            &[],
+            &sink,
+            &NoProgress,
+        )
         .await
         .unwrap();
-    assert_eq!(pulled.manifest.digest, img.manifest_digest, "skopeo kept the OCI manifest byte-for-byte");
-    assert_eq!(pulled.manifest.media_type, berth_registry::media_types::OCI_MANIFEST);
+    assert_eq!(
+        pulled.manifest.digest, img.manifest_digest,
+        "skopeo kept the OCI manifest byte-for-byte"
+    );
+    assert_eq!(
+        pulled.manifest.media_type,
+        berth_registry::media_types::OCI_MANIFEST
+    );
     assert_eq!(pulled.config, img.config.bytes);
     for (l, _) in &img.layers {
         assert_eq!(sink.get(&l.digest).unwrap(), l.bytes);

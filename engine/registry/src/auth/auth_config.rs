@@ -50,7 +50,8 @@ impl AuthConfig {
 
     /// The header value for this config (what the CLI sends).
     pub fn to_x_registry_auth(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE.encode(serde_json::to_vec(self).expect("serialises"))
+        base64::engine::general_purpose::URL_SAFE
+            .encode(serde_json::to_vec(self).expect("serialises"))
     }
 
     /// Which credentials to use: a registry token, an identity (refresh) token, an explicit
@@ -65,17 +66,25 @@ impl AuthConfig {
                 .decode(self.auth.trim())
                 .map_err(|e| AuthConfigError::Auth(e.to_string()))?;
             let dec = String::from_utf8(dec).map_err(|e| AuthConfigError::Auth(e.to_string()))?;
-            let (u, p) = dec.split_once(':').ok_or_else(|| AuthConfigError::Auth("expected base64(user:password)".into()))?;
+            let (u, p) = dec
+                .split_once(':')
+                .ok_or_else(|| AuthConfigError::Auth("expected base64(user:password)".into()))?;
             user = u.to_string();
             pass = p.to_string();
         }
         if !self.identitytoken.is_empty() {
-            return Ok(Credentials::IdentityToken { username: user, token: self.identitytoken.clone() });
+            return Ok(Credentials::IdentityToken {
+                username: user,
+                token: self.identitytoken.clone(),
+            });
         }
         if user.is_empty() {
             return Ok(Credentials::Anonymous);
         }
-        Ok(Credentials::Basic { username: user, password: pass })
+        Ok(Credentials::Basic {
+            username: user,
+            password: pass,
+        })
     }
 }
 
@@ -85,26 +94,48 @@ mod tests {
 
     #[test]
     fn docker_cli_headers() {
-        assert_eq!(AuthConfig::from_x_registry_auth("e30=").unwrap().credentials().unwrap(), Credentials::Anonymous);
+        assert_eq!(
+            AuthConfig::from_x_registry_auth("e30=")
+                .unwrap()
+                .credentials()
+                .unwrap(),
+            Credentials::Anonymous
+        );
         // docker-internals §5.6, verbatim
         let h = "eyJ1c2VybmFtZSI6InN0dWRlbnQiLCJwYXNzd29yZCI6InB3Iiwic2VydmVyYWRkcmVzcyI6IjEyNy4wLjAuMTo1MDU1In0=";
         let a = AuthConfig::from_x_registry_auth(h).unwrap();
         assert_eq!(a.serveraddress, "127.0.0.1:5055");
-        assert_eq!(a.credentials().unwrap(), Credentials::basic("student", "pw"));
-        assert_eq!(AuthConfig::from_x_registry_auth(&a.to_x_registry_auth()).unwrap(), a);
+        assert_eq!(
+            a.credentials().unwrap(),
+            Credentials::basic("student", "pw")
+        );
+        assert_eq!(
+            AuthConfig::from_x_registry_auth(&a.to_x_registry_auth()).unwrap(),
+            a
+        );
         assert!(AuthConfig::from_x_registry_auth("!!!").is_err());
     }
 
     #[test]
     fn config_json_entries() {
         let a: AuthConfig = serde_json::from_str(r#"{"auth":"YWxpY2U6czNjcmV0"}"#).unwrap();
-        assert_eq!(a.credentials().unwrap(), Credentials::basic("alice", "s3cret"));
-        let a: AuthConfig = serde_json::from_str(r#"{"auth":"YWxpY2U6","identitytoken":"rt-for-alice"}"#).unwrap();
         assert_eq!(
             a.credentials().unwrap(),
-            Credentials::IdentityToken { username: "alice".into(), token: "rt-for-alice".into() }
+            Credentials::basic("alice", "s3cret")
+        );
+        let a: AuthConfig =
+            serde_json::from_str(r#"{"auth":"YWxpY2U6","identitytoken":"rt-for-alice"}"#).unwrap();
+        assert_eq!(
+            a.credentials().unwrap(),
+            Credentials::IdentityToken {
+                username: "alice".into(),
+                token: "rt-for-alice".into()
+            }
         );
         let a: AuthConfig = serde_json::from_str(r#"{"registrytoken":"t"}"#).unwrap();
-        assert_eq!(a.credentials().unwrap(), Credentials::RegistryToken("t".into()));
+        assert_eq!(
+            a.credentials().unwrap(),
+            Credentials::RegistryToken("t".into())
+        );
     }
 }

@@ -22,9 +22,15 @@ pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 pub enum Credentials {
     #[default]
     Anonymous,
-    Basic { username: String, password: String },
+    Basic {
+        username: String,
+        password: String,
+    },
     /// A refresh token from an earlier login (`identitytoken` in config.json).
-    IdentityToken { username: String, token: String },
+    IdentityToken {
+        username: String,
+        token: String,
+    },
     /// A ready registry token, sent as `Bearer` as is (`registrytoken`).
     RegistryToken(String),
 }
@@ -35,7 +41,9 @@ impl fmt::Debug for Credentials {
         match self {
             Credentials::Anonymous => f.write_str("Anonymous"),
             Credentials::Basic { username, .. } => write!(f, "Basic({username}, <redacted>)"),
-            Credentials::IdentityToken { username, .. } => write!(f, "IdentityToken({username}, <redacted>)"),
+            Credentials::IdentityToken { username, .. } => {
+                write!(f, "IdentityToken({username}, <redacted>)")
+            }
             Credentials::RegistryToken(_) => f.write_str("RegistryToken(<redacted>)"),
         }
     }
@@ -43,13 +51,18 @@ impl fmt::Debug for Credentials {
 
 impl Credentials {
     pub fn basic(username: &str, password: &str) -> Self {
-        Credentials::Basic { username: username.into(), password: password.into() }
+        Credentials::Basic {
+            username: username.into(),
+            password: password.into(),
+        }
     }
 
     /// Token cache key part: tokens of different users must not be shared.
     pub fn account(&self) -> &str {
         match self {
-            Credentials::Basic { username, .. } | Credentials::IdentityToken { username, .. } => username,
+            Credentials::Basic { username, .. } | Credentials::IdentityToken { username, .. } => {
+                username
+            }
             Credentials::RegistryToken(_) => "<registry-token>",
             Credentials::Anonymous => "",
         }
@@ -64,12 +77,18 @@ impl Credentials {
 }
 
 pub fn basic_header(username: &str, password: &str) -> String {
-    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}")))
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"))
+    )
 }
 
 /// `repository:<name>:<actions>`.
 pub fn repository_scope(name: &str, push: bool) -> String {
-    format!("repository:{name}:{}", if push { "pull,push" } else { "pull" })
+    format!(
+        "repository:{name}:{}",
+        if push { "pull,push" } else { "pull" }
+    )
 }
 
 /// Merges scopes: actions of the same resource are unioned (`repository:a:pull` +
@@ -79,7 +98,10 @@ pub fn merge_scopes(a: &[String], b: &[String]) -> Vec<String> {
     let mut out: Vec<(String, Vec<String>)> = Vec::new();
     for s in a.iter().chain(b) {
         let (resource, actions) = match s.rsplit_once(':') {
-            Some((r, acts)) => (r.to_string(), acts.split(',').map(String::from).collect::<Vec<_>>()),
+            Some((r, acts)) => (
+                r.to_string(),
+                acts.split(',').map(String::from).collect::<Vec<_>>(),
+            ),
             None => (s.clone(), vec![]),
         };
         match out.iter_mut().find(|(r, _)| *r == resource) {
@@ -138,8 +160,14 @@ pub struct TokenRequest<'a> {
     pub offline: bool,
 }
 
-pub async fn fetch_token(http: &reqwest::Client, req: TokenRequest<'_>) -> Result<IssuedToken, RegistryError> {
-    let err = |reason: String| RegistryError::Token { realm: req.realm.to_string(), reason };
+pub async fn fetch_token(
+    http: &reqwest::Client,
+    req: TokenRequest<'_>,
+) -> Result<IssuedToken, RegistryError> {
+    let err = |reason: String| RegistryError::Token {
+        realm: req.realm.to_string(),
+        reason,
+    };
     let mut url = reqwest::Url::parse(req.realm).map_err(|e| err(format!("invalid realm: {e}")))?;
     let builder = match req.credentials {
         Credentials::IdentityToken { token, .. } => {
@@ -178,19 +206,35 @@ pub async fn fetch_token(http: &reqwest::Client, req: TokenRequest<'_>) -> Resul
             }
         }
     };
-    let method = if matches!(req.credentials, Credentials::IdentityToken { .. }) { "POST" } else { "GET" };
-    let resp = builder.send().await.map_err(|e| transport(method, url.as_str(), e))?;
+    let method = if matches!(req.credentials, Credentials::IdentityToken { .. }) {
+        "POST"
+    } else {
+        "GET"
+    };
+    let resp = builder
+        .send()
+        .await
+        .map_err(|e| transport(method, url.as_str(), e))?;
     if !resp.status().is_success() {
         let e = crate::error::from_response(method, resp).await;
         return Err(match e {
             // Docker Hub's wording for a refused login; keep the registry's text when it has one.
-            RegistryError::Api { status: 401, errors } => RegistryError::Api { status: 401, errors },
+            RegistryError::Api {
+                status: 401,
+                errors,
+            } => RegistryError::Api {
+                status: 401,
+                errors,
+            },
             other => other,
         });
     }
-    let body = resp.bytes().await.map_err(|e| transport(method, url.as_str(), e))?;
-    let tr: TokenResponse =
-        serde_json::from_slice(&body).map_err(|e| err(format!("token response is not JSON: {e}")))?;
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| transport(method, url.as_str(), e))?;
+    let tr: TokenResponse = serde_json::from_slice(&body)
+        .map_err(|e| err(format!("token response is not JSON: {e}")))?;
     let token = tr
         .token
         .clone()
@@ -198,12 +242,20 @@ pub async fn fetch_token(http: &reqwest::Client, req: TokenRequest<'_>) -> Resul
         .filter(|t| !t.is_empty())
         .ok_or_else(|| err("response has neither token nor access_token".into()))?;
     let lifetime = token_lifetime(&tr, &token, chrono::Utc::now());
-    Ok(IssuedToken { token, lifetime, refresh_token: tr.refresh_token })
+    Ok(IssuedToken {
+        token,
+        lifetime,
+        refresh_token: tr.refresh_token,
+    })
 }
 
 /// Lifetime from `expires_in` (counted from `issued_at` when given), else from the JWT `exp`
 /// claim, else 60 s; never below Docker's 60 s minimum unless the token says it is already spent.
-pub fn token_lifetime(tr: &TokenResponse, token: &str, now: chrono::DateTime<chrono::Utc>) -> Duration {
+pub fn token_lifetime(
+    tr: &TokenResponse,
+    token: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Duration {
     let secs = match tr.expires_in {
         Some(exp_in) if exp_in > 0 => {
             let exp_in = exp_in.max(DEFAULT_TOKEN_LIFETIME.as_secs() as i64);
@@ -229,8 +281,13 @@ pub fn token_lifetime(tr: &TokenResponse, token: &str, now: chrono::DateTime<chr
 /// The `exp` claim of a JWT, without verifying it (the registry verifies; we only cache).
 fn jwt_exp(token: &str) -> Option<i64> {
     let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice::<serde_json::Value>(&bytes).ok()?.get("exp")?.as_i64()
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()?
+        .get("exp")?
+        .as_i64()
 }
 
 #[cfg(test)]
@@ -249,28 +306,61 @@ mod tests {
 
     #[test]
     fn lifetimes() {
-        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z").unwrap().with_timezone(&chrono::Utc);
-        assert_eq!(token_lifetime(&tr(Some(300), None), "x", now), Duration::from_secs(300));
+        let now = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:10:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(
+            token_lifetime(&tr(Some(300), None), "x", now),
+            Duration::from_secs(300)
+        );
         // issued 4 minutes ago with 5 minutes of life: 1 minute left
-        assert_eq!(token_lifetime(&tr(Some(300), Some("2026-01-01T00:06:00Z")), "x", now), Duration::from_secs(60));
+        assert_eq!(
+            token_lifetime(&tr(Some(300), Some("2026-01-01T00:06:00Z")), "x", now),
+            Duration::from_secs(60)
+        );
         // already expired
-        assert_eq!(token_lifetime(&tr(Some(300), Some("2026-01-01T00:00:00Z")), "x", now), Duration::ZERO);
+        assert_eq!(
+            token_lifetime(&tr(Some(300), Some("2026-01-01T00:00:00Z")), "x", now),
+            Duration::ZERO
+        );
         // issued in the future (clock skew): capped at expires_in
-        assert_eq!(token_lifetime(&tr(Some(300), Some("2026-01-01T01:00:00Z")), "x", now), Duration::from_secs(300));
+        assert_eq!(
+            token_lifetime(&tr(Some(300), Some("2026-01-01T01:00:00Z")), "x", now),
+            Duration::from_secs(300)
+        );
         // below Docker's minimum
-        assert_eq!(token_lifetime(&tr(Some(10), None), "x", now), Duration::from_secs(60));
+        assert_eq!(
+            token_lifetime(&tr(Some(10), None), "x", now),
+            Duration::from_secs(60)
+        );
         // no expires_in: JWT exp
-        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{{\"exp\":{}}}", now.timestamp() + 120));
-        assert_eq!(token_lifetime(&tr(None, None), &format!("h.{payload}.s"), now), Duration::from_secs(120));
-        assert_eq!(token_lifetime(&tr(None, None), "opaque", now), DEFAULT_TOKEN_LIFETIME);
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("{{\"exp\":{}}}", now.timestamp() + 120));
+        assert_eq!(
+            token_lifetime(&tr(None, None), &format!("h.{payload}.s"), now),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            token_lifetime(&tr(None, None), "opaque", now),
+            DEFAULT_TOKEN_LIFETIME
+        );
     }
 
     #[test]
     fn merging_scopes() {
         let a = vec!["repository:a:pull".to_string()];
-        let b = vec!["repository:a:push,pull".to_string(), "repository:b:pull".to_string()];
-        assert_eq!(merge_scopes(&a, &b), vec!["repository:a:pull,push", "repository:b:pull"]);
-        assert_eq!(merge_scopes(&["registry:catalog:*".into()], &[]), vec!["registry:catalog:*"]);
+        let b = vec![
+            "repository:a:push,pull".to_string(),
+            "repository:b:pull".to_string(),
+        ];
+        assert_eq!(
+            merge_scopes(&a, &b),
+            vec!["repository:a:pull,push", "repository:b:pull"]
+        );
+        assert_eq!(
+            merge_scopes(&["registry:catalog:*".into()], &[]),
+            vec!["registry:catalog:*"]
+        );
     }
 
     #[test]

@@ -23,7 +23,11 @@ impl TokenKey {
         let mut s: Vec<&str> = scopes.iter().map(String::as_str).collect();
         s.sort_unstable();
         s.dedup();
-        TokenKey { registry: registry.into(), account: account.into(), scope: s.join(" ") }
+        TokenKey {
+            registry: registry.into(),
+            account: account.into(),
+            scope: s.join(" "),
+        }
     }
 }
 
@@ -46,7 +50,10 @@ impl TokenCache {
     }
 
     pub fn insert(&self, key: TokenKey, token: String, ttl: Duration) {
-        self.map.lock().unwrap().insert(key, (token, Instant::now() + ttl));
+        self.map
+            .lock()
+            .unwrap()
+            .insert(key, (token, Instant::now() + ttl));
     }
 
     /// Called when the registry rejected a cached token (revoked, clock skew).

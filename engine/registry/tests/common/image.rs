@@ -57,7 +57,10 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// Pseudo-random, incompressible bytes (so layer sizes stay what the test asks for).
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407) | 1;
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -79,8 +82,19 @@ pub fn make_image(name: &str, sizes: &[usize], oci: bool) -> TestImage {
             let tar = layer_tar(&[(&file, &data)]);
             let diff_id = Digest::of(&tar);
             let gz = gzip(&tar);
-            let media_type = if oci { mt::OCI_LAYER_GZIP } else { mt::DOCKER_LAYER_GZIP };
-            (Blob { digest: Digest::of(&gz), bytes: Bytes::from(gz), media_type: media_type.into() }, diff_id)
+            let media_type = if oci {
+                mt::OCI_LAYER_GZIP
+            } else {
+                mt::DOCKER_LAYER_GZIP
+            };
+            (
+                Blob {
+                    digest: Digest::of(&gz),
+                    bytes: Bytes::from(gz),
+                    media_type: media_type.into(),
+                },
+                diff_id,
+            )
         })
         .collect();
     let diff_ids: Vec<String> = layers.iter().map(|(_, d)| d.to_string()).collect();
@@ -93,9 +107,21 @@ pub fn make_image(name: &str, sizes: &[usize], oci: bool) -> TestImage {
         "history": sizes.iter().map(|_| serde_json::json!({"created": "2026-01-01T00:00:00Z", "created_by": "test"})).collect::<Vec<_>>(),
     }))
     .unwrap();
-    let config_mt = if oci { mt::OCI_CONFIG } else { mt::DOCKER_CONFIG };
-    let config = Blob { digest: Digest::of(&config), bytes: Bytes::from(config), media_type: config_mt.into() };
-    let media_type = if oci { mt::OCI_MANIFEST } else { mt::DOCKER_MANIFEST_V2 };
+    let config_mt = if oci {
+        mt::OCI_CONFIG
+    } else {
+        mt::DOCKER_CONFIG
+    };
+    let config = Blob {
+        digest: Digest::of(&config),
+        bytes: Bytes::from(config),
+        media_type: config_mt.into(),
+    };
+    let media_type = if oci {
+        mt::OCI_MANIFEST
+    } else {
+        mt::DOCKER_MANIFEST_V2
+    };
     let manifest = serde_json::to_vec_pretty(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": media_type,
@@ -113,8 +139,15 @@ pub fn make_image(name: &str, sizes: &[usize], oci: bool) -> TestImage {
 }
 
 /// A manifest list / index over `(platform json, manifest digest, size, media type)`.
-pub fn make_index(entries: &[(serde_json::Value, &Digest, usize, &str)], oci: bool) -> (Bytes, String) {
-    let media_type = if oci { mt::OCI_INDEX } else { mt::DOCKER_MANIFEST_LIST };
+pub fn make_index(
+    entries: &[(serde_json::Value, &Digest, usize, &str)],
+    oci: bool,
+) -> (Bytes, String) {
+    let media_type = if oci {
+        mt::OCI_INDEX
+    } else {
+        mt::DOCKER_MANIFEST_LIST
+    };
     let body = serde_json::to_vec(&serde_json::json!({
         "schemaVersion": 2,
         "mediaType": media_type,

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 pub fn registry_binary() -> PathBuf {
-    let p = std::env::var_os("BERTH_DOCKER_REGISTRY").map(PathBuf::from).unwrap_or_else(|| "/usr/bin/docker-registry".into());
+    let p = std::env::var_os("BERTH_DOCKER_REGISTRY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/bin/docker-registry".into());
     if !p.exists() {
         panic!(
             "{} not found: these tests need the CNCF distribution registry. Install it with \
@@ -19,7 +21,11 @@ pub fn registry_binary() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub enum Auth {
@@ -27,7 +33,12 @@ pub enum Auth {
     /// htpasswd with bcrypt entries.
     Htpasswd(Vec<(String, String)>),
     /// Token auth: realm, service, issuer, root cert bundle path.
-    Token { realm: String, service: String, issuer: String, rootcert: PathBuf },
+    Token {
+        realm: String,
+        service: String,
+        issuer: String,
+        rootcert: PathBuf,
+    },
 }
 
 pub struct RealRegistry {
@@ -66,7 +77,11 @@ impl RealRegistry {
             ),
         };
         let tls_yaml = match &tls {
-            Some((cert, key)) => format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()),
+            Some((cert, key)) => format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ),
             None => String::new(),
         };
         let config = format!(
@@ -99,7 +114,11 @@ impl RealRegistry {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!("docker-registry did not listen on {} within 15 s:\n{}", self.host, self.log());
+        panic!(
+            "docker-registry did not listen on {} within 15 s:\n{}",
+            self.host,
+            self.log()
+        );
     }
 
     pub fn log(&self) -> String {

@@ -37,7 +37,11 @@ struct MemWriter {
 }
 
 impl AsyncWrite for MemWriter {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, b: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        b: &[u8],
+    ) -> Poll<io::Result<usize>> {
         self.buf.extend_from_slice(b);
         Poll::Ready(Ok(b.len()))
     }
@@ -51,7 +55,10 @@ impl AsyncWrite for MemWriter {
 
 impl BlobWriter for MemWriter {
     fn commit(self: Box<Self>) -> io::Result<()> {
-        self.store.lock().unwrap().insert(self.digest.clone(), Bytes::from(self.buf));
+        self.store
+            .lock()
+            .unwrap()
+            .insert(self.digest.clone(), Bytes::from(self.buf));
         Ok(())
     }
 }
@@ -62,13 +69,19 @@ impl BlobSink for MemStore {
     }
     fn create(&self, d: &Descriptor) -> io::Result<Box<dyn BlobWriter>> {
         self.created.lock().unwrap().push(d.digest.clone());
-        Ok(Box::new(MemWriter { digest: d.digest.clone(), buf: Vec::new(), store: self.committed.clone() }))
+        Ok(Box::new(MemWriter {
+            digest: d.digest.clone(),
+            buf: Vec::new(),
+            store: self.committed.clone(),
+        }))
     }
 }
 
 impl BlobSource for MemStore {
     fn open(&self, digest: &Digest) -> io::Result<Box<dyn AsyncRead + Send + Unpin>> {
-        let b = self.get(digest).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no blob {digest}")))?;
+        let b = self
+            .get(digest)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, format!("no blob {digest}")))?;
         Ok(Box::new(io::Cursor::new(b)))
     }
 }

@@ -42,8 +42,15 @@ struct Ctx {
 }
 
 fn openssl(args: &[&str]) {
-    let out = Command::new("openssl").args(args).output().expect("running openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("running openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl TokenServer {
@@ -52,16 +59,38 @@ impl TokenServer {
         let cert = dir.join("token.crt");
         let der = dir.join("token.der");
         openssl(&[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key.to_str().unwrap(), "-out",
-            cert.to_str().unwrap(), "-days", "2", "-subj", "/CN=berth-test-token-signer",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+            "-days",
+            "2",
+            "-subj",
+            "/CN=berth-test-token-signer",
         ]);
-        openssl(&["x509", "-in", cert.to_str().unwrap(), "-outform", "DER", "-out", der.to_str().unwrap()]);
+        openssl(&[
+            "x509",
+            "-in",
+            cert.to_str().unwrap(),
+            "-outform",
+            "DER",
+            "-out",
+            der.to_str().unwrap(),
+        ]);
         let x5c = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&der).unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let ctx = Arc::new(Ctx {
             key,
             x5c,
-            users: users.iter().map(|(u, p)| (u.to_string(), p.to_string())).collect(),
+            users: users
+                .iter()
+                .map(|(u, p)| (u.to_string(), p.to_string()))
+                .collect(),
             refresh: Mutex::new(HashMap::new()),
             requests: requests.clone(),
         });
@@ -69,7 +98,12 @@ impl TokenServer {
         let realm = format!("http://{}/token", l.local_addr().unwrap());
         let app = axum::Router::new().fallback(token).with_state(ctx);
         let task = tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-        TokenServer { realm, cert, requests, task }
+        TokenServer {
+            realm,
+            cert,
+            requests,
+            task,
+        }
     }
 }
 
@@ -97,34 +131,53 @@ fn decode(s: &str) -> String {
 }
 
 fn params(s: &str) -> Vec<(String, String)> {
-    s.split('&').filter(|x| !x.is_empty()).map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (decode(k), decode(v))
-    }).collect()
+    s.split('&')
+        .filter(|x| !x.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
 }
 
 fn unauthorized(msg: &str) -> Response {
     Response::builder()
         .status(StatusCode::UNAUTHORIZED)
         .header("content-type", "application/json")
-        .body(Body::from(serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":msg}]}).to_string()))
+        .body(Body::from(
+            serde_json::json!({"errors":[{"code":"UNAUTHORIZED","message":msg}]}).to_string(),
+        ))
         .unwrap()
 }
 
 async fn token(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     let method = req.method().clone();
     let query = req.uri().query().unwrap_or("").to_string();
-    let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(String::from);
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap();
+    let auth = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from);
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap();
     let form = String::from_utf8_lossy(&body).to_string();
-    ctx.requests.lock().unwrap().push(format!("{method} {query} {form}"));
+    ctx.requests
+        .lock()
+        .unwrap()
+        .push(format!("{method} {query} {form}"));
     let mut p = params(&query);
     p.extend(params(&form));
     let get = |k: &str| p.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone());
     // who is asking
     let mut user: Option<String> = None;
     if let Some(a) = auth.as_deref().and_then(|a| a.strip_prefix("Basic ")) {
-        let dec = String::from_utf8(base64::engine::general_purpose::STANDARD.decode(a).unwrap_or_default()).unwrap_or_default();
+        let dec = String::from_utf8(
+            base64::engine::general_purpose::STANDARD
+                .decode(a)
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
         let (u, pw) = dec.split_once(':').unwrap_or((&dec, ""));
         if ctx.users.get(u).map(String::as_str) != Some(pw) {
             return unauthorized("incorrect username or password");
@@ -147,7 +200,10 @@ async fn token(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
     let mut access = Vec::new();
     for s in &scopes {
         let mut parts = s.splitn(3, ':');
-        let (Some(typ), Some(name), Some(actions)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Some(typ), Some(name), Some(actions)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
         let granted: Vec<&str> = actions
             .split(',')
             .filter(|a| match (typ, &user) {
@@ -166,7 +222,11 @@ async fn token(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
         "exp": now + 300, "nbf": now - 10, "iat": now, "jti": format!("{now}-{}", rand_id()),
         "access": access,
     });
-    let signing_input = format!("{}.{}", b64url(header.to_string().as_bytes()), b64url(claims.to_string().as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
     let sig = sign(&ctx.key, signing_input.as_bytes()).await;
     let jwt = format!("{signing_input}.{}", b64url(&sig));
     let mut resp = serde_json::json!({"token": jwt, "access_token": jwt, "expires_in": 300, "issued_at": chrono::Utc::now().to_rfc3339()});
@@ -177,7 +237,10 @@ async fn token(State(ctx): State<Arc<Ctx>>, req: Request) -> Response {
             resp["refresh_token"] = serde_json::Value::String(rt);
         }
     }
-    Response::builder().header("content-type", "application/json").body(Body::from(resp.to_string())).unwrap()
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from(resp.to_string()))
+        .unwrap()
 }
 
 fn rand_id() -> u64 {
