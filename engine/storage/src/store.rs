@@ -188,6 +188,33 @@ impl Store {
         res
     }
 
+    /// Point a reference at an image: a tag (`name:tag`, `:latest` added when bare) or a digest
+    /// reference (`name@sha256:…`, a RepoDigest after pull/push).
+    pub fn set_reference(&self, reference: &str, id: &ImageId) -> Result<()> {
+        let r = Reference::parse_normalized_tagged(reference)?;
+        let mut g = self.lock();
+        if g.images.get(id).is_none() {
+            return Err(StorageError::NoSuchImage(id.to_string()));
+        }
+        g.tag_ref(&r, id)
+    }
+
+    /// Whether a layer (by chainID) is in the store.
+    pub fn layer_exists(&self, chain: &ChainId) -> bool {
+        self.lock().layers.get(chain).is_some()
+    }
+
+    /// Write a layer's uncompressed tar (byte-identical to what was applied: its sha256 is the
+    /// diffID, checked while writing). Returns the number of bytes.
+    pub fn write_layer_tar(&self, chain: &ChainId, out: &mut dyn std::io::Write) -> Result<u64> {
+        self.lock().layers.write_tar(chain, out)
+    }
+
+    /// Size of a layer's uncompressed tar, without building it.
+    pub fn layer_tar_size(&self, chain: &ChainId) -> Result<u64> {
+        self.lock().layers.tar_size(chain)
+    }
+
     /// Apply a base layer; with overlay2 the (long) extraction runs without holding the store lock.
     fn register_base_layer(&self, src: &mut dyn Read) -> Result<(ChainId, bool, MutexGuard<'_, Inner>)> {
         let driver = self.lock().driver.clone();
@@ -362,6 +389,12 @@ impl Inner {
         }
         deleted
     }
+}
+
+#[allow(dead_code)]
+fn assert_store_is_shareable() {
+    fn is<T: Send + Sync>() {}
+    is::<Store>();
 }
 
 /// `stringid.TruncateID`.

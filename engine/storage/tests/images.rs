@@ -146,3 +146,28 @@ fn bad_references_and_bad_tars_leave_the_store_unchanged() {
     assert_eq!(e.to_string(), "run is not a valid change command");
     assert_eq!(all_paths(tmp.path()), before);
 }
+
+#[test]
+fn digest_references_and_layer_tars_for_the_registry_client() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), DriverKind::Overlay2).unwrap();
+    let tar = make_tar(&[E::Dir("etc/"), E::File("etc/a", b"1\n")]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &tar).unwrap();
+    let chain = store.register_layer(None, &mut &gz.finish().unwrap()[..]).unwrap();
+    assert_eq!(chain, berth_storage::Digest::of(&tar), "diffID of the uncompressed stream");
+    let mut out = Vec::new();
+    assert_eq!(store.write_layer_tar(&chain, &mut out).unwrap(), tar.len() as u64);
+    assert_eq!(out, tar, "byte-identical layer tar");
+    assert_eq!(store.layer_tar_size(&chain).unwrap(), tar.len() as u64);
+    let cfg = serde_json::json!({"architecture":"amd64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[chain.as_str()]}});
+    let id = store.create_image(&serde_json::to_vec(&cfg).unwrap(), None, Some("127.0.0.1:5002/teach/bb:v1")).unwrap();
+    let dref = format!("127.0.0.1:5002/teach/bb@sha256:{}", "2497158f49adc0a57d1036b3f98818886a1599ad2d5e2154ed8ef9dbc41a897b");
+    store.set_reference(&dref, &id).unwrap();
+    assert_eq!(store.resolve_image(&dref).unwrap(), id);
+    let row = &store.list_images(&ImageFilters::default()).unwrap()[0];
+    assert_eq!(row.repo_digests, vec![dref.clone()]);
+    assert_eq!(row.repo_tags, vec!["127.0.0.1:5002/teach/bb:v1"]);
+    let repos = fs::read_to_string(tmp.path().join("image/overlay2/repositories.json")).unwrap();
+    assert!(repos.contains(&format!("\"{dref}\":\"{id}\"")), "{repos}");
+}
