@@ -42,7 +42,7 @@
 //! | build / pull | `register_layer(parent, &mut dyn Read) -> Result<ChainId>` (plain or gzip), `layer_diff_ids(top)`, `create_image(config_bytes, parent, tag)`, `layer_exists`, `write_layer_tar`, `layer_tar_size` |
 //!
 //! Errors: [`StorageError`]; `to_string()` is Docker's message where Docker has one, and
-//! [`StorageError::kind`] gives the HTTP class (400 / 404 / 409 / 500). [`reference`] parses
+//! [`StorageError::kind`] gives the HTTP class (400 / 404 / 409 / 500). [`reference`](mod@reference) parses
 //! `[registry[:port]/]name[:tag][@digest]` with Docker's rules; [`digest`] has diffID/chainID.
 //!
 //! # On disk

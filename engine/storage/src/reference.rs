@@ -16,7 +16,7 @@ const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Reference {
-    /// Registry host[:port], e.g. `docker.io`, `127.0.0.1:5000`.
+    /// Registry `host[:port]`, e.g. `docker.io`, `127.0.0.1:5000`.
     pub domain: String,
     /// Repository path, e.g. `library/busybox`.
     pub path: String,
