@@ -91,7 +91,7 @@ fn dispatch(argv: &[String], g: &mut Globals) -> CmdResult {
         "kill" => kill::run(g, rest),
         "delete" => delete::run(g, rest),
         "run" => run::run(g, rest),
-        "list" | "ps" if verb == "list" => list::run(g, rest),
+        "list" => list::run(g, rest),
         other => Err(format!("unknown command {other:?}\n{USAGE}")),
     }
 }
