@@ -68,6 +68,7 @@ fn import_busybox_has_docker_layout() {
     assert!(ldir.join("tar-split.json.gz").exists());
     let cache = read_exact_file(&ldir.join("cache-id"));
     assert!(berth_storage::digest::is_hex64(&cache));
+    assert_eq!(mode(&ldir), 0o700, "renamed AtomicWriteSet dir");
     for f in ["cache-id", "diff", "size"] {
         assert_eq!(mode(&ldir.join(f)), 0o644, "{f}");
     }
@@ -132,6 +133,7 @@ fn container_layers_mount_with_docker_lowerdir_chain() {
         assert!(init.join("committed").exists());
         assert_eq!(mode(&init.join("committed")), 0o600);
         assert!(init.join("work").is_dir());
+        assert_eq!(mode(&init.join("work/work")), 0, "d--------- as the kernel leaves it");
         let d = init.join("diff");
         for f in [".dockerenv", "etc/hosts", "etc/hostname", "etc/resolv.conf", "dev/console"] {
             let md = fs::symlink_metadata(d.join(f)).unwrap();

@@ -130,6 +130,13 @@ impl LayerStore {
             let init_dir = self.driver.diff_dir(&init_id);
             let lowers = if self.driver.diff_is_native() { self.driver.lower_dirs(&init_id)? } else { vec![init_dir.clone()] };
             populate_init(&init_dir, &lowers)?;
+            if self.driver.diff_is_native() {
+                // Docker mounts the init layer to populate it, so the kernel leaves `work/work`
+                // (d---------) behind; we write the diff directly and recreate that trace.
+                let ww = self.driver.home().join(&init_id).join("work/work");
+                fs::create_dir(&ww).at(&ww)?;
+                fs::set_permissions(&ww, fs::Permissions::from_mode(0)).at(&ww)?;
+            }
             self.driver.create(&mount_id, Some(&init_id))?;
             let tmp = self.root.join("mounts").join(format!(".tmp-{container_id}"));
             fsutil::remove_all(&tmp)?;

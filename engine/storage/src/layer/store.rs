@@ -236,8 +236,9 @@ impl LayerStore {
     }
 
     fn write_record(&self, info: &LayerInfo, tar_split: &[u8]) -> Result<()> {
+        // Docker's AtomicWriteSet: a 0700 temp dir renamed into place.
         let tmp = self.root.join("tmp").join(format!("write-set-{}", crate::ids::random_id()));
-        fsutil::mkdir_mode(&tmp, 0o755)?;
+        fsutil::mkdir_mode(&tmp, 0o700)?;
         let res = (|| {
             fsutil::write_plain(&tmp.join("cache-id"), info.cache_id.as_bytes(), 0o644)?;
             fsutil::write_plain(&tmp.join("diff"), info.diff_id.as_str().as_bytes(), 0o644)?;
