@@ -273,3 +273,26 @@ fn one_layer_blob_shared_by_two_stacks_in_one_archive() {
     // both stacks are complete on disk: three layer records (t1 twice, on different parents)
     assert_eq!(fs::read_dir(tmp.path().join("b/image/overlay2/layerdb/sha256")).unwrap().count(), 3);
 }
+
+#[test]
+fn loads_a_pure_oci_archive_written_by_skopeo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _bb, l2) = two_images(&tmp.path().join("a"));
+    let archive = tmp.path().join("bb.tar");
+    save_to(&store, &["bb:l2"], SaveFormat::Oci, &archive);
+    // skopeo writes an OCI archive without manifest.json (gzip-compressed layers)
+    let oci = tmp.path().join("bb-oci.tar");
+    let out = Command::new("skopeo")
+        .arg("copy")
+        .arg("--quiet")
+        .arg(format!("docker-archive:{}", archive.display()))
+        .arg(format!("oci-archive:{}:l2", oci.display()))
+        .output()
+        .expect("skopeo installed (cargo xtask ci installs it)");
+    assert!(out.status.success(), "skopeo: {}", String::from_utf8_lossy(&out.stderr));
+    let s2 = Store::open(&tmp.path().join("b"), DriverKind::Overlay2).unwrap();
+    let lines = s2.load(&mut fs::File::open(&oci).unwrap()).unwrap();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let id = s2.resolve_image(lines[0].trim_start_matches("Loaded image ID: ")).unwrap();
+    assert_eq!(diff_ids(&s2, &id), diff_ids(&store, &l2), "same layers, verified by diffID");
+}

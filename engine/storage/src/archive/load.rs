@@ -100,6 +100,40 @@ impl Unpacked {
     }
 }
 
+/// A pure OCI image layout (no manifest.json, e.g. from `skopeo copy … oci-archive:`): follow
+/// `index.json` → manifests → config and layer blobs; `io.containerd.image.name` gives the tag.
+fn oci_entries(u: &Unpacked) -> Result<Vec<ManifestEntry>> {
+    let blob = |d: &str| -> Result<String> {
+        let (alg, hex) = d.split_once(':').ok_or_else(|| bad(format!("invalid OCI layout: bad digest {d:?}")))?;
+        if alg != "sha256" || !crate::digest::is_hex64(hex) {
+            return Err(bad(format!("invalid OCI layout: unsupported digest {d:?}")));
+        }
+        Ok(format!("blobs/sha256/{hex}"))
+    };
+    let json = |name: &str| -> Result<serde_json::Value> {
+        serde_json::from_slice(&u.read_small(name)?).map_err(|e| bad(format!("invalid OCI layout: {name}: {e}")))
+    };
+    let index = json("index.json")?;
+    let mut out = Vec::new();
+    for desc in index["manifests"].as_array().into_iter().flatten() {
+        let mt = desc["mediaType"].as_str().unwrap_or("");
+        if mt.contains("index") || mt.contains("manifest.list") {
+            return Err(bad("invalid OCI layout: nested image indexes are not supported".into()));
+        }
+        let mpath = blob(desc["digest"].as_str().unwrap_or(""))?;
+        let m = json(&mpath)?;
+        let config = blob(m["config"]["digest"].as_str().unwrap_or(""))?;
+        let cbytes = u.read_small(&config)?;
+        if crate::digest::Digest::of(&cbytes).as_str() != m["config"]["digest"].as_str().unwrap_or("") {
+            return Err(bad(format!("invalid OCI layout: config {config} does not match its digest")));
+        }
+        let layers = m["layers"].as_array().into_iter().flatten().map(|l| blob(l["digest"].as_str().unwrap_or(""))).collect::<Result<Vec<_>>>()?;
+        let repo_tags = desc["annotations"]["io.containerd.image.name"].as_str().map(|n| vec![n.to_string()]);
+        out.push(ManifestEntry { config, repo_tags, layers });
+    }
+    Ok(out)
+}
+
 /// A layer tar starts with a valid tar header (or zeros: an empty tar), or is gzip.
 fn looks_like_layer(head: &[u8], size: u64) -> bool {
     if head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b {
@@ -181,11 +215,14 @@ impl Store {
     /// `Loaded image ID: sha256:…`).
     pub fn load(&self, input: &mut dyn Read) -> Result<Vec<String>> {
         let mut u = self.unpack_archive(input)?;
-        if !u.files.contains_key(Path::new("manifest.json")) {
+        let entries: Vec<ManifestEntry> = if u.files.contains_key(Path::new("manifest.json")) {
+            let raw = u.read_small("manifest.json")?;
+            serde_json::from_slice(&raw).map_err(|e| bad(format!("invalid manifest.json: {e}")))?
+        } else if u.files.contains_key(Path::new("index.json")) {
+            oci_entries(&u)?
+        } else {
             return Err(bad("invalid archive: does not contain a manifest.json".into()));
-        }
-        let raw = u.read_small("manifest.json")?;
-        let entries: Vec<ManifestEntry> = serde_json::from_slice(&raw).map_err(|e| bad(format!("invalid manifest.json: {e}")))?;
+        };
         if entries.is_empty() {
             return Err(bad("invalid manifest.json: no images".into()));
         }
