@@ -27,7 +27,11 @@ pub struct ClientConfig {
     pub upload_chunk_size: usize,
     /// Attempts per blob download (first try + resumes).
     pub download_attempts: u32,
-    /// Pause before a resume attempt.
+    /// Attempts per layer upload (Docker: 5).
+    pub upload_attempts: u32,
+    /// Pause before upload retry n is n times this (Docker: 5 s).
+    pub upload_retry_delay: Duration,
+    /// Pause before a download resume attempt.
     pub retry_delay: Duration,
     pub connect_timeout: Duration,
     /// A connection silent for this long counts as dropped (a blob download then resumes).
@@ -47,6 +51,8 @@ impl Default for ClientConfig {
             max_concurrent_uploads: 5,
             upload_chunk_size: 8 << 20,
             download_attempts: 5,
+            upload_attempts: 5,
+            upload_retry_delay: Duration::from_secs(5),
             retry_delay: Duration::from_millis(200),
             connect_timeout: Duration::from_secs(15),
             read_timeout: Duration::from_secs(60),

@@ -1192,3 +1192,99 @@ async fn push_refuses_a_content_type_that_contradicts_the_body() {
     );
     assert!(f.requests("POST", "").is_empty(), "nothing uploaded");
 }
+
+#[tokio::test]
+async fn failed_layer_uploads_are_retried_in_a_new_session() {
+    let img = make_image("retry", &[4000], false);
+    let f = FakeRegistry::start(Knobs {
+        fail_upload_puts: 2,
+        ..Default::default()
+    })
+    .await;
+    let c = RegistryClient::new(ClientConfig {
+        upload_retry_delay: Duration::from_millis(10),
+        ..Default::default()
+    })
+    .unwrap();
+    let src = MemStore::with(img.blobs());
+    let log = ProgressLog::default();
+    let req = PushRequest {
+        manifest: img.manifest.clone(),
+        media_type: img.media_type.clone(),
+        source: &src,
+        mount_from: HashMap::new(),
+    };
+    c.push_image(
+        &ImageRef::tagged(&f.host, "r/retry", "v1"),
+        Credentials::Anonymous,
+        req,
+        &log,
+    )
+    .await
+    .unwrap();
+    assert!(f.has_blob("r/retry", &img.layers[0].0.digest));
+    let puts: Vec<u16> = f
+        .requests("PUT", "/blobs/uploads/")
+        .iter()
+        .map(|e| e.status)
+        .collect();
+    assert_eq!(
+        puts,
+        vec![500, 500, 201, 201],
+        "layer: 2 failures then success; then the config"
+    );
+    let retries: Vec<String> = log
+        .messages()
+        .into_iter()
+        .filter(|m| m.status.starts_with("Retrying"))
+        .map(|m| m.status)
+        .collect();
+    assert_eq!(
+        retries,
+        vec!["Retrying in 1 second", "Retrying in 1 second"]
+    );
+
+    // a registry that keeps failing: the error after upload_attempts
+    f.knobs(|k| k.fail_upload_puts = 100);
+    let img2 = make_image("retry2", &[4000], false);
+    let src = MemStore::with(img2.blobs());
+    let req = PushRequest {
+        manifest: img2.manifest.clone(),
+        media_type: img2.media_type.clone(),
+        source: &src,
+        mount_from: HashMap::new(),
+    };
+    let err = c
+        .push_image(
+            &ImageRef::tagged(&f.host, "r/retry2", "v1"),
+            Credentials::Anonymous,
+            req,
+            &berth_registry::progress::NoProgress,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.to_string(), "unknown: unknown error");
+    assert_eq!(f.requests("PUT", "r/retry2/blobs/uploads/").len(), 5);
+}
+
+#[tokio::test]
+async fn basic_challenge_after_an_open_ping_is_answered_with_the_credentials() {
+    let img = make_image("openping", &[500], false);
+    let f = seeded(
+        Knobs {
+            auth: FakeAuth::Basic("alice".into(), "pw".into()),
+            open_ping: true,
+            ..Default::default()
+        },
+        "r/open",
+        &img,
+    )
+    .await;
+    let sink = MemStore::default();
+    pull(&f, "r/open", Credentials::basic("alice", "pw"), &sink)
+        .await
+        .unwrap();
+    assert_pulled(&img, &sink);
+    // one 401 on the first repository request, then Basic on every request
+    assert_eq!(f.log().iter().filter(|e| e.status == 401).count(), 1);
+}

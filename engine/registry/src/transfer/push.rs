@@ -177,28 +177,59 @@ async fn push_layer(
             Err(e) => tracing::info!(%from, error = %e, "cross-repository mount failed"),
         }
     }
-    let mut reader = req
-        .source
-        .open(&layer.digest)
-        .map_err(|e| RegistryError::storage(format!("opening blob {}", layer.digest), e))?;
-    let total = layer.size;
-    let mut last = 0u64;
-    let mut report = |n: u64| {
-        if n - last >= PROGRESS_STEP || n == total {
-            last = n;
-            progress.emit(ProgressMessage::bytes(id, "Pushing", n, total));
+    // Like Docker, a layer whose upload failed on the way (connection lost, 5xx) is uploaded
+    // again from the start in a new session; the registry discards the broken one.
+    let attempts = repo.session().config().upload_attempts.max(1);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let mut reader = req
+            .source
+            .open(&layer.digest)
+            .map_err(|e| RegistryError::storage(format!("opening blob {}", layer.digest), e))?;
+        let total = layer.size;
+        let mut last = 0u64;
+        let mut report = |n: u64| {
+            if n.saturating_sub(last) >= PROGRESS_STEP || n == total {
+                last = n;
+                progress.emit(ProgressMessage::bytes(id, "Pushing", n, total));
+            }
+        };
+        let result = repo
+            .upload_blob(
+                &layer.digest,
+                layer.size,
+                &mut reader,
+                location.take(),
+                &mut report,
+            )
+            .await;
+        match result {
+            Ok(()) => break,
+            Err(e) if attempt < attempts && is_transient(&e) => {
+                tracing::info!(digest = %layer.digest, attempt, error = %e, "retrying layer upload");
+                let delay = repo.session().config().upload_retry_delay * attempt;
+                let secs = delay.as_millis().div_ceil(1000);
+                let plural = if secs == 1 { "" } else { "s" };
+                progress.emit(ProgressMessage::layer(
+                    id,
+                    format!("Retrying in {secs} second{plural}"),
+                ));
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) => return Err(e),
         }
-    };
-    repo.upload_blob(
-        &layer.digest,
-        layer.size,
-        &mut reader,
-        location,
-        &mut report,
-    )
-    .await?;
+    }
     progress.emit(ProgressMessage::layer(id, "Pushed"));
     Ok(())
+}
+
+/// Failures worth a fresh attempt: the transport, or the registry's own 5xx.
+fn is_transient(e: &RegistryError) -> bool {
+    match e {
+        RegistryError::Http { .. } => true,
+        other => other.status().is_some_and(|s| s >= 500),
+    }
 }
 
 async fn read_all(source: &dyn BlobSource, digest: &Digest) -> Result<Vec<u8>, RegistryError> {

@@ -49,6 +49,10 @@ pub struct Knobs {
     pub accept_single_post: bool,
     /// Serve these bytes/content type for every manifest GET (a lying registry).
     pub manifest_override: Option<(Bytes, String)>,
+    /// The next N upload-finishing PUTs answer 500.
+    pub fail_upload_puts: usize,
+    /// `/v2/` answers 200 without credentials although repositories need them.
+    pub open_ping: bool,
     /// Hold blob GETs and upload PUT/PATCHes this long, counting how many are in flight.
     pub transfer_delay: Option<std::time::Duration>,
 }
@@ -606,7 +610,8 @@ async fn route(
     if path == "/token" {
         return token_endpoint(state, uri, headers).await;
     }
-    if let Some(r) = check_auth(state, method, &path, &q, headers) {
+    let open_ping = state.knobs.lock().unwrap().open_ping && path == "/v2/";
+    if let (Some(r), false) = (check_auth(state, method, &path, &q, headers), open_ping) {
         return r;
     }
     if path == "/v2/" {
@@ -963,6 +968,17 @@ fn uploads(
                 .unwrap()
         }
         Method::PUT => {
+            {
+                let mut k = state.knobs.lock().unwrap();
+                if k.fail_upload_puts > 0 {
+                    k.fail_upload_puts -= 1;
+                    return json_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "UNKNOWN",
+                        "unknown error",
+                    );
+                }
+            }
             up.data.extend_from_slice(&body);
             let d = Digest::of(&up.data);
             if q.get("digest") != Some(&d.to_string()) {
