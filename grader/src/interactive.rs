@@ -63,7 +63,14 @@ commands:
   solve         run the reference solution of this step (no credit is lost, none is earned)
   quit          leave; the hosts keep running (`cargo xtask lab shell ID`, `cargo xtask lab reset ID`)";
 
-pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, input: &mut dyn BufRead, out: Out) -> Result<Option<LabResult>, InteractiveError> {
+pub fn run(
+    lab: &Lab,
+    objectives: &Objectives,
+    config: &Config,
+    opts: &Options,
+    input: &mut dyn BufRead,
+    out: Out,
+) -> Result<Option<LabResult>, InteractiveError> {
     let mut progress = Progress::load(&opts.progress_path)?;
     let (vl, resumed) = match VirtualLab::provision(lab, config) {
         Ok(v) => (v, false),
@@ -74,18 +81,47 @@ pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, 
     let lab = Arc::new(lab.clone());
     let mut step = 0;
     if resumed {
-        let done = progress.labs.get(&lab.id).map(|l| l.passed_steps.clone()).unwrap_or_default();
-        step = lab.steps.iter().position(|s| !done.contains(&s.id)).unwrap_or(lab.steps.len().saturating_sub(1));
-        say(&out, &format!("resuming the running lab {} at step {}", lab.id, step + 1));
+        let done = progress
+            .labs
+            .get(&lab.id)
+            .map(|l| l.passed_steps.clone())
+            .unwrap_or_default();
+        step = lab
+            .steps
+            .iter()
+            .position(|s| !done.contains(&s.id))
+            .unwrap_or(lab.steps.len().saturating_sub(1));
+        say(
+            &out,
+            &format!("resuming the running lab {} at step {}", lab.id, step + 1),
+        );
     }
-    say(&out, &format!("== {} ==\n{}\n", both(&lab.title), both(&lab.intro)));
-    let hosts: Vec<String> = vl.state.hosts.iter().map(|h| format!("{} {}", h.name, h.address)).collect();
+    say(
+        &out,
+        &format!("== {} ==\n{}\n", both(&lab.title), both(&lab.intro)),
+    );
+    let hosts: Vec<String> = vl
+        .state
+        .hosts
+        .iter()
+        .map(|h| format!("{} {}", h.name, h.address))
+        .collect();
     say(&out, &format!("hosts: {}\n{HELP}\n", hosts.join(", ")));
 
-    let poll = Arc::new(Mutex::new(Poll { step, latches: Latches::new(lab.steps[step].checks.len()), announced: false }));
+    let poll = Arc::new(Mutex::new(Poll {
+        step,
+        latches: Latches::new(lab.steps[step].checks.len()),
+        announced: false,
+    }));
     let stop = Arc::new(AtomicBool::new(false));
     let poller = {
-        let (poll, stop, vl, lab, out) = (poll.clone(), stop.clone(), vl.clone(), lab.clone(), out.clone());
+        let (poll, stop, vl, lab, out) = (
+            poll.clone(),
+            stop.clone(),
+            vl.clone(),
+            lab.clone(),
+            out.clone(),
+        );
         let every = opts.poll_interval;
         std::thread::spawn(move || {
             while !stop.load(Ordering::SeqCst) {
@@ -96,7 +132,14 @@ pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, 
                         let outcomes = p.latches.poll(&mut |i| s.checks[i].probe(&ctx));
                         if outcomes.iter().all(Outcome::passed) {
                             p.announced = true;
-                            say(&out, &format!("\n✔ step {} passed: {} — type `next`", p.step + 1, s.title.en));
+                            say(
+                                &out,
+                                &format!(
+                                    "\n✔ step {} passed: {} — type `next`",
+                                    p.step + 1,
+                                    s.title.en
+                                ),
+                            );
                         }
                     }
                 }
@@ -132,10 +175,16 @@ pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, 
             "show" => show_step(&out, &lab, step),
             "hint" => match s.hints.get(hint) {
                 Some(h) => {
-                    say(&out, &format!("hint {}/{}: {}", hint + 1, s.hints.len(), both(h)));
+                    say(
+                        &out,
+                        &format!("hint {}/{}: {}", hint + 1, s.hints.len(), both(h)),
+                    );
                     hint += 1;
                 }
-                None => say(&out, "no more hints for this step; `check` shows what is still missing"),
+                None => say(
+                    &out,
+                    "no more hints for this step; `check` shows what is still missing",
+                ),
             },
             "shell" => {
                 let host = words.next().unwrap_or(&s.host);
@@ -155,7 +204,13 @@ pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, 
                     solved[step] = true;
                     let r = {
                         let mut p = poll.lock().expect("poll lock");
-                        runner::check_step(&vl, &lab, s, &mut p.latches, Duration::from_secs_f64(s.timeout_secs))
+                        runner::check_step(
+                            &vl,
+                            &lab,
+                            s,
+                            &mut p.latches,
+                            Duration::from_secs_f64(s.timeout_secs),
+                        )
                     };
                     say(&out, &terminal::step(&r));
                 }
@@ -172,7 +227,12 @@ pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, 
                     progress.save(&opts.progress_path)?;
                 }
                 outcomes[step] = Some(if solved[step] {
-                    r.checks.iter().map(|_| Outcome::fail("(solved by the student)", "fast-forwarded with `solve`")).collect()
+                    r.checks
+                        .iter()
+                        .map(|_| {
+                            Outcome::fail("(solved by the student)", "fast-forwarded with `solve`")
+                        })
+                        .collect()
                 } else {
                     r.checks.iter().map(|c| c.outcome.clone()).collect()
                 });
@@ -182,29 +242,58 @@ pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, 
                         .iter()
                         .zip(&outcomes)
                         .map(|(st, o)| {
-                            let o = o.clone().unwrap_or_else(|| st.checks.iter().map(|_| Outcome::fail("(skipped)", "step skipped")).collect());
+                            let o = o.clone().unwrap_or_else(|| {
+                                st.checks
+                                    .iter()
+                                    .map(|_| Outcome::fail("(skipped)", "step skipped"))
+                                    .collect()
+                            });
                             runner::StepResult {
                                 step: st.id.clone(),
                                 passed: o.iter().all(Outcome::passed),
-                                checks: st.checks.iter().zip(o).map(|(c, outcome)| runner::CheckResult { kind: c.kind().into(), description: c.describe(), outcome }).collect(),
+                                checks: st
+                                    .checks
+                                    .iter()
+                                    .zip(o)
+                                    .map(|(c, outcome)| runner::CheckResult {
+                                        kind: c.kind().into(),
+                                        description: c.describe(),
+                                        outcome,
+                                    })
+                                    .collect(),
                                 error: None,
+                                notes: vec![],
                             }
                         })
                         .collect();
                     let result = runner::finish(&lab, objectives, "interactive", steps);
                     progress.record(&result);
                     progress.save(&opts.progress_path)?;
-                    say(&out, &format!("\nlab {} finished.\n{}", lab.id, progress.checklist(objectives, false)));
+                    say(
+                        &out,
+                        &format!(
+                            "\nlab {} finished.\n{}",
+                            lab.id,
+                            progress.checklist(objectives, false)
+                        ),
+                    );
                     finished = Some(result);
                     break;
                 }
                 step += 1;
                 hint = 0;
-                *poll.lock().expect("poll lock") = Poll { step, latches: Latches::new(lab.steps[step].checks.len()), announced: false };
+                *poll.lock().expect("poll lock") = Poll {
+                    step,
+                    latches: Latches::new(lab.steps[step].checks.len()),
+                    announced: false,
+                };
                 show_step(&out, &lab, step);
             }
             "quit" | "exit" => break,
-            other => say(&out, &format!("unknown command {other:?}; `help` lists them")),
+            other => say(
+                &out,
+                &format!("unknown command {other:?}; `help` lists them"),
+            ),
         }
     }
     stop.store(true, Ordering::SeqCst);
@@ -217,7 +306,18 @@ pub fn run(lab: &Lab, objectives: &Objectives, config: &Config, opts: &Options, 
 
 fn show_step(out: &Out, lab: &Lab, i: usize) {
     let s = &lab.steps[i];
-    say(out, &format!("\n-- step {}/{}: {} --\n{}\n(host: {}; type `shell` to work on it)", i + 1, lab.steps.len(), both(&s.title), both(&s.instructions), s.host));
+    say(
+        out,
+        &format!(
+            "\n-- step {}/{}: {} / {} --\n{}\n(host: {}; type `shell` to work on it)",
+            i + 1,
+            lab.steps.len(),
+            s.title.zh,
+            s.title.en,
+            both(&s.instructions),
+            s.host
+        ),
+    );
     if s.checks.iter().any(|c| matches!(c, CheckSpec::Quiz(_))) {
         say(out, "this step has quiz questions: type `quiz`");
     }
@@ -228,10 +328,19 @@ fn check_now(vl: &VirtualLab, lab: &Lab, s: &Step, poll: &Mutex<Poll>) -> runner
     runner::check_step(vl, lab, s, &mut p.latches, Duration::ZERO)
 }
 
-fn quiz(vl: &VirtualLab, lab: &Lab, s: &Step, progress: &mut Progress, input: &mut dyn BufRead, out: &Out) -> Result<(), InteractiveError> {
+fn quiz(
+    vl: &VirtualLab,
+    lab: &Lab,
+    s: &Step,
+    progress: &mut Progress,
+    input: &mut dyn BufRead,
+    out: &Out,
+) -> Result<(), InteractiveError> {
     for c in &s.checks {
         let CheckSpec::Quiz(q) = c else { continue };
-        let Some(item) = lab.quiz_item(&q.item) else { continue };
+        let Some(item) = lab.quiz_item(&q.item) else {
+            continue;
+        };
         say(out, &format!("\n{}", both(&item.question)));
         for (l, ch) in item.letters().zip(&item.choices) {
             say(out, &format!("  {l}) {} / {}", ch.zh, ch.en));
@@ -251,7 +360,14 @@ fn quiz(vl: &VirtualLab, lab: &Lab, s: &Step, progress: &mut Progress, input: &m
         runner::record_answers(vl, &BTreeMap::from([(item.id.clone(), answer.clone())]))?;
         progress.answered(&lab.id, &item.id, &answer);
         let right = answer == item.answer;
-        say(out, if right { "✔ right" } else { "✘ not right (you can answer again with `quiz`)" });
+        say(
+            out,
+            if right {
+                "✔ right"
+            } else {
+                "✘ not right (you can answer again with `quiz`)"
+            },
+        );
         if right {
             if let Some(e) = &item.explanation {
                 say(out, &both(e));

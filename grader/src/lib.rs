@@ -9,7 +9,7 @@
 pub mod catalog;
 pub mod checks;
 pub mod hosts;
-pub mod runner;
-pub mod report;
-pub mod progress;
 pub mod interactive;
+pub mod progress;
+pub mod report;
+pub mod runner;

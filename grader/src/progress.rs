@@ -10,9 +10,15 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ProgressError {
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: not a progress file ({source}); move it away to start afresh")]
-    Corrupt { path: PathBuf, source: serde_json::Error },
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -41,14 +47,23 @@ impl Progress {
     /// A missing file is an empty progress; a corrupt one is an error (never silently reset).
     pub fn load(path: &Path) -> Result<Progress, ProgressError> {
         match std::fs::read(path) {
-            Ok(b) => serde_json::from_slice(&b).map_err(|source| ProgressError::Corrupt { path: path.into(), source }),
+            Ok(b) => serde_json::from_slice(&b).map_err(|source| ProgressError::Corrupt {
+                path: path.into(),
+                source,
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Progress::default()),
-            Err(source) => Err(ProgressError::Io { path: path.into(), source }),
+            Err(source) => Err(ProgressError::Io {
+                path: path.into(),
+                source,
+            }),
         }
     }
 
     pub fn save(&self, path: &Path) -> Result<(), ProgressError> {
-        let io = |source| ProgressError::Io { path: path.into(), source };
+        let io = |source| ProgressError::Io {
+            path: path.into(),
+            source,
+        };
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(io)?;
         }
@@ -76,7 +91,11 @@ impl Progress {
         for o in &r.objectives {
             let e = self.objectives.entry(o.objective.clone()).or_default();
             if o.score > e.score || e.at.is_empty() {
-                *e = ObjectiveProgress { score: o.score.max(e.score), lab: r.lab.clone(), at: now() };
+                *e = ObjectiveProgress {
+                    score: o.score.max(e.score),
+                    lab: r.lab.clone(),
+                    at: now(),
+                };
             }
         }
         for s in r.steps.iter().filter(|s| s.passed) {
@@ -88,7 +107,10 @@ impl Progress {
     }
 
     pub fn done(&self, objective: &str) -> bool {
-        self.objectives.get(objective).map(|o| o.score >= 1.0).unwrap_or(false)
+        self.objectives
+            .get(objective)
+            .map(|o| o.score >= 1.0)
+            .unwrap_or(false)
     }
 
     /// The checklist, one objective a line, in the course's order.
@@ -123,7 +145,12 @@ mod tests {
             mode: "check".into(),
             passed: score >= 1.0,
             steps: vec![],
-            objectives: vec![ObjectiveScore { objective: "a".into(), passed: 0, total: 0, score }],
+            objectives: vec![ObjectiveScore {
+                objective: "a".into(),
+                passed: 0,
+                total: 0,
+                score,
+            }],
         }
     }
 
@@ -143,8 +170,18 @@ mod tests {
         assert!(q.labs["l"].completed);
         let objs = Objectives {
             list: vec![
-                Objective { id: "a".into(), kind: ObjectiveKind::Do, zh: "甲".into(), en: "A".into() },
-                Objective { id: "b".into(), kind: ObjectiveKind::Do, zh: "乙".into(), en: "B".into() },
+                Objective {
+                    id: "a".into(),
+                    kind: ObjectiveKind::Do,
+                    zh: "甲".into(),
+                    en: "A".into(),
+                },
+                Objective {
+                    id: "b".into(),
+                    kind: ObjectiveKind::Do,
+                    zh: "乙".into(),
+                    en: "B".into(),
+                },
             ],
         };
         let c = q.checklist(&objs, false);

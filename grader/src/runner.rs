@@ -17,7 +17,13 @@ pub enum RunError {
     #[error(transparent)]
     Host(#[from] HostError),
     #[error("step {step}: solution command `{cmd}` on {host} failed with exit {status}: {stderr}")]
-    Solution { step: String, host: String, cmd: String, status: i32, stderr: String },
+    Solution {
+        step: String,
+        host: String,
+        cmd: String,
+        status: i32,
+        stderr: String,
+    },
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
 }
@@ -38,6 +44,10 @@ pub struct StepResult {
     /// Set when the step could not be run at all (a host died, a solution command failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why a failing step may be failing beyond its checks: a deadline reached, a host or a
+    /// host's service that died.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -70,7 +80,8 @@ pub fn record_answers(vl: &VirtualLab, new: &BTreeMap<String, String>) -> Result
     all.extend(new.iter().map(|(k, v)| (k.clone(), v.clone())));
     let p = vl.state.dir.join("answers.json");
     let tmp = vl.state.dir.join("answers.json.tmp");
-    std::fs::write(&tmp, serde_json::to_vec_pretty(&all).unwrap_or_default()).map_err(|e| RunError::Io(tmp.display().to_string(), e))?;
+    std::fs::write(&tmp, serde_json::to_vec_pretty(&all).unwrap_or_default())
+        .map_err(|e| RunError::Io(tmp.display().to_string(), e))?;
     std::fs::rename(&tmp, &p).map_err(|e| RunError::Io(p.display().to_string(), e))
 }
 
@@ -85,7 +96,12 @@ pub fn ctx_for<'a>(vl: &'a VirtualLab, lab: &'a Lab, answers: BTreeMap<String, S
 }
 
 /// Runs actions in order; with `strict`, a non-zero exit is an error (reference solutions).
-pub fn run_actions(vl: &VirtualLab, step: &Step, actions: &[Action], strict: bool) -> Result<(), RunError> {
+pub fn run_actions(
+    vl: &VirtualLab,
+    step: &Step,
+    actions: &[Action],
+    strict: bool,
+) -> Result<(), RunError> {
     for a in actions {
         let out = vl.run(&a.host, &a.run, Duration::from_secs(60))?;
         if strict && out.status != 0 {
@@ -102,12 +118,53 @@ pub fn run_actions(vl: &VirtualLab, step: &Step, actions: &[Action], strict: boo
 }
 
 /// Probes a step's checks (through `latches`) until all hold or `timeout`.
-pub fn check_step(vl: &VirtualLab, lab: &Lab, step: &Step, latches: &mut Latches, timeout: Duration) -> StepResult {
+pub fn check_step(
+    vl: &VirtualLab,
+    lab: &Lab,
+    step: &Step,
+    latches: &mut Latches,
+    timeout: Duration,
+) -> StepResult {
     let outcomes = latches.wait(timeout, POLL, &mut |i| {
         let ctx = ctx_for(vl, lab, load_answers(vl));
         step.checks[i].probe(&ctx)
     });
-    step_result(step, outcomes, None)
+    let mut r = step_result(step, outcomes, None);
+    if !r.passed {
+        if !timeout.is_zero() {
+            r.notes.push(format!(
+                "step {}: checks still failing after {:.0}s",
+                step.id,
+                timeout.as_secs_f64()
+            ));
+        }
+        r.notes.extend(host_problems(vl, lab));
+    }
+    r
+}
+
+/// Hosts that died and services whose readiness checks no longer hold, with what to do.
+pub fn host_problems(vl: &VirtualLab, lab: &Lab) -> Vec<String> {
+    let mut out = Vec::new();
+    let ctx = ctx_for(vl, lab, BTreeMap::new());
+    for h in &lab.hosts {
+        if let Err(e) = vl.host_state(&h.name) {
+            out.push(e.to_string());
+            continue;
+        }
+        for s in &h.services {
+            for c in &s.ready {
+                if let Outcome::Fail { observed, .. } = c.probe(&ctx) {
+                    out.push(format!(
+                        "service {} on {} is not running ({observed}); its log is /run/{}.log on {}; start it again with `{}` there, or `cargo xtask lab reset {}`",
+                        s.name, h.name, s.name, h.name, s.start, lab.id
+                    ));
+                    break;
+                }
+            }
+        }
+    }
+    out
 }
 
 fn step_result(step: &Step, outcomes: Vec<Outcome>, error: Option<String>) -> StepResult {
@@ -115,13 +172,27 @@ fn step_result(step: &Step, outcomes: Vec<Outcome>, error: Option<String>) -> St
         .checks
         .iter()
         .zip(outcomes)
-        .map(|(c, outcome)| CheckResult { kind: c.kind().into(), description: c.describe(), outcome })
+        .map(|(c, outcome)| CheckResult {
+            kind: c.kind().into(),
+            description: c.describe(),
+            outcome,
+        })
         .collect();
-    StepResult { step: step.id.clone(), passed: error.is_none() && checks.iter().all(|c| c.outcome.passed()), checks, error }
+    StepResult {
+        step: step.id.clone(),
+        passed: error.is_none() && checks.iter().all(|c| c.outcome.passed()),
+        checks,
+        error,
+        notes: vec![],
+    }
 }
 
 fn failed_step(step: &Step, e: &RunError) -> StepResult {
-    let outcomes = step.checks.iter().map(|_| Outcome::fail("(step not run)", e.to_string())).collect();
+    let outcomes = step
+        .checks
+        .iter()
+        .map(|_| Outcome::fail("(step not run)", e.to_string()))
+        .collect();
     step_result(step, outcomes, Some(e.to_string()))
 }
 
@@ -137,11 +208,23 @@ pub fn solve_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives) -> LabResul
     let mut broken = false;
     for step in &lab.steps {
         if broken {
-            steps.push(failed_step(step, &RunError::Io("skipped".into(), std::io::Error::other("an earlier step failed"))));
+            steps.push(failed_step(
+                step,
+                &RunError::Io(
+                    "skipped".into(),
+                    std::io::Error::other("an earlier step failed"),
+                ),
+            ));
             continue;
         }
         let r = match apply_solution(vl, step) {
-            Ok(()) => check_step(vl, lab, step, &mut Latches::new(step.checks.len()), Duration::from_secs_f64(step.timeout_secs)),
+            Ok(()) => check_step(
+                vl,
+                lab,
+                step,
+                &mut Latches::new(step.checks.len()),
+                Duration::from_secs_f64(step.timeout_secs),
+            ),
             Err(e) => failed_step(step, &e),
         };
         broken = !r.passed;
@@ -160,22 +243,45 @@ pub fn solve(lab: &Lab, objectives: &Objectives, config: &Config) -> Result<LabR
 
 /// `--check`: each step's checks against the current state of a running lab, once each
 /// (short deadline), in order.
-pub fn check_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives, timeout: Duration) -> LabResult {
-    let steps = lab.steps.iter().map(|s| check_step(vl, lab, s, &mut Latches::new(s.checks.len()), timeout)).collect();
+pub fn check_on(
+    vl: &VirtualLab,
+    lab: &Lab,
+    objectives: &Objectives,
+    timeout: Duration,
+) -> LabResult {
+    let steps = lab
+        .steps
+        .iter()
+        .map(|s| check_step(vl, lab, s, &mut Latches::new(s.checks.len()), timeout))
+        .collect();
     finish(lab, objectives, "check", steps)
 }
 
 /// One trial of the regression harness: a fresh lab, the reference solutions of the steps
 /// before `index`, then step `index` (its solution, or a broken variant). Returns the step's
 /// result; for a broken variant, `passed == true` means the checks wrongly accepted it.
-pub fn trial(lab: &Lab, config: &Config, index: usize, broken: Option<&Broken>) -> Result<StepResult, RunError> {
+pub fn trial(
+    lab: &Lab,
+    config: &Config,
+    index: usize,
+    broken: Option<&Broken>,
+) -> Result<StepResult, RunError> {
     let vl = VirtualLab::provision(lab, config)?;
     let r = (|| -> Result<StepResult, RunError> {
         for s in &lab.steps[..index] {
             apply_solution(&vl, s)?;
-            let r = check_step(&vl, lab, s, &mut Latches::new(s.checks.len()), Duration::from_secs_f64(s.timeout_secs));
+            let r = check_step(
+                &vl,
+                lab,
+                s,
+                &mut Latches::new(s.checks.len()),
+                Duration::from_secs_f64(s.timeout_secs),
+            );
             if !r.passed {
-                return Ok(StepResult { error: Some(format!("earlier step {} failed", s.id)), ..r });
+                return Ok(StepResult {
+                    error: Some(format!("earlier step {} failed", s.id)),
+                    ..r
+                });
             }
         }
         let step = &lab.steps[index];
@@ -190,7 +296,13 @@ pub fn trial(lab: &Lab, config: &Config, index: usize, broken: Option<&Broken>) 
                 BROKEN_SETTLE.min(Duration::from_secs_f64(step.timeout_secs))
             }
         };
-        Ok(check_step(&vl, lab, step, &mut Latches::new(step.checks.len()), timeout))
+        Ok(check_step(
+            &vl,
+            lab,
+            step,
+            &mut Latches::new(step.checks.len()),
+            timeout,
+        ))
     })();
     let t = vl.teardown();
     let r = r?;
@@ -206,7 +318,12 @@ fn step_objectives<'a>(lab: &'a Lab, step: &'a Step, objectives: &Objectives) ->
     let doing: Vec<&str> = lab
         .objectives
         .iter()
-        .filter(|o| objectives.get(o).map(|o| o.kind == ObjectiveKind::Do).unwrap_or(false))
+        .filter(|o| {
+            objectives
+                .get(o)
+                .map(|o| o.kind == ObjectiveKind::Do)
+                .unwrap_or(false)
+        })
         .map(String::as_str)
         .collect();
     if doing.is_empty() {
@@ -219,11 +336,18 @@ fn step_objectives<'a>(lab: &'a Lab, step: &'a Step, objectives: &Objectives) ->
 /// Per-objective scores: each check counts toward its objectives (a quiz check toward its
 /// item's objective), score = passed / total.
 pub fn score(lab: &Lab, objectives: &Objectives, steps: &[StepResult]) -> Vec<ObjectiveScore> {
-    let mut tally: BTreeMap<&str, (usize, usize)> = lab.objectives.iter().map(|o| (o.as_str(), (0, 0))).collect();
+    let mut tally: BTreeMap<&str, (usize, usize)> = lab
+        .objectives
+        .iter()
+        .map(|o| (o.as_str(), (0, 0)))
+        .collect();
     for (step, r) in lab.steps.iter().zip(steps) {
         for (c, cr) in step.checks.iter().zip(&r.checks) {
             let objs = match c {
-                CheckSpec::Quiz(q) => lab.quiz_item(&q.item).map(|i| vec![i.objective.as_str()]).unwrap_or_default(),
+                CheckSpec::Quiz(q) => lab
+                    .quiz_item(&q.item)
+                    .map(|i| vec![i.objective.as_str()])
+                    .unwrap_or_default(),
                 _ => step_objectives(lab, step, objectives),
             };
             for o in objs {
@@ -239,12 +363,97 @@ pub fn score(lab: &Lab, objectives: &Objectives, steps: &[StepResult]) -> Vec<Ob
         .iter()
         .map(|o| {
             let (passed, total) = tally[o.as_str()];
-            ObjectiveScore { objective: o.clone(), passed, total, score: if total == 0 { 0.0 } else { passed as f64 / total as f64 } }
+            ObjectiveScore {
+                objective: o.clone(),
+                passed,
+                total,
+                score: if total == 0 {
+                    0.0
+                } else {
+                    passed as f64 / total as f64
+                },
+            }
         })
         .collect()
 }
 
 pub fn finish(lab: &Lab, objectives: &Objectives, mode: &str, steps: Vec<StepResult>) -> LabResult {
     let objs = score(lab, objectives, &steps);
-    LabResult { lab: lab.id.clone(), mode: mode.into(), passed: steps.iter().all(|s| s.passed), steps, objectives: objs }
+    LabResult {
+        lab: lab.id.clone(),
+        mode: mode.into(),
+        passed: steps.iter().all(|s| s.passed),
+        steps,
+        objectives: objs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Lab;
+
+    const OBJ: &str = "[[objective]]\nid = \"explain-x\"\nkind = \"explain\"\nzh = \"甲\"\nen = \"X\"\n[[objective]]\nid = \"do-y\"\nkind = \"do\"\nzh = \"乙\"\nen = \"Y\"\n";
+
+    const LAB: &str = r#"id = "t"
+title = { zh = "t", en = "t" }
+intro = { zh = "t", en = "t" }
+objectives = ["explain-x", "do-y"]
+[[hosts]]
+name = "vm1"
+address = "10.1.1.11/24"
+[[steps]]
+id = "s1"
+title = { zh = "t", en = "t" }
+instructions = { zh = "t", en = "t" }
+host = "vm1"
+[[steps.checks]]
+kind = "process"
+host = "vm1"
+cmdline = "a"
+[[steps.checks]]
+kind = "process"
+host = "vm1"
+cmdline = "b"
+[[steps.checks]]
+kind = "quiz"
+item = "q"
+[[steps.broken]]
+name = "b"
+why = "w"
+[[quiz]]
+id = "q"
+objective = "explain-x"
+question = { zh = "q", en = "q" }
+choices = [{ zh = "a", en = "a" }, { zh = "b", en = "b" }]
+answer = "a"
+"#;
+
+    #[test]
+    fn quiz_checks_score_their_objective_other_checks_the_do_objectives() {
+        let o = Objectives::parse(std::path::Path::new("o.toml"), OBJ).unwrap();
+        let lab = Lab::parse(std::path::Path::new("lab.toml"), LAB, &o).unwrap();
+        let steps = vec![step_result(
+            &lab.steps[0],
+            vec![
+                Outcome::pass("x"),
+                Outcome::fail("e", "o"),
+                Outcome::pass("a"),
+            ],
+            None,
+        )];
+        let r = finish(&lab, &o, "check", steps);
+        assert!(!r.passed);
+        assert_eq!(
+            (r.objectives[0].passed, r.objectives[0].total),
+            (1, 1),
+            "explain-x: the quiz"
+        );
+        assert_eq!(
+            (r.objectives[1].passed, r.objectives[1].total),
+            (1, 2),
+            "do-y: the two process checks"
+        );
+        assert_eq!(r.objectives[1].score, 0.5);
+    }
 }

@@ -3,7 +3,7 @@
 //! broken variants (`lab::<id>::<step>::broken`), each of which must be rejected, and which
 //! together must make every check of the step fail at least once.
 
-use berth_grader::catalog::{Catalog, Lab, Objectives};
+use berth_grader::catalog::{Catalog, Lab};
 use berth_grader::hosts::Config;
 use berth_grader::report::terminal;
 use berth_grader::runner;
@@ -32,7 +32,11 @@ fn solve_trial(lab: Arc<Lab>, i: usize) -> Result<(), Failed> {
     let t = tempfile::tempdir().map_err(|e| e.to_string())?;
     let r = runner::trial(&lab, &config(t.path()), i, None).map_err(|e| e.to_string())?;
     if !r.passed {
-        return Err(format!("the reference solution does not pass:\n{}", terminal::step(&r)).into());
+        return Err(format!(
+            "the reference solution does not pass:\n{}",
+            terminal::step(&r)
+        )
+        .into());
     }
     Ok(())
 }
@@ -42,20 +46,36 @@ fn broken_trial(lab: Arc<Lab>, i: usize) -> Result<(), Failed> {
     let mut failed_once = vec![false; step.checks.len()];
     for b in &step.broken {
         let t = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let r = runner::trial(&lab, &config(t.path()), i, Some(b)).map_err(|e| format!("broken variant {}: {e}", b.name))?;
+        let r = runner::trial(&lab, &config(t.path()), i, Some(b))
+            .map_err(|e| format!("broken variant {}: {e}", b.name))?;
         if let Some(e) = &r.error {
             return Err(format!("broken variant {} could not be set up: {e}", b.name).into());
         }
         if r.passed {
-            return Err(format!("broken variant {} ({}) was accepted:\n{}", b.name, b.why, terminal::step(&r)).into());
+            return Err(format!(
+                "broken variant {} ({}) was accepted:\n{}",
+                b.name,
+                b.why,
+                terminal::step(&r)
+            )
+            .into());
         }
         for (k, c) in r.checks.iter().enumerate() {
             failed_once[k] |= !c.outcome.passed();
         }
     }
-    let never: Vec<String> = failed_once.iter().enumerate().filter(|(_, f)| !**f).map(|(k, _)| step.checks[k].describe()).collect();
+    let never: Vec<String> = failed_once
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !**f)
+        .map(|(k, _)| step.checks[k].describe())
+        .collect();
     if !never.is_empty() {
-        return Err(format!("no broken variant makes these checks fail: {}", never.join("; ")).into());
+        return Err(format!(
+            "no broken variant makes these checks fail: {}",
+            never.join("; ")
+        )
+        .into());
     }
     Ok(())
 }
@@ -63,15 +83,19 @@ fn broken_trial(lab: Arc<Lab>, i: usize) -> Result<(), Failed> {
 fn main() {
     let args = Arguments::from_args();
     let root_user = nix::unistd::Uid::effective().is_root();
-    let _ = Objectives::default();
     let mut trials = Vec::new();
     for lab in labs() {
         let lab = Arc::new(lab);
         for (i, step) in lab.steps.iter().enumerate() {
             let (l1, l2) = (lab.clone(), lab.clone());
             let name = format!("lab::{}::{}", lab.id, step.id);
-            trials.push(Trial::test(name.clone(), move || solve_trial(l1, i)).with_ignored_flag(!root_user));
-            trials.push(Trial::test(format!("{name}::broken"), move || broken_trial(l2, i)).with_ignored_flag(!root_user));
+            trials.push(
+                Trial::test(name.clone(), move || solve_trial(l1, i)).with_ignored_flag(!root_user),
+            );
+            trials.push(
+                Trial::test(format!("{name}::broken"), move || broken_trial(l2, i))
+                    .with_ignored_flag(!root_user),
+            );
         }
     }
     if !root_user {

@@ -20,7 +20,11 @@ fn objectives() -> Objectives {
 }
 
 fn selftest() -> Lab {
-    Lab::load(&root().join("grader/tests/fixtures/selftest/lab.toml"), &objectives()).unwrap()
+    Lab::load(
+        &root().join("grader/tests/fixtures/selftest/lab.toml"),
+        &objectives(),
+    )
+    .unwrap()
 }
 
 fn config(dir: &Path) -> Config {
@@ -37,7 +41,10 @@ fn is_root() -> bool {
 
 /// Links of the machine's root network namespace (read only): must not change.
 fn root_links() -> String {
-    let out = std::process::Command::new("ip").args(["-o", "link", "show"]).output().unwrap();
+    let out = std::process::Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
     let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split(':').nth(1).map(|n| n.trim().to_string()))
@@ -48,14 +55,23 @@ fn root_links() -> String {
 
 fn run(vl: &VirtualLab, host: &str, cmd: &str) -> Result<String> {
     let o = vl.run(host, cmd, Duration::from_secs(20))?;
-    ensure!(o.status == 0, "`{cmd}` on {host}: exit {}: {}", o.status, o.stderr);
+    ensure!(
+        o.status == 0,
+        "`{cmd}` on {host}: exit {}: {}",
+        o.status,
+        o.stderr
+    );
     Ok(o.stdout.trim().to_string())
 }
 
 fn assert_clean(cfg: &Config, state: &LabState) -> Result<()> {
     let left = hosts::leftovers(cfg, state);
     ensure!(left.is_empty(), "left behind: {left:?}");
-    ensure!(!state.dir.exists(), "state dir {} still exists", state.dir.display());
+    ensure!(
+        !state.dir.exists(),
+        "state dir {} still exists",
+        state.dir.display()
+    );
     Ok(())
 }
 
@@ -72,8 +88,16 @@ fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
     let r = (|| -> Result<()> {
         ensure!(run(&vl, "vm1", "hostname")? == "vm1");
         ensure!(run(&vl, "vm2", "cat /etc/hostname")? == "vm2");
-        ensure!(run(&vl, "vm1", "echo $$")? != "1", "commands are not the host's init");
-        ensure!(run(&vl, "vm1", "ps -o pid= -p 1 >/dev/null 2>&1; cat /proc/1/cmdline | tr '\\0' ' '")?.contains("berth-lab-host host"));
+        ensure!(
+            run(&vl, "vm1", "echo $$")? != "1",
+            "commands are not the host's init"
+        );
+        ensure!(run(
+            &vl,
+            "vm1",
+            "ps -o pid= -p 1 >/dev/null 2>&1; cat /proc/1/cmdline | tr '\\0' ' '"
+        )?
+        .contains("berth-lab-host host"));
         let addrs = run(&vl, "vm1", "ip -o -4 addr show dev eth0")?;
         ensure!(addrs.contains("10.1.1.11/24"), "{addrs}");
         run(&vl, "vm1", "busybox ping -c 1 -W 2 10.1.1.12")?;
@@ -83,7 +107,10 @@ fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
         for d in ["/root", "/tmp", "/run", "/var/lib/berth", "/etc/berth"] {
             let p = format!("{d}/berth-platform-probe");
             ensure!(!Path::new(&p).exists(), "{p} leaked onto the machine");
-            ensure!(run(&vl, "vm2", &format!("test -e {p} && echo yes || echo no"))? == "no", "{p} visible on vm2");
+            ensure!(
+                run(&vl, "vm2", &format!("test -e {p} && echo yes || echo no"))? == "no",
+                "{p} visible on vm2"
+            );
         }
         ensure!(Path::new("/var/lib/berth").exists() == Path::new("/var/lib/berth").exists());
         // Each host's init has namespaces of its own, different from the machine's.
@@ -92,7 +119,11 @@ fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
             let pid = h.init.as_ref().unwrap().pid;
             for ns in ["net", "mnt", "uts", "ipc", "pid"] {
                 let theirs = std::fs::read_link(format!("/proc/{pid}/ns/{ns}"))?;
-                ensure!(theirs != me(ns), "host {} shares the machine's {ns} namespace", h.name);
+                ensure!(
+                    theirs != me(ns),
+                    "host {} shares the machine's {ns} namespace",
+                    h.name
+                );
             }
         }
         ensure!(root_links() == before, "the root network namespace changed");
@@ -123,8 +154,16 @@ fn parallel_labs_are_isolated_and_reset_cleanly() -> Result<()> {
     let r = (|| -> Result<()> {
         // Same addresses in both labs, but separate LANs: a server in lab A is invisible from B.
         run(&a, "vm2", "mkdir -p /root/www && echo lab-a > /root/www/index.html && busybox httpd -p 8080 -h /root/www")?;
-        run(&a, "vm1", "busybox wget -q -O - http://10.1.1.12:8080/index.html | grep -q lab-a")?;
-        let o = b.run("vm1", "busybox wget -q -T 2 -O - http://10.1.1.12:8080/index.html", Duration::from_secs(20))?;
+        run(
+            &a,
+            "vm1",
+            "busybox wget -q -O - http://10.1.1.12:8080/index.html | grep -q lab-a",
+        )?;
+        let o = b.run(
+            "vm1",
+            "busybox wget -q -T 2 -O - http://10.1.1.12:8080/index.html",
+            Duration::from_secs(20),
+        )?;
         ensure!(o.status != 0, "lab B reached lab A's server: {}", o.stdout);
         ensure!(sa.lan_netns != sb.lan_netns);
         Ok(())
@@ -140,9 +179,15 @@ fn parallel_labs_are_isolated_and_reset_cleanly() -> Result<()> {
 /// When run as the crash child (env set), provisions a lab, starts work, says so, and hangs.
 #[test]
 fn crash_child() -> Result<()> {
-    let Some(dir) = std::env::var_os("BERTH_PLATFORM_CRASH_CHILD") else { return Ok(()) };
+    let Some(dir) = std::env::var_os("BERTH_PLATFORM_CRASH_CHILD") else {
+        return Ok(());
+    };
     let vl = VirtualLab::provision(&selftest(), &config(Path::new(&dir)))?;
-    run(&vl, "vm1", "sleep 3001 >/dev/null 2>&1 & mkdir -p /sys/fs/cgroup/pids/$BERTH_CGROUP/student")?;
+    run(
+        &vl,
+        "vm1",
+        "sleep 3001 >/dev/null 2>&1 & mkdir -p /sys/fs/cgroup/pids/$BERTH_CGROUP/student",
+    )?;
     println!("PROVISIONED");
     std::io::stdout().flush()?;
     // A command in progress when the grader dies.
@@ -180,7 +225,10 @@ fn reset_cleans_up_after_a_killed_grader() -> Result<()> {
     ensure!(seen, "the crash child did not provision");
     let cfg = config(t.path());
     let state = LabState::load(&cfg.lab_dir("platform-selftest"))?;
-    ensure!(!hosts::leftovers(&cfg, &state).is_empty(), "the lab should still be running after the crash");
+    ensure!(
+        !hosts::leftovers(&cfg, &state).is_empty(),
+        "the lab should still be running after the crash"
+    );
     hosts::reset(&cfg, "platform-selftest")?;
     assert_clean(&cfg, &state)?;
     Ok(())
@@ -195,7 +243,11 @@ fn scripted_student_in_guided_mode() -> Result<()> {
     let cfg = config(t.path());
     let lab = selftest();
     let progress = t.path().join("progress.json");
-    let opts = interactive::Options { progress_path: progress.clone(), allow_shell: false, poll_interval: Duration::from_millis(200) };
+    let opts = interactive::Options {
+        progress_path: progress.clone(),
+        allow_shell: false,
+        poll_interval: Duration::from_millis(200),
+    };
     // Step 1 by hand-written state (through a host command), the rest with `solve` except the
     // quiz, answered wrong first, then right.
     let n = lab.steps.len();
@@ -216,7 +268,14 @@ fn scripted_student_in_guided_mode() -> Result<()> {
         }
     }
     let out: interactive::Out = Arc::new(Mutex::new(Box::new(W(buf.clone()))));
-    let r = interactive::run(&lab, &objectives(), &cfg, &opts, &mut script.as_bytes(), out);
+    let r = interactive::run(
+        &lab,
+        &objectives(),
+        &cfg,
+        &opts,
+        &mut script.as_bytes(),
+        out,
+    );
     let text = String::from_utf8_lossy(&buf.lock().unwrap()).into_owned();
     let state = LabState::load(&cfg.lab_dir(&lab.id));
     hosts::reset(&cfg, &lab.id)?;
@@ -224,18 +283,90 @@ fn scripted_student_in_guided_mode() -> Result<()> {
     ensure!(text.contains("this step has not passed yet"), "{text}");
     ensure!(text.contains("hint 1/1"), "{text}");
     ensure!(text.contains("no more hints"), "{text}");
-    ensure!(text.contains("✘ not right") && text.contains("✔ right"), "{text}");
+    ensure!(
+        text.contains("✘ not right") && text.contains("✔ right"),
+        "{text}"
+    );
     ensure!(text.contains("lab platform-selftest finished."), "{text}");
     // Solved steps earn nothing; the quiz step was answered for real.
     let quiz = result.steps.last().unwrap();
     ensure!(quiz.passed, "{quiz:?}");
     ensure!(!result.steps[0].passed);
     let p = berth_grader::progress::Progress::load(&progress)?;
-    ensure!(p.labs["platform-selftest"].passed_steps == vec!["quiz".to_string()], "{:?}", p.labs);
+    ensure!(
+        p.labs["platform-selftest"].passed_steps == vec!["quiz".to_string()],
+        "{:?}",
+        p.labs
+    );
     ensure!(p.labs["platform-selftest"].answers["uts"] == "b");
     ensure!(!p.done("explain-kernel-features"));
     if let Ok(s) = state {
         assert_clean(&cfg, &s)?;
     }
     Ok(())
+}
+
+#[test]
+fn dead_service_and_dead_host_are_reported_clearly() -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    let t = tempfile::tempdir()?;
+    let cfg = config(t.path());
+    let lab = selftest();
+    let vl = VirtualLab::provision(&lab, &cfg)?;
+    let state = vl.state.clone();
+    let r = (|| -> Result<()> {
+        let vm1 = state.host("vm1").unwrap().init.as_ref().unwrap().pid;
+        let re = regex_lite("fake-engine --socket");
+        let engine = berth_grader::checks::procfs::find(Path::new("/proc"), Some(vm1), &re);
+        ensure!(engine.len() == 1, "{engine:?}");
+        // The service dies (we started it; killed by pid).
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(engine[0].0),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+        run(&vl, "vm1", "rm -f /run/berth.sock")?;
+        let step = &lab.steps[lab.step_index("engine").unwrap()];
+        let mut latches = berth_grader::checks::latch::Latches::new(step.checks.len());
+        let res = berth_grader::runner::check_step(
+            &vl,
+            &lab,
+            step,
+            &mut latches,
+            Duration::from_millis(300),
+        );
+        ensure!(!res.passed);
+        let notes = res.notes.join("\n");
+        ensure!(notes.contains("checks still failing after 0s"), "{notes}");
+        ensure!(
+            notes.contains("service fake-engine on vm1 is not running"),
+            "{notes}"
+        );
+        // The host itself dies.
+        let vm2 = state.host("vm2").unwrap().init.as_ref().unwrap().pid;
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(vm2),
+            nix::sys::signal::Signal::SIGKILL,
+        )?;
+        std::thread::sleep(Duration::from_millis(200));
+        let e = vl
+            .run("vm2", "true", Duration::from_secs(5))
+            .unwrap_err()
+            .to_string();
+        ensure!(
+            e.contains("host vm2 is not running any more")
+                && e.contains("lab reset platform-selftest"),
+            "{e}"
+        );
+        Ok(())
+    })();
+    vl.teardown()?;
+    r?;
+    assert_clean(&cfg, &state)
+}
+
+fn regex_lite(s: &str) -> regex::Regex {
+    regex::Regex::new(s).unwrap()
 }

@@ -37,15 +37,21 @@ fn parse(args: &[String]) -> Result<Opts> {
         solve: false,
         check: false,
         report: None,
-        progress: std::env::var_os("BERTH_LAB_PROGRESS").map(PathBuf::from).unwrap_or_else(|| root.join("target/lab-progress.json")),
-        state: std::env::var_os("BERTH_LAB_STATE").map(PathBuf::from).unwrap_or_else(|| root.join("target/labs")),
+        progress: std::env::var_os("BERTH_LAB_PROGRESS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/lab-progress.json")),
+        state: std::env::var_os("BERTH_LAB_STATE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("target/labs")),
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--solve" => o.solve = true,
             "--check" => o.check = true,
-            "--report" => o.report = Some(it.next().context("--report needs json or junit")?.clone()),
+            "--report" => {
+                o.report = Some(it.next().context("--report needs json or junit")?.clone())
+            }
             "--progress" => o.progress = it.next().context("--progress needs a file")?.into(),
             "--state" => o.state = it.next().context("--state needs a directory")?.into(),
             s if s.starts_with("--") => bail!("unknown option {s}\n{USAGE}"),
@@ -78,12 +84,19 @@ fn catalog() -> Result<(Catalog, Vec<Lab>)> {
 }
 
 fn find<'a>(catalog: &'a Catalog, extra: &'a [Lab], id: &str) -> Result<&'a Lab> {
-    if let Some(l) = catalog.lab(id).or_else(|| extra.iter().find(|l| l.id == id)) {
+    if let Some(l) = catalog
+        .lab(id)
+        .or_else(|| extra.iter().find(|l| l.id == id))
+    {
         return Ok(l);
     }
     let all = catalog.labs.iter().chain(extra).map(|l| l.id.as_str());
     let close = berth_grader::catalog::close_matches(all, id);
-    let hint = if close.is_empty() { String::new() } else { format!("; did you mean {}?", close.join(", ")) };
+    let hint = if close.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    };
     bail!("there is no lab {id:?}{hint} (`cargo xtask lab list` shows them all)")
 }
 
@@ -96,13 +109,22 @@ fn helper() -> Result<PathBuf> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let st = Command::new(cargo)
         .current_dir(&root)
-        .args(["build", "-q", "-p", "berth-grader", "--bin", "berth-lab-host"])
+        .args([
+            "build",
+            "-q",
+            "-p",
+            "berth-grader",
+            "--bin",
+            "berth-lab-host",
+        ])
         .status()
         .context("building berth-lab-host")?;
     if !st.success() {
         bail!("building berth-lab-host failed ({st})");
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
     Ok(target.join("debug/berth-lab-host"))
 }
 
@@ -137,22 +159,39 @@ pub fn run(args: &[String]) -> Result<()> {
             match o.positional.get(1) {
                 Some(id) => {
                     hosts::reset(&cfg, id)?;
-                    println!("lab {id}: reset (no process, mount, network namespace or cgroup left)");
+                    println!(
+                        "lab {id}: reset (no process, mount, network namespace or cgroup left)"
+                    );
                 }
                 None => {
                     let ids = hosts::reset_all(&cfg)?;
-                    println!("reset {} lab(s){}", ids.len(), if ids.is_empty() { String::new() } else { format!(": {}", ids.join(", ")) });
+                    println!(
+                        "reset {} lab(s){}",
+                        ids.len(),
+                        if ids.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", ids.join(", "))
+                        }
+                    );
                 }
             }
             Ok(())
         }
         Some("shell") => {
             need_root()?;
-            let id = o.positional.get(1).context("usage: cargo xtask lab shell ID [HOST]")?;
+            let id = o
+                .positional
+                .get(1)
+                .context("usage: cargo xtask lab shell ID [HOST]")?;
             let (catalog, extra) = catalog()?;
             let lab = find(&catalog, &extra, id)?;
             let vl = VirtualLab::attach(&config(&o)?, id)?;
-            let host = o.positional.get(2).cloned().unwrap_or_else(|| lab.hosts[0].name.clone());
+            let host = o
+                .positional
+                .get(2)
+                .cloned()
+                .unwrap_or_else(|| lab.hosts[0].name.clone());
             let code = vl.shell(&host)?;
             std::process::exit(code);
         }
@@ -182,10 +221,22 @@ pub fn run(args: &[String]) -> Result<()> {
                 }
                 return Ok(());
             }
-            let opts = berth_grader::interactive::Options { progress_path: o.progress.clone(), allow_shell: true, poll_interval: Duration::from_secs(1) };
-            let out: berth_grader::interactive::Out = std::sync::Arc::new(std::sync::Mutex::new(Box::new(std::io::stdout())));
+            let opts = berth_grader::interactive::Options {
+                progress_path: o.progress.clone(),
+                allow_shell: true,
+                poll_interval: Duration::from_secs(1),
+            };
+            let out: berth_grader::interactive::Out =
+                std::sync::Arc::new(std::sync::Mutex::new(Box::new(std::io::stdout())));
             let stdin = std::io::stdin();
-            berth_grader::interactive::run(lab, &catalog.objectives, &cfg, &opts, &mut stdin.lock(), out)?;
+            berth_grader::interactive::run(
+                lab,
+                &catalog.objectives,
+                &cfg,
+                &opts,
+                &mut stdin.lock(),
+                out,
+            )?;
             Ok(())
         }
     }
@@ -196,8 +247,18 @@ fn list(o: &Opts) -> Result<()> {
     let progress = Progress::load(&o.progress)?;
     println!("labs:");
     for l in &catalog.labs {
-        let done = progress.labs.get(&l.id).map(|p| p.completed).unwrap_or(false);
-        println!("  {} {:<24} {} / {}", if done { "☑" } else { "☐" }, l.id, l.title.zh, l.title.en);
+        let done = progress
+            .labs
+            .get(&l.id)
+            .map(|p| p.completed)
+            .unwrap_or(false);
+        println!(
+            "  {} {:<24} {} / {}",
+            if done { "☑" } else { "☐" },
+            l.id,
+            l.title.zh,
+            l.title.en
+        );
     }
     if catalog.labs.is_empty() {
         println!("  (none yet: the course labs arrive with the engine)");

@@ -156,8 +156,10 @@ impl QuizItem {
 
 impl Lab {
     pub fn load(path: &Path, objectives: &Objectives) -> Result<Lab, CatalogError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CatalogError::Io { path: path.to_path_buf(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| CatalogError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Self::parse(path, &text, objectives)
     }
 
@@ -272,26 +274,41 @@ answer = "a"
     fn unknown_field_names_line_and_field() {
         let bad = LAB.replace("path = \"/root/f\"", "path = \"/root/f\"\ncolour = \"red\"");
         let e = err(&bad);
-        assert!(e.starts_with("labs/t/lab.toml:26: steps[0].checks[0].colour: unknown field `colour`"), "{e}");
+        assert!(
+            e.starts_with("labs/t/lab.toml:26: steps[0].checks[0].colour: unknown field `colour`"),
+            "{e}"
+        );
         assert!(e.contains("colour"), "{e}");
     }
 
     #[test]
     fn wrong_type_names_line_and_field() {
         let e = err(&LAB.replace("address = \"10.1.1.12/24\"", "address = 12"));
-        assert!(e.starts_with("labs/t/lab.toml:12: hosts[1].address:"), "{e}");
+        assert!(
+            e.starts_with("labs/t/lab.toml:12: hosts[1].address:"),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_host_in_solution() {
-        let e = err(&LAB.replace("solution = [{ host = \"vm1\"", "solution = [{ host = \"vm7\""));
-        assert!(e.starts_with("labs/t/lab.toml:19: steps[0].solution[0].host: unknown host \"vm7\""), "{e}");
+        let e = err(&LAB.replace(
+            "solution = [{ host = \"vm1\"",
+            "solution = [{ host = \"vm7\"",
+        ));
+        assert!(
+            e.starts_with("labs/t/lab.toml:19: steps[0].solution[0].host: unknown host \"vm7\""),
+            "{e}"
+        );
     }
 
     #[test]
     fn unknown_objective() {
         let e = err(&LAB.replace("\"do-y\"]", "\"do-z\"]"));
-        assert!(e.starts_with("labs/t/lab.toml:4: objectives[1]: unknown objective \"do-z\""), "{e}");
+        assert!(
+            e.starts_with("labs/t/lab.toml:4: objectives[1]: unknown objective \"do-z\""),
+            "{e}"
+        );
     }
 
     #[test]
@@ -300,23 +317,38 @@ answer = "a"
         let j = LAB.find("[[quiz]]").unwrap();
         let bad = format!("{}{}", &LAB[..i], &LAB[j..]);
         let e = err(&bad);
-        assert!(e.contains("steps[0].broken: every step needs at least one broken variant"), "{e}");
+        assert!(
+            e.contains("steps[0].broken: every step needs at least one broken variant"),
+            "{e}"
+        );
     }
 
     #[test]
     fn duplicate_host_and_address_outside_lan() {
         let e = err(&LAB.replace("name = \"vm2\"", "name = \"vm1\""));
-        assert!(e.starts_with("labs/t/lab.toml:11: hosts[1].name: host \"vm1\" is declared twice"), "{e}");
+        assert!(
+            e.starts_with("labs/t/lab.toml:11: hosts[1].name: host \"vm1\" is declared twice"),
+            "{e}"
+        );
         let e = err(&LAB.replace("10.1.1.12/24", "10.2.1.12/24"));
-        assert!(e.contains("hosts[1].address: 10.2.1.12/24 is not inside the lab LAN"), "{e}");
+        assert!(
+            e.contains("hosts[1].address: 10.2.1.12/24 is not inside the lab LAN"),
+            "{e}"
+        );
     }
 
     #[test]
     fn explain_objective_needs_quiz_and_answers_must_be_choices() {
         let e = err(&LAB.replace("answers = { q1 = \"b\" }", "answers = { q1 = \"z\" }"));
-        assert!(e.contains("steps[0].broken[0].answers.q1: \"z\" is not a choice"), "{e}");
+        assert!(
+            e.contains("steps[0].broken[0].answers.q1: \"z\" is not a choice"),
+            "{e}"
+        );
         let e = err(&LAB.replace("item = \"q1\"", "item = \"q9\""));
-        assert!(e.contains("steps[0].checks[1].item: unknown quiz item \"q9\""), "{e}");
+        assert!(
+            e.contains("steps[0].checks[1].item: unknown quiz item \"q9\""),
+            "{e}"
+        );
     }
 
     #[test]

@@ -5,7 +5,11 @@ use toml_edit::{ImDocument, Item, Value};
 
 /// 1-based line of byte offset `pos` in `text`.
 pub fn line_of(text: &str, pos: usize) -> usize {
-    text[..pos.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..pos.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -39,7 +43,9 @@ pub fn parse_path(path: &str) -> Vec<Seg> {
 
 /// The line of the deepest item on `path` that toml_edit knows a span for (1 if none).
 pub fn line_of_path(text: &str, path: &str) -> usize {
-    let Ok(doc) = ImDocument::parse(text) else { return 1 };
+    let Ok(doc) = ImDocument::parse(text) else {
+        return 1;
+    };
     let mut best: Option<usize> = None;
     let mut cur: Option<Node> = Some(Node::Item(doc.as_item()));
     for seg in parse_path(path) {

@@ -28,8 +28,10 @@ impl Catalog {
     pub fn load(root: &Path) -> Result<Catalog, CatalogError> {
         let objectives = Objectives::load(&root.join("objectives.toml"))?;
         let mut labs = Vec::new();
-        let entries = std::fs::read_dir(root)
-            .map_err(|e| CatalogError::Io { path: root.to_path_buf(), source: e })?;
+        let entries = std::fs::read_dir(root).map_err(|e| CatalogError::Io {
+            path: root.to_path_buf(),
+            source: e,
+        })?;
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.join("lab.toml").is_file())
@@ -49,7 +51,11 @@ impl Catalog {
                 });
             }
         }
-        Ok(Catalog { root: root.to_path_buf(), objectives, labs })
+        Ok(Catalog {
+            root: root.to_path_buf(),
+            objectives,
+            labs,
+        })
     }
 
     pub fn lab(&self, id: &str) -> Option<&Lab> {
@@ -102,15 +108,34 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
     serde_path_to_error::deserialize(de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
-        let mut line = inner.span().map(|s| locate::line_of(text, s.start)).unwrap_or(1);
-        let mut field = if field == "." { "(document)".to_string() } else { field };
+        let mut line = inner
+            .span()
+            .map(|s| locate::line_of(text, s.start))
+            .unwrap_or(1);
+        let mut field = if field == "." {
+            "(document)".to_string()
+        } else {
+            field
+        };
         let message = inner.message().trim().to_string();
         // An unknown key: point at the key itself, not at the table holding it.
-        if let Some(name) = message.strip_prefix("unknown field `").and_then(|m| m.split('`').next()) {
-            field = if field == "(document)" { name.to_string() } else { format!("{field}.{name}") };
+        if let Some(name) = message
+            .strip_prefix("unknown field `")
+            .and_then(|m| m.split('`').next())
+        {
+            field = if field == "(document)" {
+                name.to_string()
+            } else {
+                format!("{field}.{name}")
+            };
             line = locate::line_of_path(text, &field).max(line);
         }
-        CatalogError::Invalid { file: file.to_path_buf(), line, field, message }
+        CatalogError::Invalid {
+            file: file.to_path_buf(),
+            line,
+            field,
+            message,
+        }
     })
 }
 
@@ -121,8 +146,14 @@ mod tests {
     #[test]
     fn close_matches_suggest_near_ids() {
         let ids = ["8-overlay2", "7-containers", "1-containers-vs-vms"];
-        assert_eq!(close_matches(ids.into_iter(), "8-overlay"), vec!["8-overlay2"]);
-        assert_eq!(close_matches(ids.into_iter(), "overlay2"), vec!["8-overlay2"]);
+        assert_eq!(
+            close_matches(ids.into_iter(), "8-overlay"),
+            vec!["8-overlay2"]
+        );
+        assert_eq!(
+            close_matches(ids.into_iter(), "overlay2"),
+            vec!["8-overlay2"]
+        );
         assert_eq!(close_matches(ids.into_iter(), "containers").len(), 2);
         assert!(close_matches(ids.into_iter(), "flannel").is_empty());
     }

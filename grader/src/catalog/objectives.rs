@@ -31,8 +31,10 @@ pub struct Objectives {
 
 impl Objectives {
     pub fn load(path: &Path) -> Result<Objectives, CatalogError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| CatalogError::Io { path: path.to_path_buf(), source: e })?;
+        let text = std::fs::read_to_string(path).map_err(|e| CatalogError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
         Self::parse(path, &text)
     }
 
@@ -47,7 +49,10 @@ impl Objectives {
                 message,
             };
             if !is_slug(&obj.id) {
-                return Err(bad(format!("{:?} is not a slug (lowercase letters, digits, '-')", obj.id)));
+                return Err(bad(format!(
+                    "{:?} is not a slug (lowercase letters, digits, '-')",
+                    obj.id
+                )));
             }
             if !seen.insert(obj.id.as_str()) {
                 return Err(bad(format!("objective id {:?} appears twice", obj.id)));
@@ -63,7 +68,8 @@ impl Objectives {
 
 pub(crate) fn is_slug(s: &str) -> bool {
     !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]
@@ -93,6 +99,12 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../labs/objectives.toml");
         let o = Objectives::load(&path).unwrap();
         assert_eq!(o.list.len(), 14);
-        assert_eq!(o.list.iter().filter(|o| o.kind == ObjectiveKind::Explain).count(), 5);
+        assert_eq!(
+            o.list
+                .iter()
+                .filter(|o| o.kind == ObjectiveKind::Explain)
+                .count(),
+            5
+        );
     }
 }

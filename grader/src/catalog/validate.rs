@@ -10,11 +10,20 @@ type Invalid = (String, String);
 
 pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
     if !is_slug(&lab.id) {
-        return Err(("id".into(), format!("{:?} is not a slug (lowercase letters, digits, '-')", lab.id)));
+        return Err((
+            "id".into(),
+            format!(
+                "{:?} is not a slug (lowercase letters, digits, '-')",
+                lab.id
+            ),
+        ));
     }
     for (i, o) in lab.objectives.iter().enumerate() {
         if objectives.get(o).is_none() {
-            return Err((format!("objectives[{i}]"), format!("unknown objective {o:?} (see labs/objectives.toml)")));
+            return Err((
+                format!("objectives[{i}]"),
+                format!("unknown objective {o:?} (see labs/objectives.toml)"),
+            ));
         }
     }
     let (net, prefix) = parse_cidr(&lab.lan).map_err(|m| ("lan".to_string(), m))?;
@@ -27,14 +36,20 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
     for (i, h) in lab.hosts.iter().enumerate() {
         let f = |s: &str| format!("hosts[{i}].{s}");
         if !is_slug(&h.name) || h.name.len() > 12 {
-            return Err((f("name"), format!("{:?} must be a slug of at most 12 characters", h.name)));
+            return Err((
+                f("name"),
+                format!("{:?} must be a slug of at most 12 characters", h.name),
+            ));
         }
         if !names.insert(h.name.as_str()) {
             return Err((f("name"), format!("host {:?} is declared twice", h.name)));
         }
         let (a, p) = parse_cidr(&h.address).map_err(|m| (f("address"), m))?;
         if p != prefix || mask(a, p) != net {
-            return Err((f("address"), format!("{} is not inside the lab LAN {}", h.address, lab.lan)));
+            return Err((
+                f("address"),
+                format!("{} is not inside the lab LAN {}", h.address, lab.lan),
+            ));
         }
         if a == gateway {
             return Err((f("address"), format!("{a} is the LAN bridge's own address")));
@@ -55,19 +70,34 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
             return Err((f("id"), format!("quiz item {:?} is declared twice", q.id)));
         }
         if !lab.objectives.contains(&q.objective) {
-            return Err((f("objective"), format!("{:?} is not one of this lab's objectives", q.objective)));
+            return Err((
+                f("objective"),
+                format!("{:?} is not one of this lab's objectives", q.objective),
+            ));
         }
         if q.choices.len() < 2 {
-            return Err((f("choices"), "a quiz item needs at least two choices".into()));
+            return Err((
+                f("choices"),
+                "a quiz item needs at least two choices".into(),
+            ));
         }
         if !q.letters().any(|l| l == q.answer) {
-            return Err((f("answer"), format!("{:?} is not one of the choice letters a..", q.answer)));
+            return Err((
+                f("answer"),
+                format!("{:?} is not one of the choice letters a..", q.answer),
+            ));
         }
     }
     for (i, o) in lab.objectives.iter().enumerate() {
-        let explain = objectives.get(o).map(|o| o.kind == ObjectiveKind::Explain).unwrap_or(false);
+        let explain = objectives
+            .get(o)
+            .map(|o| o.kind == ObjectiveKind::Explain)
+            .unwrap_or(false);
         if explain && !lab.quiz.iter().any(|q| &q.objective == o) {
-            return Err((format!("objectives[{i}]"), format!("{o:?} is an explain objective but no quiz item proves it")));
+            return Err((
+                format!("objectives[{i}]"),
+                format!("{o:?} is an explain objective but no quiz item proves it"),
+            ));
         }
     }
     let mut step_ids = BTreeSet::new();
@@ -83,7 +113,10 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
         host_ref(lab, &s.host, &f("host"))?;
         for (j, o) in s.objectives.iter().enumerate() {
             if !lab.objectives.contains(o) {
-                return Err((f(&format!("objectives[{j}]")), format!("{o:?} is not one of this lab's objectives")));
+                return Err((
+                    f(&format!("objectives[{j}]")),
+                    format!("{o:?} is not one of this lab's objectives"),
+                ));
             }
         }
         for (j, a) in s.solution.iter().enumerate() {
@@ -98,12 +131,18 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
             quizzed.extend(c.quiz_items());
         }
         if s.broken.is_empty() {
-            return Err((f("broken"), "every step needs at least one broken variant its checks reject".into()));
+            return Err((
+                f("broken"),
+                "every step needs at least one broken variant its checks reject".into(),
+            ));
         }
         let mut broken_names = BTreeSet::new();
         for (j, b) in s.broken.iter().enumerate() {
             if !broken_names.insert(b.name.as_str()) {
-                return Err((f(&format!("broken[{j}].name")), format!("broken variant {:?} is declared twice", b.name)));
+                return Err((
+                    f(&format!("broken[{j}].name")),
+                    format!("broken variant {:?} is declared twice", b.name),
+                ));
             }
             for (k, a) in b.run.iter().enumerate() {
                 host_ref(lab, &a.host, &f(&format!("broken[{j}].run[{k}].host")))?;
@@ -119,7 +158,10 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
     }
     for (i, q) in lab.quiz.iter().enumerate() {
         if !quizzed.contains(q.id.as_str()) {
-            return Err((format!("quiz[{i}].id"), format!("quiz item {:?} is not checked by any step", q.id)));
+            return Err((
+                format!("quiz[{i}].id"),
+                format!("quiz item {:?} is not checked by any step", q.id),
+            ));
         }
     }
     Ok(())
@@ -128,7 +170,10 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
 fn host_ref(lab: &Lab, host: &str, field: &str) -> Result<(), Invalid> {
     if lab.host(host).is_none() {
         let known: Vec<&str> = lab.hosts.iter().map(|h| h.name.as_str()).collect();
-        return Err((field.into(), format!("unknown host {host:?} (hosts: {})", known.join(", "))));
+        return Err((
+            field.into(),
+            format!("unknown host {host:?} (hosts: {})", known.join(", ")),
+        ));
     }
     Ok(())
 }
@@ -139,28 +184,47 @@ fn check_refs(lab: &Lab, c: &crate::checks::CheckSpec, field: &str) -> Result<()
     }
     for item in c.quiz_items() {
         if lab.quiz_item(&item).is_none() {
-            return Err((format!("{field}.item"), format!("unknown quiz item {item:?}")));
+            return Err((
+                format!("{field}.item"),
+                format!("unknown quiz item {item:?}"),
+            ));
         }
     }
-    c.validate().map_err(|(sub, m)| (format!("{field}.{sub}"), m))
+    c.validate()
+        .map_err(|(sub, m)| (format!("{field}.{sub}"), m))
 }
 
-fn answers_ref(lab: &Lab, answers: &std::collections::BTreeMap<String, String>, field: &str) -> Result<(), Invalid> {
+fn answers_ref(
+    lab: &Lab,
+    answers: &std::collections::BTreeMap<String, String>,
+    field: &str,
+) -> Result<(), Invalid> {
     for (id, letter) in answers {
         let Some(q) = lab.quiz_item(id) else {
             return Err((format!("{field}.{id}"), format!("unknown quiz item {id:?}")));
         };
         if !q.letters().any(|l| &l == letter) {
-            return Err((format!("{field}.{id}"), format!("{letter:?} is not a choice of {id:?}")));
+            return Err((
+                format!("{field}.{id}"),
+                format!("{letter:?} is not a choice of {id:?}"),
+            ));
         }
     }
     Ok(())
 }
 
 pub(crate) fn parse_cidr(s: &str) -> Result<(Ipv4Addr, u8), String> {
-    let (a, p) = s.split_once('/').ok_or_else(|| format!("{s:?} is not an address/prefix like 10.1.1.11/24"))?;
-    let a: Ipv4Addr = a.parse().map_err(|_| format!("{a:?} is not an IPv4 address"))?;
-    let p: u8 = p.parse().ok().filter(|p| (8..=30).contains(p)).ok_or_else(|| format!("prefix /{p} must be 8..30"))?;
+    let (a, p) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not an address/prefix like 10.1.1.11/24"))?;
+    let a: Ipv4Addr = a
+        .parse()
+        .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+    let p: u8 = p
+        .parse()
+        .ok()
+        .filter(|p| (8..=30).contains(p))
+        .ok_or_else(|| format!("prefix /{p} must be 8..30"))?;
     Ok((a, p))
 }
 

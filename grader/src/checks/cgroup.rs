@@ -28,11 +28,18 @@ pub struct CgroupCheck {
     pub matches: Option<String>,
 }
 
-pub fn validate_target(of: Option<&ProcRef>, host: Option<&str>, path: Option<&str>) -> Result<(), String> {
+pub fn validate_target(
+    of: Option<&ProcRef>,
+    host: Option<&str>,
+    path: Option<&str>,
+) -> Result<(), String> {
     match (of, host) {
         (Some(_), None) if path.is_none() => Ok(()),
         (None, Some(_)) => Ok(()),
-        _ => Err("give either `of` (a process) or `host` (+ optional `path` below the host's cgroup)".into()),
+        _ => Err(
+            "give either `of` (a process) or `host` (+ optional `path` below the host's cgroup)"
+                .into(),
+        ),
     }
 }
 
@@ -56,7 +63,9 @@ pub fn locate(
         let (pid, who) = procfs::resolve(ctx, r)?;
         let lines = procfs::cgroups(&ctx.proc_root, pid)?;
         let line = if v1 {
-            lines.iter().find(|(_, c, _)| c.split(',').any(|c| c == controller))
+            lines
+                .iter()
+                .find(|(_, c, _)| c.split(',').any(|c| c == controller))
         } else {
             lines.iter().find(|(id, c, _)| id == "0" && c.is_empty())
         };
@@ -64,7 +73,10 @@ pub fn locate(
         (p.clone(), who)
     } else {
         let h = host.unwrap_or_default();
-        let base = ctx.hosts.cgroup(h).ok_or_else(|| format!("host {h} has no cgroup (not running?)"))?;
+        let base = ctx
+            .hosts
+            .cgroup(h)
+            .ok_or_else(|| format!("host {h} has no cgroup (not running?)"))?;
         let mut p = format!("/{base}");
         if let Some(sub) = path {
             p = format!("{p}/{}", sub.trim_start_matches('/'));
@@ -88,7 +100,13 @@ impl CgroupCheck {
     pub fn describe(&self) -> String {
         let target = match (&self.of, &self.host) {
             (Some(r), _) => format!("{r}"),
-            (None, Some(h)) => format!("host {h}{}", self.path.as_ref().map(|p| format!(" cgroup {p}")).unwrap_or_default()),
+            (None, Some(h)) => format!(
+                "host {h}{}",
+                self.path
+                    .as_ref()
+                    .map(|p| format!(" cgroup {p}"))
+                    .unwrap_or_default()
+            ),
             _ => "?".into(),
         };
         let want = match (&self.equals, &self.matches) {
@@ -101,11 +119,21 @@ impl CgroupCheck {
 
     pub fn probe(&self, ctx: &Ctx) -> Outcome {
         let expected = self.describe();
-        let (cg, who) = match locate(ctx, &self.controller, self.of.as_ref(), self.host.as_deref(), self.path.as_deref()) {
+        let (cg, who) = match locate(
+            ctx,
+            &self.controller,
+            self.of.as_ref(),
+            self.host.as_deref(),
+            self.path.as_deref(),
+        ) {
             Ok(x) => x,
             Err(e) => return Outcome::fail(expected, e),
         };
-        let file = if cg.v2 { self.file_v2.as_ref().unwrap_or(&self.file) } else { &self.file };
+        let file = if cg.v2 {
+            self.file_v2.as_ref().unwrap_or(&self.file)
+        } else {
+            &self.file
+        };
         let path = cg.dir.join(file);
         let value = match procfs::read(&path) {
             Ok(v) => v.trim().to_string(),
@@ -114,7 +142,9 @@ impl CgroupCheck {
         let observed = format!("{} = {value}", path.display());
         let ok = match (&self.equals, &self.matches) {
             (Some(v), _) => &value == v,
-            (None, Some(r)) => regex::Regex::new(r).map(|r| r.is_match(&value)).unwrap_or(false),
+            (None, Some(r)) => regex::Regex::new(r)
+                .map(|r| r.is_match(&value))
+                .unwrap_or(false),
             _ => true,
         };
         if ok {
@@ -150,7 +180,11 @@ mod tests {
         let p = t.path().join("proc");
         fake::process(&p, 100, 1, &["init"], &[("pid", 7)]);
         fake::process(&p, 200, 100, &["sleep", "3002"], &[("pid", 7)]);
-        std::fs::write(p.join("200/cgroup"), "5:pids:/lab/vm1/limited\n4:memory:/lab/vm1\n0::/\n").unwrap();
+        std::fs::write(
+            p.join("200/cgroup"),
+            "5:pids:/lab/vm1/limited\n4:memory:/lab/vm1\n0::/\n",
+        )
+        .unwrap();
         let d = t.path().join("cgroup/pids/lab/vm1/limited");
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(d.join("pids.max"), "5\n").unwrap();
@@ -160,12 +194,17 @@ mod tests {
             ..Default::default()
         };
         let c = ctx(t.path(), &hosts);
-        let of = ProcRef { host: Some("vm1".into()), cmdline: Some("^sleep 3002".into()) };
+        let of = ProcRef {
+            host: Some("vm1".into()),
+            cmdline: Some("^sleep 3002".into()),
+        };
         assert!(check(Some(of), None, None).probe(&c).passed());
         assert!(check(None, Some("vm1"), Some("limited")).probe(&c).passed());
         std::fs::write(d.join("pids.max"), "max\n").unwrap();
         match check(None, Some("vm1"), Some("limited")).probe(&c) {
-            Outcome::Fail { observed, .. } => assert!(observed.ends_with("pids.max = max"), "{observed}"),
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.ends_with("pids.max = max"), "{observed}")
+            }
             o => panic!("{o:?}"),
         }
     }
@@ -180,11 +219,17 @@ mod tests {
         std::fs::create_dir_all(&d).unwrap();
         std::fs::write(t.path().join("cgroup/cgroup.controllers"), "memory pids\n").unwrap();
         std::fs::write(d.join("memory.max"), "8388608\n").unwrap();
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
         let chk = CgroupCheck {
             controller: "memory".into(),
-            of: Some(ProcRef { host: Some("vm1".into()), cmdline: None }),
+            of: Some(ProcRef {
+                host: Some("vm1".into()),
+                cmdline: None,
+            }),
             host: None,
             path: None,
             file: "memory.limit_in_bytes".into(),

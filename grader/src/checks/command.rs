@@ -18,24 +18,46 @@ pub struct CommandCheck {
 
 impl CommandCheck {
     pub fn describe(&self) -> String {
-        let out = self.stdout.as_ref().map(|s| format!(" printing /{s}/")).unwrap_or_default();
+        let out = self
+            .stdout
+            .as_ref()
+            .map(|s| format!(" printing /{s}/"))
+            .unwrap_or_default();
         format!("`{}` on {} exits {}{out}", self.run, self.host, self.exit)
     }
 
     pub fn probe(&self, ctx: &Ctx) -> Outcome {
         let expected = self.describe();
-        let out = match ctx.hosts.run(&self.host, &self.run, Duration::from_secs(10)) {
+        let out = match ctx
+            .hosts
+            .run(&self.host, &self.run, Duration::from_secs(10))
+        {
             Ok(o) => o,
             Err(e) => return Outcome::fail(expected, e),
         };
         let short: String = out.stdout.chars().take(200).collect();
         let observed = format!("exit {}, stdout {short:?}", out.status);
-        let out_ok = self.stdout.as_ref().map(|s| regex::Regex::new(s).map(|r| r.is_match(&out.stdout)).unwrap_or(false)).unwrap_or(true);
+        let out_ok = self
+            .stdout
+            .as_ref()
+            .map(|s| {
+                regex::Regex::new(s)
+                    .map(|r| r.is_match(&out.stdout))
+                    .unwrap_or(false)
+            })
+            .unwrap_or(true);
         if out.status == self.exit && out_ok {
             Outcome::pass(observed)
         } else {
             let err: String = out.stderr.chars().take(200).collect();
-            Outcome::fail(expected, if err.is_empty() { observed } else { format!("{observed}, stderr {err:?}") })
+            Outcome::fail(
+                expected,
+                if err.is_empty() {
+                    observed
+                } else {
+                    format!("{observed}, stderr {err:?}")
+                },
+            )
         }
     }
 }
@@ -50,12 +72,27 @@ mod tests {
     fn exit_and_stdout() {
         let t = tempfile::tempdir().unwrap();
         let hosts = FakeHosts::default();
-        hosts.outputs.lock().unwrap().push(CmdOutput { status: 0, stdout: "vm2\n".into(), stderr: String::new() });
-        hosts.outputs.lock().unwrap().push(CmdOutput { status: 1, stdout: String::new(), stderr: "bad".into() });
+        hosts.outputs.lock().unwrap().push(CmdOutput {
+            status: 0,
+            stdout: "vm2\n".into(),
+            stderr: String::new(),
+        });
+        hosts.outputs.lock().unwrap().push(CmdOutput {
+            status: 1,
+            stdout: String::new(),
+            stderr: "bad".into(),
+        });
         let c = ctx(t.path(), &hosts);
-        let chk = CommandCheck { host: "vm1".into(), run: "hostname".into(), exit: 0, stdout: Some("^vm2".into()) };
+        let chk = CommandCheck {
+            host: "vm1".into(),
+            run: "hostname".into(),
+            exit: 0,
+            stdout: Some("^vm2".into()),
+        };
         match chk.probe(&c) {
-            Outcome::Fail { observed, .. } => assert_eq!(observed, "exit 1, stdout \"\", stderr \"bad\""),
+            Outcome::Fail { observed, .. } => {
+                assert_eq!(observed, "exit 1, stdout \"\", stderr \"bad\"")
+            }
             o => panic!("{o:?}"),
         }
         assert!(chk.probe(&c).passed());

@@ -52,16 +52,34 @@ fn text(v: &serde_json::Value) -> String {
 
 /// GET `path` over the unix socket at `sock` and parse the JSON body.
 pub fn get_json(sock: &std::path::Path, path: &str) -> Result<serde_json::Value, String> {
-    let mut s = UnixStream::connect(sock).map_err(|e| format!("cannot connect to {}: {e} (is the daemon running?)", sock.display()))?;
+    let mut s = UnixStream::connect(sock).map_err(|e| {
+        format!(
+            "cannot connect to {}: {e} (is the daemon running?)",
+            sock.display()
+        )
+    })?;
     s.set_read_timeout(Some(Duration::from_secs(5))).ok();
     let req = format!("GET {path} HTTP/1.0\r\nHost: berth\r\nConnection: close\r\n\r\n");
     s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("truncated HTTP response")?;
-    let status: u16 = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or("not an HTTP response")?;
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("truncated HTTP response")?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or("not an HTTP response")?;
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     if status != 200 {
         return Err(format!("GET {path}: HTTP {status}: {}", body.trim()));
     }
@@ -72,7 +90,9 @@ fn dechunk(body: &str) -> String {
     let mut out = String::new();
     let mut rest = body;
     while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         if n == 0 || tail.len() < n {
             break;
         }
@@ -84,8 +104,16 @@ fn dechunk(body: &str) -> String {
 
 impl EngineCheck {
     pub fn describe(&self) -> String {
-        let sel: Vec<String> = self.select.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let object = if self.object == Object::Containers { "containers" } else { "images" };
+        let sel: Vec<String> = self
+            .select
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let object = if self.object == Object::Containers {
+            "containers"
+        } else {
+            "images"
+        };
         let what = format!("{object} [{}] on {}", sel.join(", "), self.host);
         match (self.present, &self.field, &self.equals) {
             (false, _, _) => format!("no {what}"),
@@ -99,23 +127,42 @@ impl EngineCheck {
         let Some(pid) = ctx.hosts.pid(&self.host) else {
             return Outcome::fail(expected, format!("host {} is not running", self.host));
         };
-        let sock = ctx.proc_root.join(procfs::pid_dir(pid)).join("root").join(self.socket.trim_start_matches('/'));
+        let sock = ctx
+            .proc_root
+            .join(procfs::pid_dir(pid))
+            .join("root")
+            .join(self.socket.trim_start_matches('/'));
         let path = match self.object {
             Object::Containers => "/containers/json?all=1",
             Object::Images => "/images/json",
         };
         let list = match get_json(&sock, path) {
             Ok(serde_json::Value::Array(a)) => a,
-            Ok(v) => return Outcome::fail(expected, format!("GET {path} returned {v}, not a list")),
+            Ok(v) => {
+                return Outcome::fail(expected, format!("GET {path} returned {v}, not a list"))
+            }
             Err(e) => return Outcome::fail(expected, e),
         };
         let selected: Vec<&serde_json::Value> = list
             .iter()
-            .filter(|o| self.select.iter().all(|(k, v)| o.pointer(k).map(text).as_deref() == Some(v.as_str())))
+            .filter(|o| {
+                self.select
+                    .iter()
+                    .all(|(k, v)| o.pointer(k).map(text).as_deref() == Some(v.as_str()))
+            })
             .collect();
         let observed_of = |o: &serde_json::Value| match &self.field {
-            Some(f) => format!("{f}={}", o.pointer(f).map(text).unwrap_or_else(|| "(absent)".into())),
-            None => o.get("Id").map(text).unwrap_or_default().chars().take(12).collect(),
+            Some(f) => format!(
+                "{f}={}",
+                o.pointer(f).map(text).unwrap_or_else(|| "(absent)".into())
+            ),
+            None => o
+                .get("Id")
+                .map(text)
+                .unwrap_or_default()
+                .chars()
+                .take(12)
+                .collect(),
         };
         if !self.present {
             return if selected.is_empty() {
@@ -125,11 +172,17 @@ impl EngineCheck {
             };
         }
         let Some(first) = selected.first() else {
-            return Outcome::fail(expected, format!("{} {path} objects, none matching", list.len()));
+            return Outcome::fail(
+                expected,
+                format!("{} {path} objects, none matching", list.len()),
+            );
         };
         match (&self.field, &self.equals) {
             (Some(f), Some(v)) => {
-                if let Some(o) = selected.iter().find(|o| o.pointer(f).map(text).as_deref() == Some(v.as_str())) {
+                if let Some(o) = selected
+                    .iter()
+                    .find(|o| o.pointer(f).map(text).as_deref() == Some(v.as_str()))
+                {
                     Outcome::pass(observed_of(o))
                 } else {
                     Outcome::fail(expected, observed_of(first))
@@ -147,7 +200,11 @@ mod tests {
     use std::os::unix::net::UnixListener;
 
     /// A fake daemon answering every request with `body` (chunked, as Docker may).
-    fn fake_daemon(sock: &std::path::Path, body: &'static str, requests: usize) -> std::thread::JoinHandle<Vec<String>> {
+    fn fake_daemon(
+        sock: &std::path::Path,
+        body: &'static str,
+        requests: usize,
+    ) -> std::thread::JoinHandle<Vec<String>> {
         let l = UnixListener::bind(sock).unwrap();
         std::thread::spawn(move || {
             let mut seen = Vec::new();
@@ -170,7 +227,10 @@ mod tests {
         let body = r#"[{"Id":"4a3b2c1d0e9f8a7b","Names":["/web"],"Image":"busybox","State":"running"},
                        {"Id":"99","Names":["/old"],"Image":"busybox","State":"exited"}]"#;
         let srv = fake_daemon(&run.join("berth.sock"), body, 3);
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
         let mut chk = EngineCheck {
             host: "vm1".into(),
@@ -191,14 +251,20 @@ mod tests {
         chk.select = [("/Names/0".to_string(), "/db".to_string())].into();
         chk.present = false;
         assert!(chk.probe(&c).passed());
-        assert_eq!(srv.join().unwrap()[0], "GET /containers/json?all=1 HTTP/1.0");
+        assert_eq!(
+            srv.join().unwrap()[0],
+            "GET /containers/json?all=1 HTTP/1.0"
+        );
     }
 
     #[test]
     fn dead_daemon_is_reported() {
         let t = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(t.path().join("proc/100/root/run")).unwrap();
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
         let chk = EngineCheck {
             host: "vm1".into(),
@@ -210,7 +276,9 @@ mod tests {
             equals: None,
         };
         match chk.probe(&c) {
-            Outcome::Fail { observed, .. } => assert!(observed.contains("is the daemon running?"), "{observed}"),
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.contains("is the daemon running?"), "{observed}")
+            }
             o => panic!("{o:?}"),
         }
     }

@@ -78,7 +78,11 @@ pub fn get_xattr(path: &Path, name: &str) -> Result<Option<Vec<u8>>, String> {
     let r = unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
     if r < 0 {
         let e = std::io::Error::last_os_error();
-        return if e.raw_os_error() == Some(libc::ENODATA) { Ok(None) } else { Err(format!("getxattr {name}: {e}")) };
+        return if e.raw_os_error() == Some(libc::ENODATA) {
+            Ok(None)
+        } else {
+            Err(format!("getxattr {name}: {e}"))
+        };
     }
     buf.truncate(r as usize);
     Ok(Some(buf))
@@ -91,7 +95,13 @@ impl FileCheck {
         }
         let mut s = format!("{}:{} exists", self.host, self.path);
         if let Some(k) = self.kind {
-            s += &format!(" as a {}", serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default());
+            s += &format!(
+                " as a {}",
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            );
         }
         if let Some(c) = &self.content {
             s += &format!(", content ~ /{c}/");
@@ -107,7 +117,11 @@ impl FileCheck {
         let Some(pid) = ctx.hosts.pid(&self.host) else {
             return Outcome::fail(expected, format!("host {} is not running", self.host));
         };
-        let full = ctx.proc_root.join(procfs::pid_dir(pid)).join("root").join(self.path.trim_start_matches('/'));
+        let full = ctx
+            .proc_root
+            .join(procfs::pid_dir(pid))
+            .join("root")
+            .join(self.path.trim_start_matches('/'));
         let md = match std::fs::symlink_metadata(&full) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -120,7 +134,13 @@ impl FileCheck {
             Err(e) => return Outcome::fail(expected, format!("{}: {e}", self.path)),
         };
         let kind = kind_of(&md);
-        let mut observed = format!("{} is a {kind:?} (mode {:o}, rdev {}:{})", self.path, md.mode(), libc::major(md.rdev()), libc::minor(md.rdev()));
+        let mut observed = format!(
+            "{} is a {kind:?} (mode {:o}, rdev {}:{})",
+            self.path,
+            md.mode(),
+            libc::major(md.rdev()),
+            libc::minor(md.rdev())
+        );
         if !self.exists {
             return Outcome::fail(expected, observed);
         }
@@ -136,7 +156,10 @@ impl FileCheck {
             };
             let short: String = text.chars().take(200).collect();
             observed += &format!(", content {short:?}");
-            if !regex::Regex::new(re).map(|r| r.is_match(&text)).unwrap_or(false) {
+            if !regex::Regex::new(re)
+                .map(|r| r.is_match(&text))
+                .unwrap_or(false)
+            {
                 return Outcome::fail(expected, observed);
             }
         }
@@ -149,7 +172,9 @@ impl FileCheck {
                         return Outcome::fail(expected, observed);
                     }
                 }
-                Ok(None) => return Outcome::fail(expected, format!("{observed}, no xattr {}", x.name)),
+                Ok(None) => {
+                    return Outcome::fail(expected, format!("{observed}, no xattr {}", x.name))
+                }
                 Err(e) => return Outcome::fail(expected, format!("{observed}, {e}")),
             }
         }
@@ -163,7 +188,14 @@ mod tests {
     use crate::checks::testing::{ctx, FakeHosts};
 
     fn chk(path: &str) -> FileCheck {
-        FileCheck { host: "vm1".into(), path: path.into(), exists: true, kind: None, content: None, xattr: None }
+        FileCheck {
+            host: "vm1".into(),
+            path: path.into(),
+            exists: true,
+            kind: None,
+            content: None,
+            xattr: None,
+        }
     }
 
     #[test]
@@ -172,7 +204,10 @@ mod tests {
         let root = t.path().join("proc/100/root");
         std::fs::create_dir_all(root.join("root")).unwrap();
         std::fs::write(root.join("root/hello.txt"), "hello from vm1\n").unwrap();
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
         let mut f = chk("/root/hello.txt");
         f.kind = Some(Kind::File);
@@ -201,8 +236,17 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let root = t.path().join("proc/100/root");
         std::fs::create_dir_all(&root).unwrap();
-        nix::sys::stat::mknod(&root.join("wh"), nix::sys::stat::SFlag::S_IFCHR, nix::sys::stat::Mode::from_bits_truncate(0o600), 0).unwrap();
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        nix::sys::stat::mknod(
+            &root.join("wh"),
+            nix::sys::stat::SFlag::S_IFCHR,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+            0,
+        )
+        .unwrap();
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
         let mut f = chk("/wh");
         f.kind = Some(Kind::Whiteout);
@@ -217,10 +261,16 @@ mod tests {
         let root = t.path().join("proc/100/root");
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("f"), "x").unwrap();
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
         let mut f = chk("/f");
-        f.xattr = Some(Xattr { name: "user.berth".into(), value: "y".into() });
+        f.xattr = Some(Xattr {
+            name: "user.berth".into(),
+            value: "y".into(),
+        });
         assert!(!f.probe(&c).passed());
         let p = std::ffi::CString::new(root.join("f").to_str().unwrap()).unwrap();
         let n = std::ffi::CString::new("user.berth").unwrap();

@@ -26,41 +26,71 @@ fn ok() -> u16 {
 
 /// (address, host header, path) of an http:// URL with a literal IP.
 pub fn parse_url(url: &str) -> Result<(SocketAddr, String, String), String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url:?}: only http:// URLs"))?;
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| format!("{url:?}: only http:// URLs"))?;
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
     };
-    let with_port = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:80") };
-    let addr = with_port.parse().map_err(|e| format!("{url:?}: host must be ip[:port]: {e}"))?;
+    let with_port = if hostport.contains(':') {
+        hostport.to_string()
+    } else {
+        format!("{hostport}:80")
+    };
+    let addr = with_port
+        .parse()
+        .map_err(|e| format!("{url:?}: host must be ip[:port]: {e}"))?;
     Ok((addr, hostport.to_string(), path.to_string()))
 }
 
 /// GET `url`, returning (status, body).
-pub fn get(ctx: &Ctx, pid: Option<i32>, url: &str) -> Result<Result<(u16, String), String>, String> {
+pub fn get(
+    ctx: &Ctx,
+    pid: Option<i32>,
+    url: &str,
+) -> Result<Result<(u16, String), String>, String> {
     let (addr, host, path) = parse_url(url)?;
-    netns::in_netns(&ctx.proc_root, pid, move || -> Result<(u16, String), String> {
-        let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| format!("connect {addr}: {e}"))?;
-        s.set_read_timeout(Some(Duration::from_secs(3))).ok();
-        let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: berth-grader\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).map_err(|e| format!("reading response: {e}"))?;
-        let text = String::from_utf8_lossy(&raw);
-        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-        let status = head
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("not an HTTP response: {:?}", head.lines().next().unwrap_or("")))?;
-        Ok((status, body.to_string()))
-    })
+    netns::in_netns(
+        &ctx.proc_root,
+        pid,
+        move || -> Result<(u16, String), String> {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .map_err(|e| format!("connect {addr}: {e}"))?;
+            s.set_read_timeout(Some(Duration::from_secs(3))).ok();
+            let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\nUser-Agent: berth-grader\r\nConnection: close\r\n\r\n");
+            s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+            let mut raw = Vec::new();
+            s.read_to_end(&mut raw)
+                .map_err(|e| format!("reading response: {e}"))?;
+            let text = String::from_utf8_lossy(&raw);
+            let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+            let status = head
+                .split_whitespace()
+                .nth(1)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| {
+                    format!(
+                        "not an HTTP response: {:?}",
+                        head.lines().next().unwrap_or("")
+                    )
+                })?;
+            Ok((status, body.to_string()))
+        },
+    )
 }
 
 impl HttpCheck {
     pub fn describe(&self) -> String {
-        let body = self.body.as_ref().map(|b| format!(" with body ~ /{b}/")).unwrap_or_default();
-        format!("GET {} from {} answers {}{body}", self.url, self.from, self.status)
+        let body = self
+            .body
+            .as_ref()
+            .map(|b| format!(" with body ~ /{b}/"))
+            .unwrap_or_default();
+        format!(
+            "GET {} from {} answers {}{body}",
+            self.url, self.from, self.status
+        )
     }
 
     pub fn probe(&self, ctx: &Ctx) -> Outcome {
@@ -73,7 +103,15 @@ impl HttpCheck {
             Ok(Ok((status, body))) => {
                 let short: String = body.chars().take(200).collect();
                 let observed = format!("{status} {short:?}");
-                let body_ok = self.body.as_ref().map(|b| regex::Regex::new(b).map(|r| r.is_match(&body)).unwrap_or(false)).unwrap_or(true);
+                let body_ok = self
+                    .body
+                    .as_ref()
+                    .map(|b| {
+                        regex::Regex::new(b)
+                            .map(|r| r.is_match(&body))
+                            .unwrap_or(false)
+                    })
+                    .unwrap_or(true);
                 if status == self.status && body_ok {
                     Outcome::pass(observed)
                 } else {
@@ -111,12 +149,15 @@ pub mod tests {
             let (mut s, _) = l.accept().unwrap();
             let req = read_head(&mut s);
             assert!(req.starts_with("GET /index.html HTTP/1.0\r\n"), "{req}");
-            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>vm2</h1>\n").unwrap();
+            s.write_all(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<h1>vm2</h1>\n")
+                .unwrap();
         });
         let t = tempfile::tempdir().unwrap();
         let hosts = FakeHosts::default();
         let c = ctx(t.path(), &hosts);
-        let (status, body) = get(&c, None, &format!("http://127.0.0.1:{port}/index.html")).unwrap().unwrap();
+        let (status, body) = get(&c, None, &format!("http://127.0.0.1:{port}/index.html"))
+            .unwrap()
+            .unwrap();
         srv.join().unwrap();
         assert_eq!((status, body.as_str()), (200, "<h1>vm2</h1>\n"));
         assert!(parse_url("https://x").is_err());

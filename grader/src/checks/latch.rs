@@ -13,7 +13,9 @@ pub struct Latches {
 
 impl Latches {
     pub fn new(n: usize) -> Latches {
-        Latches { state: vec![None; n] }
+        Latches {
+            state: vec![None; n],
+        }
     }
 
     /// Probes every check not yet latched; returns the current outcome of each.
@@ -37,7 +39,12 @@ impl Latches {
     }
 
     /// Polls until every check passed or `timeout` elapsed; returns the last outcomes.
-    pub fn wait(&mut self, timeout: Duration, interval: Duration, probe: &mut dyn FnMut(usize) -> Outcome) -> Vec<Outcome> {
+    pub fn wait(
+        &mut self,
+        timeout: Duration,
+        interval: Duration,
+        probe: &mut dyn FnMut(usize) -> Outcome,
+    ) -> Vec<Outcome> {
         let deadline = Instant::now() + timeout;
         loop {
             let out = self.poll(probe);
@@ -78,10 +85,14 @@ mod tests {
         let mut l = Latches::new(1);
         let start = Instant::now();
         let mut n = 0;
-        let out = l.wait(Duration::from_millis(60), Duration::from_millis(10), &mut |_| {
-            n += 1;
-            Outcome::fail("5", format!("observed {n}"))
-        });
+        let out = l.wait(
+            Duration::from_millis(60),
+            Duration::from_millis(10),
+            &mut |_| {
+                n += 1;
+                Outcome::fail("5", format!("observed {n}"))
+            },
+        );
         assert!(start.elapsed() >= Duration::from_millis(60));
         assert!(n >= 3);
         assert_eq!(out[0], Outcome::fail("5", format!("observed {n}")));

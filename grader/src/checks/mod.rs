@@ -72,10 +72,15 @@ impl Outcome {
         matches!(self, Outcome::Pass { .. })
     }
     pub fn fail(expected: impl Into<String>, observed: impl Into<String>) -> Outcome {
-        Outcome::Fail { expected: expected.into(), observed: observed.into() }
+        Outcome::Fail {
+            expected: expected.into(),
+            observed: observed.into(),
+        }
     }
     pub fn pass(observed: impl Into<String>) -> Outcome {
-        Outcome::Pass { observed: observed.into() }
+        Outcome::Pass {
+            observed: observed.into(),
+        }
     }
 }
 
@@ -162,8 +167,14 @@ impl CheckSpec {
         let h = |f: &str, h: &str| Some((f.to_string(), h.to_string()));
         let v: Vec<Option<(String, String)>> = match self {
             CheckSpec::Namespace(c) => vec![pr("a", &c.a), pr("b", &c.b)],
-            CheckSpec::Cgroup(c) => vec![c.of.as_ref().and_then(|r| pr("of", r)), c.host.as_deref().and_then(|x| h("host", x))],
-            CheckSpec::OomKill(c) => vec![c.of.as_ref().and_then(|r| pr("of", r)), c.host.as_deref().and_then(|x| h("host", x))],
+            CheckSpec::Cgroup(c) => vec![
+                c.of.as_ref().and_then(|r| pr("of", r)),
+                c.host.as_deref().and_then(|x| h("host", x)),
+            ],
+            CheckSpec::OomKill(c) => vec![
+                c.of.as_ref().and_then(|r| pr("of", r)),
+                c.host.as_deref().and_then(|x| h("host", x)),
+            ],
             CheckSpec::Mount(c) => vec![pr("of", &c.of)],
             CheckSpec::File(c) => vec![h("host", &c.host)],
             CheckSpec::Process(c) => vec![h("host", &c.host)],
@@ -186,7 +197,9 @@ impl CheckSpec {
     /// Static validation of regexes and values: Err((sub-field, message)).
     pub fn validate(&self) -> Result<(), (String, String)> {
         let re = |f: &str, r: &Option<String>| match r {
-            Some(r) => regex::Regex::new(r).map(|_| ()).map_err(|e| (f.to_string(), format!("bad regex: {e}"))),
+            Some(r) => regex::Regex::new(r)
+                .map(|_| ())
+                .map_err(|e| (f.to_string(), format!("bad regex: {e}"))),
             None => Ok(()),
         };
         match self {
@@ -200,14 +213,20 @@ impl CheckSpec {
                 cgroup::validate_target(c.of.as_ref(), c.host.as_deref(), c.path.as_deref())
                     .map_err(|m| ("of".to_string(), m))
             }
-            CheckSpec::OomKill(c) => cgroup::validate_target(c.of.as_ref(), c.host.as_deref(), c.path.as_deref())
-                .map_err(|m| ("of".to_string(), m)),
+            CheckSpec::OomKill(c) => {
+                cgroup::validate_target(c.of.as_ref(), c.host.as_deref(), c.path.as_deref())
+                    .map_err(|m| ("of".to_string(), m))
+            }
             CheckSpec::Mount(c) => re("source", &c.source),
             CheckSpec::File(c) => re("content", &c.content),
             CheckSpec::Process(c) => re("cmdline", &Some(c.cmdline.clone())),
             CheckSpec::Http(c) => re("body", &c.body),
             CheckSpec::Command(c) => re("stdout", &c.stdout),
-            CheckSpec::Tcp(c) => c.to.parse::<std::net::SocketAddr>().map(|_| ()).map_err(|e| ("to".into(), format!("{e}"))),
+            CheckSpec::Tcp(c) => {
+                c.to.parse::<std::net::SocketAddr>()
+                    .map(|_| ())
+                    .map_err(|e| ("to".into(), format!("{e}")))
+            }
             CheckSpec::Quiz(_) | CheckSpec::Engine(_) => Ok(()),
         }
     }
@@ -234,7 +253,11 @@ pub mod testing {
             self.cgroups.get(host).cloned()
         }
         fn run(&self, _host: &str, _cmd: &str, _t: Duration) -> Result<CmdOutput, String> {
-            self.outputs.lock().unwrap().pop().ok_or_else(|| "no output scripted".to_string())
+            self.outputs
+                .lock()
+                .unwrap()
+                .pop()
+                .ok_or_else(|| "no output scripted".to_string())
         }
     }
 

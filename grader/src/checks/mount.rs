@@ -17,10 +17,14 @@ pub struct MountInfo {
 
 impl MountInfo {
     pub fn super_opt(&self, key: &str) -> Option<&str> {
-        self.super_options.iter().find_map(|o| o.strip_prefix(key)?.strip_prefix('='))
+        self.super_options
+            .iter()
+            .find_map(|o| o.strip_prefix(key)?.strip_prefix('='))
     }
     pub fn lowerdirs(&self) -> Vec<String> {
-        self.super_opt("lowerdir").map(|l| l.split(':').map(String::from).collect()).unwrap_or_default()
+        self.super_opt("lowerdir")
+            .map(|l| l.split(':').map(String::from).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -30,7 +34,10 @@ fn unescape(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -131,7 +138,10 @@ impl MountCheck {
             }
         }
         if let Some(s) = &self.source {
-            if !regex::Regex::new(s).map(|r| r.is_match(&m.source)).unwrap_or(false) {
+            if !regex::Regex::new(s)
+                .map(|r| r.is_match(&m.source))
+                .unwrap_or(false)
+            {
                 bad.push(format!("source {} !~ /{s}/", m.source));
             }
         }
@@ -147,7 +157,11 @@ impl MountCheck {
         }
         if let Some(l) = &self.lowerdir {
             if &m.lowerdirs() != l {
-                bad.push(format!("lowerdir {} ≠ {}", m.lowerdirs().join(":"), l.join(":")));
+                bad.push(format!(
+                    "lowerdir {} ≠ {}",
+                    m.lowerdirs().join(":"),
+                    l.join(":")
+                ));
             }
         }
         for (k, want) in [("upperdir", &self.upperdir), ("workdir", &self.workdir)] {
@@ -173,11 +187,17 @@ impl MountCheck {
         };
         let mounts = parse_mountinfo(&text);
         // The last entry for a mountpoint is the one on top, the one paths resolve to.
-        let top = mounts.iter().rev().find(|m| m.mountpoint == self.mountpoint);
+        let top = mounts
+            .iter()
+            .rev()
+            .find(|m| m.mountpoint == self.mountpoint);
         match (top, self.present) {
             (None, false) => Outcome::pass(format!("no mount on {} in {who}", self.mountpoint)),
             (Some(m), false) => Outcome::fail(expected, m.line.clone()),
-            (None, true) => Outcome::fail(expected, format!("no mount on {} in {who}'s mountinfo", self.mountpoint)),
+            (None, true) => Outcome::fail(
+                expected,
+                format!("no mount on {} in {who}'s mountinfo", self.mountpoint),
+            ),
             (Some(m), true) => {
                 let bad = self.mismatches(m);
                 if bad.is_empty() {
@@ -218,10 +238,16 @@ mod tests {
         let p = t.path().join("proc");
         fake::process(&p, 100, 1, &["init"], &[("pid", 7)]);
         std::fs::write(p.join("100/mountinfo"), MI).unwrap();
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
         let mut chk = MountCheck {
-            of: ProcRef { host: Some("vm1".into()), cmdline: None },
+            of: ProcRef {
+                host: Some("vm1".into()),
+                cmdline: None,
+            },
             mountpoint: "/mnt/ovl".into(),
             present: true,
             fstype: Some("overlay".into()),
@@ -236,7 +262,11 @@ mod tests {
         chk.lowerdir = Some(vec!["/l/a".into(), "/l/b".into()]);
         match chk.probe(&c) {
             Outcome::Fail { observed, .. } => {
-                assert!(observed.starts_with("30 22 0:40") && observed.contains("lowerdir /l/b:/l/a ≠ /l/a:/l/b"), "{observed}")
+                assert!(
+                    observed.starts_with("30 22 0:40")
+                        && observed.contains("lowerdir /l/b:/l/a ≠ /l/a:/l/b"),
+                    "{observed}"
+                )
             }
             o => panic!("{o:?}"),
         }
@@ -251,7 +281,10 @@ mod tests {
             ..chk.clone()
         };
         assert!(bind.probe(&c).passed());
-        let absent = MountCheck { present: false, ..bind };
+        let absent = MountCheck {
+            present: false,
+            ..bind
+        };
         assert!(!absent.probe(&c).passed());
     }
 }

@@ -27,14 +27,24 @@ pub fn validate_ns(ns: &str) -> Result<(), String> {
     if NAMESPACES.contains(&ns) {
         Ok(())
     } else {
-        Err(format!("unknown namespace {ns:?} (one of {})", NAMESPACES.join(", ")))
+        Err(format!(
+            "unknown namespace {ns:?} (one of {})",
+            NAMESPACES.join(", ")
+        ))
     }
 }
 
 impl NamespaceCheck {
     pub fn describe(&self) -> String {
-        let rel = if self.relation == Relation::Same { "is the same as" } else { "differs from" };
-        format!("{} namespace of {} {rel} that of {}", self.ns, self.a, self.b)
+        let rel = if self.relation == Relation::Same {
+            "is the same as"
+        } else {
+            "differs from"
+        };
+        format!(
+            "{} namespace of {} {rel} that of {}",
+            self.ns, self.a, self.b
+        )
     }
 
     pub fn probe(&self, ctx: &Ctx) -> Outcome {
@@ -48,7 +58,10 @@ impl NamespaceCheck {
             (Ok(a), Ok(b)) => (a, b),
             (Err(e), _) | (_, Err(e)) => return Outcome::fail(expected, e),
         };
-        let observed = format!("{}: {}:[{}], {}: {}:[{}]", a.1, self.ns, a.0, b.1, self.ns, b.0);
+        let observed = format!(
+            "{}: {}:[{}], {}: {}:[{}]",
+            a.1, self.ns, a.0, b.1, self.ns, b.0
+        );
         if (a.0 == b.0) == (self.relation == Relation::Same) {
             Outcome::pass(observed)
         } else {
@@ -69,27 +82,54 @@ mod tests {
         let p = t.path().join("proc");
         fake::process(&p, 100, 1, &["init"], &[("pid", 7), ("net", 8)]);
         fake::process(&p, 200, 100, &["sleep", "3001"], &[("pid", 9), ("net", 8)]);
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
-        let a = ProcRef { host: Some("vm1".into()), cmdline: Some("^sleep 3001$".into()) };
-        let b = ProcRef { host: Some("vm1".into()), cmdline: None };
-        let pid_diff = NamespaceCheck { ns: "pid".into(), a: a.clone(), b: b.clone(), relation: Relation::Different };
+        let a = ProcRef {
+            host: Some("vm1".into()),
+            cmdline: Some("^sleep 3001$".into()),
+        };
+        let b = ProcRef {
+            host: Some("vm1".into()),
+            cmdline: None,
+        };
+        let pid_diff = NamespaceCheck {
+            ns: "pid".into(),
+            a: a.clone(),
+            b: b.clone(),
+            relation: Relation::Different,
+        };
         assert!(pid_diff.probe(&c).passed());
-        let net_diff = NamespaceCheck { ns: "net".into(), a, b, relation: Relation::Different };
+        let net_diff = NamespaceCheck {
+            ns: "net".into(),
+            a,
+            b,
+            relation: Relation::Different,
+        };
         match net_diff.probe(&c) {
             Outcome::Fail { observed, .. } => {
-                assert!(observed.contains("net:[8]") && observed.contains("pid 200"), "{observed}")
+                assert!(
+                    observed.contains("net:[8]") && observed.contains("pid 200"),
+                    "{observed}"
+                )
             }
             o => panic!("{o:?}"),
         }
         let missing = NamespaceCheck {
             ns: "net".into(),
-            a: ProcRef { host: Some("vm1".into()), cmdline: Some("nginx".into()) },
+            a: ProcRef {
+                host: Some("vm1".into()),
+                cmdline: Some("nginx".into()),
+            },
             b: ProcRef::default(),
             relation: Relation::Same,
         };
         match missing.probe(&c) {
-            Outcome::Fail { observed, .. } => assert!(observed.contains("no process matching /nginx/ on host vm1")),
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.contains("no process matching /nginx/ on host vm1"))
+            }
             o => panic!("{o:?}"),
         }
     }

@@ -19,7 +19,10 @@ fn yes() -> bool {
 impl ProcessCheck {
     pub fn describe(&self) -> String {
         let what = if self.present { "runs" } else { "does not run" };
-        format!("a process matching /{}/ {what} on {}", self.cmdline, self.host)
+        format!(
+            "a process matching /{}/ {what} on {}",
+            self.cmdline, self.host
+        )
     }
 
     pub fn probe(&self, ctx: &Ctx) -> Outcome {
@@ -35,7 +38,11 @@ impl ProcessCheck {
         let observed = if found.is_empty() {
             format!("no such process on {}", self.host)
         } else {
-            found.iter().map(|(p, c)| format!("pid {p} `{c}`")).collect::<Vec<_>>().join(", ")
+            found
+                .iter()
+                .map(|(p, c)| format!("pid {p} `{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         };
         if found.is_empty() != self.present {
             Outcome::pass(observed)
@@ -58,9 +65,16 @@ mod tests {
         fake::process(&p, 100, 1, &["init"], &[("pid", 7)]);
         fake::process(&p, 101, 1, &["init"], &[("pid", 8)]);
         fake::process(&p, 200, 101, &["busybox", "httpd", "-f"], &[("pid", 8)]);
-        let hosts = FakeHosts { pids: [("vm1".to_string(), 100), ("vm2".to_string(), 101)].into(), ..Default::default() };
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100), ("vm2".to_string(), 101)].into(),
+            ..Default::default()
+        };
         let c = ctx(t.path(), &hosts);
-        let mut chk = ProcessCheck { host: "vm1".into(), cmdline: "httpd".into(), present: true };
+        let mut chk = ProcessCheck {
+            host: "vm1".into(),
+            cmdline: "httpd".into(),
+            present: true,
+        };
         assert!(!chk.probe(&c).passed());
         chk.host = "vm2".into();
         assert!(chk.probe(&c).passed());

@@ -30,7 +30,10 @@ pub fn pid_dir(pid: i32) -> String {
 
 pub fn pids(proc_root: &Path) -> Vec<i32> {
     let mut v: Vec<i32> = std::fs::read_dir(proc_root)
-        .map(|d| d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
         .unwrap_or_default();
     v.sort();
     v
@@ -60,7 +63,9 @@ pub fn stat(proc_root: &Path, pid: i32) -> Option<(char, i32)> {
 /// Whether `pid` lives in the host whose init is `host_pid`: same pid namespace as the host's
 /// init, or a descendant of a process that is (nested pid namespaces created inside the host).
 pub fn in_host(proc_root: &Path, host_pid: i32, pid: i32) -> bool {
-    let Ok(host_ns) = ns_inode(proc_root, host_pid, "pid") else { return false };
+    let Ok(host_ns) = ns_inode(proc_root, host_pid, "pid") else {
+        return false;
+    };
     let mut cur = pid;
     for _ in 0..64 {
         if cur == host_pid || ns_inode(proc_root, cur, "pid").ok() == Some(host_ns) {
@@ -81,23 +86,38 @@ pub fn find(proc_root: &Path, host_pid: Option<i32>, re: &regex::Regex) -> Vec<(
         .into_iter()
         .filter(|&p| !matches!(stat(proc_root, p), Some(('Z', _)) | None))
         .filter(|&p| host_pid.map(|h| in_host(proc_root, h, p)).unwrap_or(true))
-        .filter_map(|p| cmdline(proc_root, p).filter(|c| re.is_match(c)).map(|c| (p, c)))
+        .filter_map(|p| {
+            cmdline(proc_root, p)
+                .filter(|c| re.is_match(c))
+                .map(|c| (p, c))
+        })
         .collect()
 }
 
 /// Resolves a process reference to one pid, or says why it cannot.
 pub fn resolve(ctx: &Ctx, r: &ProcRef) -> Result<(i32, String), String> {
     let host_pid = match &r.host {
-        Some(h) => Some(ctx.hosts.pid(h).ok_or_else(|| format!("host {h} is not running"))?),
+        Some(h) => Some(
+            ctx.hosts
+                .pid(h)
+                .ok_or_else(|| format!("host {h} is not running"))?,
+        ),
         None => None,
     };
     match (&r.cmdline, host_pid) {
-        (None, Some(p)) => Ok((p, format!("host {}'s init (pid {p})", r.host.as_deref().unwrap_or("")))),
+        (None, Some(p)) => Ok((
+            p,
+            format!("host {}'s init (pid {p})", r.host.as_deref().unwrap_or("")),
+        )),
         (None, None) => Ok((0, "the machine (grader's own process)".into())),
         (Some(re), hp) => {
             let rx = regex::Regex::new(re).map_err(|e| format!("bad cmdline regex: {e}"))?;
             let found = find(&ctx.proc_root, hp, &rx);
-            let place = r.host.as_ref().map(|h| format!("on host {h}")).unwrap_or_else(|| "on the machine".into());
+            let place = r
+                .host
+                .as_ref()
+                .map(|h| format!("on host {h}"))
+                .unwrap_or_else(|| "on the machine".into());
             match found.as_slice() {
                 [] => Err(format!("no process matching /{re}/ {place}")),
                 [(p, c), ..] => Ok((*p, format!("pid {p} `{c}` {place}"))),
@@ -113,7 +133,11 @@ pub fn cgroups(proc_root: &Path, pid: i32) -> Result<Vec<(String, String, String
         .lines()
         .filter_map(|l| {
             let mut f = l.splitn(3, ':');
-            Some((f.next()?.to_string(), f.next()?.to_string(), f.next()?.to_string()))
+            Some((
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+            ))
         })
         .collect())
 }
@@ -130,7 +154,11 @@ pub mod fake {
         cl.push('\0');
         std::fs::write(d.join("cmdline"), cl).unwrap();
         let comm = cmdline.first().copied().unwrap_or("kthread");
-        std::fs::write(d.join("stat"), format!("{pid} ({comm}) S {ppid} 1 1 0 -1\n")).unwrap();
+        std::fs::write(
+            d.join("stat"),
+            format!("{pid} ({comm}) S {ppid} 1 1 0 -1\n"),
+        )
+        .unwrap();
         for (n, ino) in ns {
             std::os::unix::fs::symlink(format!("{n}:[{ino}]"), d.join("ns").join(n)).unwrap();
         }
@@ -154,7 +182,10 @@ mod tests {
         assert!(!in_host(r, 100, 300));
         assert!(in_host(r, 100, 400), "nested pid ns below the host counts");
         let rx = regex::Regex::new("^sleep 3001$").unwrap();
-        assert_eq!(find(r, Some(100), &rx), vec![(200, "sleep 3001".to_string())]);
+        assert_eq!(
+            find(r, Some(100), &rx),
+            vec![(200, "sleep 3001".to_string())]
+        );
         assert_eq!(find(r, None, &rx).len(), 2);
         assert!(ns_inode(r, 999, "net").unwrap_err().contains("999/ns/net"));
     }

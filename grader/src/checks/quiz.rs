@@ -53,7 +53,10 @@ mod tests {
         c.answers.insert("q1".into(), "a".into());
         match chk.probe(&c) {
             Outcome::Fail { observed, expected } => {
-                assert!(!observed.contains('b') || !expected.contains(" b"), "{observed}")
+                assert!(
+                    !observed.contains('b') || !expected.contains(" b"),
+                    "{observed}"
+                )
             }
             o => panic!("{o:?}"),
         }

@@ -25,7 +25,9 @@ fn yes() -> bool {
 pub fn connect(ctx: &Ctx, pid: Option<i32>, to: &str) -> Result<Result<(), String>, String> {
     let addr: SocketAddr = to.parse().map_err(|e| format!("{to:?}: {e}"))?;
     netns::in_netns(&ctx.proc_root, pid, move || {
-        TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map(|_| ()).map_err(|e| e.to_string())
+        TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     })
 }
 
@@ -69,10 +71,16 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let hosts = FakeHosts::default();
         let c = ctx(t.path(), &hosts);
-        assert!(connect(&c, None, &format!("127.0.0.1:{port}")).unwrap().is_ok());
+        assert!(connect(&c, None, &format!("127.0.0.1:{port}"))
+            .unwrap()
+            .is_ok());
         drop(l);
-        let e = connect(&c, None, &format!("127.0.0.1:{port}")).unwrap().unwrap_err();
+        let e = connect(&c, None, &format!("127.0.0.1:{port}"))
+            .unwrap()
+            .unwrap_err();
         assert!(e.contains("refused"), "{e}");
-        assert!(connect(&c, Some(999_999), "127.0.0.1:1").unwrap_err().contains("999999/ns/net"));
+        assert!(connect(&c, Some(999_999), "127.0.0.1:1")
+            .unwrap_err()
+            .contains("999999/ns/net"));
     }
 }

@@ -14,10 +14,16 @@ fn tagged(proc_root: &Path, tag: &str) -> Vec<i32> {
     procfs::pids(proc_root)
         .into_iter()
         .filter(|&p| {
-            let Ok(raw) = std::fs::read(proc_root.join(p.to_string()).join("cmdline")) else { return false };
+            let Ok(raw) = std::fs::read(proc_root.join(p.to_string()).join("cmdline")) else {
+                return false;
+            };
             let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
-            args.windows(2).any(|w| w[0] == b"--tag" && w[1] == tag.as_bytes())
-                && args.first().map(|a| a.ends_with(b"berth-lab-host")).unwrap_or(false)
+            args.windows(2)
+                .any(|w| w[0] == b"--tag" && w[1] == tag.as_bytes())
+                && args
+                    .first()
+                    .map(|a| a.ends_with(b"berth-lab-host"))
+                    .unwrap_or(false)
         })
         .filter(|&p| !matches!(procfs::stat(proc_root, p), Some(('Z', _))))
         .collect()
@@ -42,7 +48,11 @@ fn in_lab_netns(proc_root: &Path, s: &LabState) -> Vec<i32> {
     procfs::pids(proc_root)
         .into_iter()
         .filter(|&p| !matches!(procfs::stat(proc_root, p), Some(('Z', _)) | None))
-        .filter(|&p| procfs::ns_inode(proc_root, p, "net").map(|i| inodes.contains(&i)).unwrap_or(false))
+        .filter(|&p| {
+            procfs::ns_inode(proc_root, p, "net")
+                .map(|i| inodes.contains(&i))
+                .unwrap_or(false)
+        })
         .collect()
 }
 
@@ -104,7 +114,14 @@ pub fn reset(config: &Config, lab_id: &str) -> Result<(), HostError> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let mut victims: Vec<i32> = tagged(pr, &state.tag);
-        victims.extend(state.hosts.iter().filter_map(|h| h.init.as_ref()).filter(|p| p.alive(pr)).map(|p| p.pid));
+        victims.extend(
+            state
+                .hosts
+                .iter()
+                .filter_map(|h| h.init.as_ref())
+                .filter(|p| p.alive(pr))
+                .map(|p| p.pid),
+        );
         victims.extend(state.lan.iter().filter(|p| p.alive(pr)).map(|p| p.pid));
         victims.extend(in_lab_netns(pr, &state));
         victims.sort();
@@ -116,7 +133,10 @@ pub fn reset(config: &Config, lab_id: &str) -> Result<(), HostError> {
             let _ = kill(Pid::from_raw(*p), Signal::SIGKILL);
         }
         if Instant::now() >= deadline {
-            return Err(HostError::Leftovers { dir: dir.display().to_string(), what: format!("processes {victims:?} survive SIGKILL") });
+            return Err(HostError::Leftovers {
+                dir: dir.display().to_string(),
+                what: format!("processes {victims:?} survive SIGKILL"),
+            });
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -133,13 +153,21 @@ pub fn reset(config: &Config, lab_id: &str) -> Result<(), HostError> {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
                 // A dying process may still be charged to the cgroup for a moment.
                 Err(_) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
-                Err(e) => return Err(HostError::Leftovers { dir: dir.display().to_string(), what: format!("cgroup {}: {e}", d.display()) }),
+                Err(e) => {
+                    return Err(HostError::Leftovers {
+                        dir: dir.display().to_string(),
+                        what: format!("cgroup {}: {e}", d.display()),
+                    })
+                }
             }
         }
     }
     let left = leftovers(config, &state);
     if !left.is_empty() {
-        return Err(HostError::Leftovers { dir: dir.display().to_string(), what: left.join(", ") });
+        return Err(HostError::Leftovers {
+            dir: dir.display().to_string(),
+            what: left.join(", "),
+        });
     }
     std::fs::remove_dir_all(&dir).map_err(super::io(&dir))?;
     Ok(())

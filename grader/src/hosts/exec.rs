@@ -9,10 +9,14 @@ use std::time::{Duration, Instant};
 const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn command(vl: &VirtualLab, h: &HostState, argv: &[&str]) -> Result<Command, HostError> {
-    let pid = h.init.as_ref().map(|p| p.pid).ok_or_else(|| HostError::HostDead {
-        lab: vl.state.lab_id.clone(),
-        host: h.name.clone(),
-    })?;
+    let pid = h
+        .init
+        .as_ref()
+        .map(|p| p.pid)
+        .ok_or_else(|| HostError::HostDead {
+            lab: vl.state.lab_id.clone(),
+            host: h.name.clone(),
+        })?;
     let mut c = Command::new(&vl.config.helper);
     c.args(["exec", "--tag", &vl.state.tag, "--pid", &pid.to_string()]);
     for p in &h.procs_files {
@@ -36,7 +40,12 @@ fn command(vl: &VirtualLab, h: &HostState, argv: &[&str]) -> Result<Command, Hos
     Ok(c)
 }
 
-pub fn run(vl: &VirtualLab, h: &HostState, cmd: &str, timeout: Duration) -> Result<CmdOutput, HostError> {
+pub fn run(
+    vl: &VirtualLab,
+    h: &HostState,
+    cmd: &str,
+    timeout: Duration,
+) -> Result<CmdOutput, HostError> {
     // Output goes to files, not pipes: a command that leaves a background process behind
     // (`sleep 1000 &`) would otherwise keep the pipe open forever.
     let tmp = tempfile_in(&vl.state.dir)?;
@@ -45,32 +54,53 @@ pub fn run(vl: &VirtualLab, h: &HostState, cmd: &str, timeout: Duration) -> Resu
     let err_f = std::fs::File::create(&err_p).map_err(io(&err_p))?;
     let mut c = command(vl, h, &["/bin/sh", "-c", cmd])?;
     c.stdin(Stdio::null()).stdout(out_f).stderr(err_f);
-    let mut child = c.spawn().map_err(|e| HostError::Helper(format!("running on {}: {e}", h.name)))?;
+    let mut child = c
+        .spawn()
+        .map_err(|e| HostError::Helper(format!("running on {}: {e}", h.name)))?;
     let deadline = Instant::now() + timeout;
     let status = loop {
         match child.try_wait() {
             Ok(Some(s)) => break Some(s),
             Ok(None) if Instant::now() >= deadline => {
                 // SIGTERM makes the helper kill its child in the host, then exit.
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(child.id() as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
                 let _ = child.wait();
                 break None;
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(HostError::Helper(format!("waiting for command on {}: {e}", h.name))),
+            Err(e) => {
+                return Err(HostError::Helper(format!(
+                    "waiting for command on {}: {e}",
+                    h.name
+                )))
+            }
         }
     };
     let stdout = std::fs::read_to_string(&out_p).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_p).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&tmp);
     match status {
-        None => Err(HostError::Helper(format!("`{cmd}` on {} did not finish within {timeout:?}", h.name))),
-        Some(s) => Ok(CmdOutput { status: s.code().unwrap_or(128), stdout, stderr }),
+        None => Err(HostError::Helper(format!(
+            "`{cmd}` on {} did not finish within {timeout:?}",
+            h.name
+        ))),
+        Some(s) => Ok(CmdOutput {
+            status: s.code().unwrap_or(128),
+            stdout,
+            stderr,
+        }),
     }
 }
 
 fn tempfile_in(dir: &std::path::Path) -> Result<std::path::PathBuf, HostError> {
-    let d = dir.join("exec").join(format!("{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    let d = dir.join("exec").join(format!(
+        "{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::create_dir_all(&d).map_err(io(&d))?;
     Ok(d)
 }
@@ -78,6 +108,8 @@ fn tempfile_in(dir: &std::path::Path) -> Result<std::path::PathBuf, HostError> {
 /// An interactive bash on the caller's terminal; returns its exit status.
 pub fn shell(vl: &VirtualLab, h: &HostState) -> Result<i32, HostError> {
     let mut c = command(vl, h, &["/bin/bash", "-i"])?;
-    let s = c.status().map_err(|e| HostError::Helper(format!("shell on {}: {e}", h.name)))?;
+    let s = c
+        .status()
+        .map_err(|e| HostError::Helper(format!("shell on {}: {e}", h.name)))?;
     Ok(s.code().unwrap_or(128))
 }

@@ -24,7 +24,11 @@ fn mkdir(p: &Path) -> Result<(), HostError> {
 fn cgroups(vl: &mut VirtualLab, lab_cg: &str, host: &str) -> Result<Vec<PathBuf>, HostError> {
     let root = vl.config.cgroup_root.clone();
     let mut procs = Vec::new();
-    let v1: Vec<&str> = V1_CONTROLLERS.iter().copied().filter(|c| root.join(c).join("cgroup.procs").exists()).collect();
+    let v1: Vec<&str> = V1_CONTROLLERS
+        .iter()
+        .copied()
+        .filter(|c| root.join(c).join("cgroup.procs").exists())
+        .collect();
     let create = |vl: &mut VirtualLab, d: PathBuf| -> Result<(), HostError> {
         if !vl.state.cgroups.contains(&d) {
             vl.state.cgroups.push(d.clone());
@@ -46,20 +50,29 @@ fn cgroups(vl: &mut VirtualLab, lab_cg: &str, host: &str) -> Result<Vec<PathBuf>
         create(vl, lab_dir.clone())?;
         let _ = std::fs::write(lab_dir.join("cgroup.subtree_control"), "+memory +pids");
         create(vl, lab_dir.join(host))?;
-        let _ = std::fs::write(lab_dir.join(host).join("cgroup.subtree_control"), "+memory +pids");
+        let _ = std::fs::write(
+            lab_dir.join(host).join("cgroup.subtree_control"),
+            "+memory +pids",
+        );
         create(vl, lab_dir.join(host).join("init"))?;
         procs.push(lab_dir.join(host).join("init/cgroup.procs"));
     }
     Ok(procs)
 }
 
-pub(super) fn start(vl: &mut VirtualLab, lab: &Lab, h: &HostSpec, lab_cg: &str) -> Result<(), HostError> {
+pub(super) fn start(
+    vl: &mut VirtualLab,
+    lab: &Lab,
+    h: &HostSpec,
+    lab_cg: &str,
+) -> Result<(), HostError> {
     let dir = vl.state.dir.join("hosts").join(&h.name);
     for d in ["root", "tmp", "run", "var-lib-berth"] {
         mkdir(&dir.join(d))?;
     }
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.join("tmp"), std::fs::Permissions::from_mode(0o1777)).map_err(io(dir.join("tmp")))?;
+    std::fs::set_permissions(dir.join("tmp"), std::fs::Permissions::from_mode(0o1777))
+        .map_err(io(dir.join("tmp")))?;
     std::fs::write(dir.join("root/.bashrc"), BASHRC).map_err(io(dir.join("root/.bashrc")))?;
     let mut hosts = String::from("127.0.0.1\tlocalhost\n");
     for o in &lab.hosts {
@@ -78,10 +91,30 @@ pub(super) fn start(vl: &mut VirtualLab, lab: &Lab, h: &HostSpec, lab_cg: &str) 
         dir: dir.clone(),
     });
     let procs = cgroups(vl, lab_cg, &h.name)?;
-    let lan_pid = vl.state.lan.as_ref().map(|p| p.pid).ok_or_else(|| HostError::Helper("no LAN".into()))?;
+    let lan_pid = vl
+        .state
+        .lan
+        .as_ref()
+        .map(|p| p.pid)
+        .ok_or_else(|| HostError::Helper("no LAN".into()))?;
     let mut cmd = Command::new(&vl.config.helper);
-    cmd.args(["host", "--tag", &vl.state.tag, "--name", &h.name, "--hostname", h.hostname()])
-        .args(["--dir", &dir.display().to_string(), "--lan-pid", &lan_pid.to_string(), "--address", &h.address]);
+    cmd.args([
+        "host",
+        "--tag",
+        &vl.state.tag,
+        "--name",
+        &h.name,
+        "--hostname",
+        h.hostname(),
+    ])
+    .args([
+        "--dir",
+        &dir.display().to_string(),
+        "--lan-pid",
+        &lan_pid.to_string(),
+        "--address",
+        &h.address,
+    ]);
     for p in &procs {
         cmd.arg("--procs").arg(p);
     }
@@ -98,18 +131,34 @@ pub(super) fn start(vl: &mut VirtualLab, lab: &Lab, h: &HostSpec, lab_cg: &str) 
     let dead = hs.init.is_none();
     vl.state.save().map_err(io(&vl.state.dir))?;
     if dead {
-        return Err(HostError::HostDead { lab: lab.id.clone(), host: h.name.clone() });
+        return Err(HostError::HostDead {
+            lab: lab.id.clone(),
+            host: h.name.clone(),
+        });
     }
     Ok(())
 }
 
 /// Starts a service detached inside the host and waits until its readiness checks hold.
-pub(super) fn start_service(vl: &VirtualLab, lab: &Lab, h: &HostSpec, s: &Service) -> Result<(), HostError> {
+pub(super) fn start_service(
+    vl: &VirtualLab,
+    lab: &Lab,
+    h: &HostSpec,
+    s: &Service,
+) -> Result<(), HostError> {
     let log = format!("/run/{}.log", s.name);
-    let cmd = format!("setsid sh -c '{}' >{log} 2>&1 </dev/null &", s.start.replace('\'', "'\\''"));
+    let cmd = format!(
+        "setsid sh -c '{}' >{log} 2>&1 </dev/null &",
+        s.start.replace('\'', "'\\''")
+    );
     let out = vl.run(&h.name, &cmd, Duration::from_secs(10))?;
     if out.status != 0 {
-        return Err(HostError::Helper(format!("starting service {} on {}: {}", s.name, h.name, out.stderr.trim())));
+        return Err(HostError::Helper(format!(
+            "starting service {} on {}: {}",
+            s.name,
+            h.name,
+            out.stderr.trim()
+        )));
     }
     let deadline = Instant::now() + Duration::from_secs_f64(s.timeout_secs);
     loop {
@@ -119,7 +168,9 @@ pub(super) fn start_service(vl: &VirtualLab, lab: &Lab, h: &HostSpec, s: &Servic
             .iter()
             .filter_map(|c| match c.probe(&ctx) {
                 crate::checks::Outcome::Pass { .. } => None,
-                crate::checks::Outcome::Fail { expected, observed } => Some(format!("{expected}: {observed}")),
+                crate::checks::Outcome::Fail { expected, observed } => {
+                    Some(format!("{expected}: {observed}"))
+                }
             })
             .collect();
         if failing.is_empty() {
@@ -128,7 +179,10 @@ pub(super) fn start_service(vl: &VirtualLab, lab: &Lab, h: &HostSpec, s: &Servic
         if Instant::now() >= deadline {
             return Err(HostError::Helper(format!(
                 "service {} on {} not ready after {}s ({}); its log is {log} on the host",
-                s.name, h.name, s.timeout_secs, failing.join("; ")
+                s.name,
+                h.name,
+                s.timeout_secs,
+                failing.join("; ")
             )));
         }
         std::thread::sleep(Duration::from_millis(200));

@@ -33,10 +33,12 @@ pub fn main(args: Vec<String>) -> i32 {
         Some("lan") => lan(&Args::parse(&args[2..])),
         Some("host") => host(&Args::parse(&args[2..])),
         Some("fake-engine") => fake_engine(&Args::parse(&args[2..])),
-        Some("exec") => return exec(&args[2..]).unwrap_or_else(|e| {
-            eprintln!("berth-lab-host exec: {e}");
-            126
-        }),
+        Some("exec") => {
+            return exec(&args[2..]).unwrap_or_else(|e| {
+                eprintln!("berth-lab-host exec: {e}");
+                126
+            })
+        }
         _ => Err("usage: berth-lab-host lan|host|exec …".into()),
     };
     match r {
@@ -52,20 +54,37 @@ struct Args(Vec<(String, String)>);
 
 impl Args {
     fn parse(a: &[String]) -> Args {
-        Args(a.chunks(2).filter_map(|c| Some((c[0].trim_start_matches("--").to_string(), c.get(1)?.clone()))).collect())
+        Args(
+            a.chunks(2)
+                .filter_map(|c| {
+                    Some((c[0].trim_start_matches("--").to_string(), c.get(1)?.clone()))
+                })
+                .collect(),
+        )
     }
     fn get(&self, k: &str) -> R<&str> {
-        self.0.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str()).ok_or_else(|| format!("missing --{k}"))
+        self.0
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| format!("missing --{k}"))
     }
     fn all(&self, k: &str) -> Vec<&str> {
-        self.0.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
 fn netns_inode(path: &str) -> R<u64> {
     let t = std::fs::read_link(path).map_err(|e| format!("{path}: {e}"))?;
     let t = t.to_string_lossy();
-    t.rsplit_once('[').and_then(|(_, n)| n.strip_suffix(']')).and_then(|n| n.parse().ok()).ok_or_else(|| format!("{path}: {t}"))
+    t.rsplit_once('[')
+        .and_then(|(_, n)| n.strip_suffix(']'))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("{path}: {t}"))
 }
 
 /// Runs `ip ARGS` after proving we are not in the network namespace `forbidden`.
@@ -74,9 +93,16 @@ fn ip(forbidden: u64, args: &[&str]) -> R<()> {
     if cur == forbidden {
         return Err("refusing to run ip in the machine's network namespace".into());
     }
-    let out = Command::new("ip").args(args).output().map_err(|e| format!("ip: {e}"))?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip: {e}"))?;
     if !out.status.success() {
-        return Err(format!("ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(())
 }
@@ -93,7 +119,13 @@ fn detach(log: Option<&str>) {
     if let Ok(null) = File::open("/dev/null") {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
     }
-    let out = log.and_then(|l| std::fs::OpenOptions::new().create(true).append(true).open(l).ok());
+    let out = log.and_then(|l| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(l)
+            .ok()
+    });
     if let Some(f) = out.or_else(|| File::options().write(true).open("/dev/null").ok()) {
         let _ = nix::unistd::dup2(f.as_raw_fd(), 1);
         let _ = nix::unistd::dup2(f.as_raw_fd(), 2);
@@ -133,8 +165,14 @@ fn open_dir(p: &str) -> R<File> {
 
 fn bind(src: &File, target: &str) -> R<()> {
     let s = format!("/proc/self/fd/{}", src.as_raw_fd());
-    mount(Some(s.as_str()), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .map_err(|e| format!("bind mount onto {target}: {e}"))
+    mount(
+        Some(s.as_str()),
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| format!("bind mount onto {target}: {e}"))
 }
 
 fn overlay(dir: &str, target: &str, name: &str) -> R<()> {
@@ -143,12 +181,23 @@ fn overlay(dir: &str, target: &str, name: &str) -> R<()> {
     std::fs::create_dir_all(&upper).map_err(|e| format!("mkdir {upper}: {e}"))?;
     std::fs::create_dir_all(&work).map_err(|e| format!("mkdir {work}: {e}"))?;
     let opts = format!("lowerdir={target},upperdir={upper},workdir={work}");
-    mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(opts.as_str()))
-        .map_err(|e| format!("overlay on {target}: {e}"))
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .map_err(|e| format!("overlay on {target}: {e}"))
 }
 
 fn host(a: &Args) -> R<()> {
-    let (_tag, name, hostname, dir) = (a.get("tag")?, a.get("name")?, a.get("hostname")?, a.get("dir")?);
+    let (_tag, name, hostname, dir) = (
+        a.get("tag")?,
+        a.get("name")?,
+        a.get("hostname")?,
+        a.get("dir")?,
+    );
     let (lan_pid, address) = (a.get("lan-pid")?, a.get("address")?);
     let outer = netns_inode("/proc/self/ns/net")?;
     let lan_path = format!("/proc/{lan_pid}/ns/net");
@@ -157,18 +206,28 @@ fn host(a: &Args) -> R<()> {
         return Err("the LAN holder is in the machine's network namespace".into());
     }
     let lan_fd = File::open(&lan_path).map_err(|e| format!("{lan_path}: {e}"))?;
-    let hosts_file = std::fs::read_to_string(format!("{dir}/hosts")).map_err(|e| format!("{dir}/hosts: {e}"))?;
+    let hosts_file =
+        std::fs::read_to_string(format!("{dir}/hosts")).map_err(|e| format!("{dir}/hosts: {e}"))?;
     for p in a.all("procs") {
-        std::fs::write(p, std::process::id().to_string()).map_err(|e| format!("joining cgroup {p}: {e}"))?;
+        std::fs::write(p, std::process::id().to_string())
+            .map_err(|e| format!("joining cgroup {p}: {e}"))?;
     }
 
-    let flags = CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    let flags = CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC;
     unshare(flags).map_err(|e| format!("unshare: {e}"))?;
     let mine = netns_inode("/proc/self/ns/net")?;
     let host_fd = File::open("/proc/self/ns/net").map_err(|e| e.to_string())?;
     ip(outer, &["link", "set", "lo", "up"])?;
     // The LAN end is created directly in the LAN namespace: no veth ever exists in the root one.
-    ip(outer, &["link", "add", "eth0", "type", "veth", "peer", "name", name, "netns", lan_pid])?;
+    ip(
+        outer,
+        &[
+            "link", "add", "eth0", "type", "veth", "peer", "name", name, "netns", lan_pid,
+        ],
+    )?;
     ip(outer, &["addr", "add", address, "dev", "eth0"])?;
     ip(outer, &["link", "set", "eth0", "up"])?;
     setns(&lan_fd, CloneFlags::CLONE_NEWNET).map_err(|e| format!("setns(lan): {e}"))?;
@@ -186,20 +245,32 @@ fn host(a: &Args) -> R<()> {
     }
     nix::unistd::sethostname(hostname).map_err(|e| format!("sethostname: {e}"))?;
 
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(|e| format!("making / private: {e}"))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(|e| format!("making / private: {e}"))?;
     // Sources of the private directories, opened in the new mount namespace (a bind source must
     // belong to it) but before any mount changes what their paths mean (the state dir may well
     // live below /tmp or /run).
-    let srcs: Vec<(File, &str)> = [("var-lib-berth", "/var/lib/berth"), ("root", "/root"), ("run", "/run"), ("tmp", "/tmp")]
-        .iter()
-        .map(|(d, t)| Ok((open_dir(&format!("{dir}/{d}"))?, *t)))
-        .collect::<R<_>>()?;
+    let srcs: Vec<(File, &str)> = [
+        ("var-lib-berth", "/var/lib/berth"),
+        ("root", "/root"),
+        ("run", "/run"),
+        ("tmp", "/tmp"),
+    ]
+    .iter()
+    .map(|(d, t)| Ok((open_dir(&format!("{dir}/{d}"))?, *t)))
+    .collect::<R<_>>()?;
     overlay(dir, "/etc", "etc")?;
     overlay(dir, "/var/lib", "var-lib")?;
     std::fs::create_dir_all("/var/lib/berth").map_err(|e| format!("mkdir /var/lib/berth: {e}"))?;
     std::fs::create_dir_all("/etc/berth").map_err(|e| format!("mkdir /etc/berth: {e}"))?;
-    std::fs::write("/etc/hostname", format!("{hostname}\n")).map_err(|e| format!("/etc/hostname: {e}"))?;
+    std::fs::write("/etc/hostname", format!("{hostname}\n"))
+        .map_err(|e| format!("/etc/hostname: {e}"))?;
     std::fs::write("/etc/hosts", hosts_file).map_err(|e| format!("/etc/hosts: {e}"))?;
     for (src, target) in &srcs {
         bind(src, target)?;
@@ -214,7 +285,13 @@ fn host(a: &Args) -> R<()> {
             Ok(())
         }
         ForkResult::Child => {
-            let r = mount(Some("proc"), "/proc", Some("proc"), MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC, None::<&str>);
+            let r = mount(
+                Some("proc"),
+                "/proc",
+                Some("proc"),
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                None::<&str>,
+            );
             if let Err(e) = r {
                 eprintln!("berth-lab-host: mounting /proc: {e}");
                 std::process::exit(1);
@@ -248,7 +325,10 @@ fn reap_forever() -> ! {
 }
 
 fn exec(args: &[String]) -> R<i32> {
-    let sep = args.iter().position(|a| a == "--").ok_or("missing -- before the command")?;
+    let sep = args
+        .iter()
+        .position(|a| a == "--")
+        .ok_or("missing -- before the command")?;
     let a = Args::parse(&args[..sep]);
     let cmd = &args[sep + 1..];
     if cmd.is_empty() {
@@ -266,10 +346,15 @@ fn exec(args: &[String]) -> R<i32> {
         ("mnt", CloneFlags::CLONE_NEWNS),
     ] {
         let p = format!("/proc/{pid}/ns/{ns}");
-        fds.push((File::open(&p).map_err(|e| format!("{p}: {e} (is the host running?)"))?, flag, p));
+        fds.push((
+            File::open(&p).map_err(|e| format!("{p}: {e} (is the host running?)"))?,
+            flag,
+            p,
+        ));
     }
     for p in a.all("procs") {
-        std::fs::write(p, std::process::id().to_string()).map_err(|e| format!("joining cgroup {p}: {e}"))?;
+        std::fs::write(p, std::process::id().to_string())
+            .map_err(|e| format!("joining cgroup {p}: {e}"))?;
     }
     for (fd, flag, p) in &fds {
         setns(fd, *flag).map_err(|e| format!("setns {p}: {e}"))?;
@@ -338,7 +423,14 @@ fn fake_engine(a: &Args) -> R<()> {
             _ => "",
         };
         let body = std::fs::read_to_string(format!("{dir}/{file}")).unwrap_or_else(|_| "[]".into());
-        let (status, body) = if file.is_empty() { ("404 Not Found", "{\"message\":\"page not found\"}".to_string()) } else { ("200 OK", body) };
+        let (status, body) = if file.is_empty() {
+            (
+                "404 Not Found",
+                "{\"message\":\"page not found\"}".to_string(),
+            )
+        } else {
+            ("200 OK", body)
+        };
         let mut w = &s;
         let _ = write!(w, "HTTP/1.0 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
     }

@@ -21,7 +21,10 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum HostError {
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Helper(String),
     #[error("lab {0} is already running (open a shell with `cargo xtask lab shell {0}`, or `cargo xtask lab reset {0}`)")]
@@ -29,7 +32,11 @@ pub enum HostError {
     #[error("lab {0} is not running (start it with `cargo xtask lab {0}`)")]
     NotRunning(String),
     #[error("lab {lab} has no host {host:?} (hosts: {known})")]
-    NoHost { lab: String, host: String, known: String },
+    NoHost {
+        lab: String,
+        host: String,
+        known: String,
+    },
     #[error("host {host} is not running any more (its init process died); `cargo xtask lab reset {lab}` and start again")]
     HostDead { lab: String, host: String },
     #[error("cannot find the berth-lab-host helper binary: {0}")]
@@ -100,7 +107,12 @@ impl VirtualLab {
         let dir = config.lab_dir(&lab.id);
         if LabState::file(&dir).exists() {
             match LabState::load(&dir) {
-                Ok(s) if s.lan.as_ref().map(|p| p.alive(&config.proc_root)).unwrap_or(false) => {
+                Ok(s)
+                    if s.lan
+                        .as_ref()
+                        .map(|p| p.alive(&config.proc_root))
+                        .unwrap_or(false) =>
+                {
                     return Err(HostError::AlreadyRunning(lab.id.clone()))
                 }
                 _ => {
@@ -122,7 +134,10 @@ impl VirtualLab {
             dir: dir.clone(),
         };
         state.save().map_err(io(&dir))?;
-        let mut vl = VirtualLab { state, config: config.clone() };
+        let mut vl = VirtualLab {
+            state,
+            config: config.clone(),
+        };
         match vl.build(lab) {
             Ok(()) => Ok(vl),
             Err(e) => {
@@ -151,27 +166,54 @@ impl VirtualLab {
     pub fn attach(config: &Config, lab_id: &str) -> Result<VirtualLab, HostError> {
         let dir = config.lab_dir(lab_id);
         let state = LabState::load(&dir).map_err(|_| HostError::NotRunning(lab_id.into()))?;
-        if !state.lan.as_ref().map(|p| p.alive(&config.proc_root)).unwrap_or(false) {
+        if !state
+            .lan
+            .as_ref()
+            .map(|p| p.alive(&config.proc_root))
+            .unwrap_or(false)
+        {
             return Err(HostError::NotRunning(lab_id.into()));
         }
-        Ok(VirtualLab { state, config: config.clone() })
+        Ok(VirtualLab {
+            state,
+            config: config.clone(),
+        })
     }
 
     pub fn host_state(&self, name: &str) -> Result<&HostState, HostError> {
         let h = self.state.host(name).ok_or_else(|| HostError::NoHost {
             lab: self.state.lab_id.clone(),
             host: name.into(),
-            known: self.state.hosts.iter().map(|h| h.name.as_str()).collect::<Vec<_>>().join(", "),
+            known: self
+                .state
+                .hosts
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         })?;
+        // A dying init has given up its namespaces before it turns into a zombie.
+        let usable = |p: &Proc| {
+            p.alive(&self.config.proc_root)
+                && crate::checks::procfs::ns_inode(&self.config.proc_root, p.pid, "mnt").is_ok()
+        };
         match &h.init {
-            Some(p) if p.alive(&self.config.proc_root) => Ok(h),
-            _ => Err(HostError::HostDead { lab: self.state.lab_id.clone(), host: name.into() }),
+            Some(p) if usable(p) => Ok(h),
+            _ => Err(HostError::HostDead {
+                lab: self.state.lab_id.clone(),
+                host: name.into(),
+            }),
         }
     }
 
     /// Runs `sh -c cmd` on a host, output captured, killed after `timeout`.
     pub fn run(&self, host: &str, cmd: &str, timeout: Duration) -> Result<CmdOutput, HostError> {
-        exec::run(self, self.host_state(host)?, cmd, timeout)
+        let out = exec::run(self, self.host_state(host)?, cmd, timeout)?;
+        // The helper could not enter the host (126): if the host died meanwhile, say so.
+        if out.status == 126 {
+            self.host_state(host)?;
+        }
+        Ok(out)
     }
 
     /// An interactive login shell on a host, on the caller's terminal.
@@ -187,7 +229,9 @@ impl VirtualLab {
 
 impl Hosts for VirtualLab {
     fn pid(&self, host: &str) -> Option<i32> {
-        self.host_state(host).ok().and_then(|h| h.init.as_ref().map(|p| p.pid))
+        self.host_state(host)
+            .ok()
+            .and_then(|h| h.init.as_ref().map(|p| p.pid))
     }
     fn cgroup(&self, host: &str) -> Option<String> {
         self.state.host(host).map(|h| h.cgroup.clone())

@@ -57,7 +57,8 @@ impl LabState {
 
     pub fn load(dir: &Path) -> std::io::Result<LabState> {
         let text = std::fs::read(Self::file(dir))?;
-        let mut s: LabState = serde_json::from_slice(&text).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        let mut s: LabState = serde_json::from_slice(&text)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         s.dir = dir.to_path_buf();
         Ok(s)
     }
@@ -101,7 +102,10 @@ mod tests {
             lab_dir: PathBuf::new(),
             tag: "t".into(),
             created: "now".into(),
-            lan: Some(Proc { pid: 5, starttime: 9 }),
+            lan: Some(Proc {
+                pid: 5,
+                starttime: 9,
+            }),
             lan_netns: Some(1),
             hosts: vec![],
             cgroups: vec![PathBuf::from("/sys/fs/cgroup/pids/berth-lab-x")],
@@ -119,6 +123,10 @@ mod tests {
         let me = std::process::id() as i32;
         let p = Proc::of(Path::new("/proc"), me).unwrap();
         assert!(p.alive(Path::new("/proc")));
-        assert!(!Proc { pid: me, starttime: p.starttime + 1 }.alive(Path::new("/proc")));
+        assert!(!Proc {
+            pid: me,
+            starttime: p.starttime + 1
+        }
+        .alive(Path::new("/proc")));
     }
 }

@@ -5,7 +5,10 @@ use crate::checks::Outcome;
 use crate::runner::LabResult;
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 pub fn render(r: &LabResult) -> String {
@@ -16,7 +19,12 @@ pub fn render(r: &LabResult) -> String {
             tests += 1;
             let name = esc(&format!("{}::{} {}", st.step, i + 1, c.description));
             match &c.outcome {
-                Outcome::Pass { .. } => cases += &format!("    <testcase classname=\"lab.{}\" name=\"{name}\"/>\n", esc(&r.lab)),
+                Outcome::Pass { .. } => {
+                    cases += &format!(
+                        "    <testcase classname=\"lab.{}\" name=\"{name}\"/>\n",
+                        esc(&r.lab)
+                    )
+                }
                 Outcome::Fail { expected, observed } => {
                     failures += 1;
                     cases += &format!(
@@ -32,9 +40,15 @@ pub fn render(r: &LabResult) -> String {
     }
     for o in &r.objectives {
         tests += 1;
-        let name = esc(&format!("objective::{} {}/{}", o.objective, o.passed, o.total));
+        let name = esc(&format!(
+            "objective::{} {}/{}",
+            o.objective, o.passed, o.total
+        ));
         if o.score >= 1.0 {
-            cases += &format!("    <testcase classname=\"objectives.{}\" name=\"{name}\"/>\n", esc(&r.lab));
+            cases += &format!(
+                "    <testcase classname=\"objectives.{}\" name=\"{name}\"/>\n",
+                esc(&r.lab)
+            );
         } else {
             failures += 1;
             cases += &format!(
@@ -58,7 +72,13 @@ mod tests {
     fn counts_and_escapes() {
         let x = render(&crate::report::json::tests::sample());
         assert!(x.contains("tests=\"4\" failures=\"2\""), "{x}");
-        assert!(x.contains("observed: pids.max = max &amp; &lt;more&gt;"), "{x}");
-        assert!(x.contains("name=\"objective::find-storage-driver 1/2\""), "{x}");
+        assert!(
+            x.contains("observed: pids.max = max &amp; &lt;more&gt;"),
+            "{x}"
+        );
+        assert!(
+            x.contains("name=\"objective::find-storage-driver 1/2\""),
+            "{x}"
+        );
     }
 }

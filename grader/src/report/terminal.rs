@@ -8,11 +8,19 @@ pub fn step(r: &StepResult) -> String {
     if let Some(e) = &r.error {
         s += &format!("    error: {e}\n");
     }
+    for n in &r.notes {
+        s += &format!("    note: {n}\n");
+    }
     for c in &r.checks {
         match &c.outcome {
-            Outcome::Pass { observed } => s += &format!("    ✔ {}\n      observed: {observed}\n", c.description),
+            Outcome::Pass { observed } => {
+                s += &format!("    ✔ {}\n      observed: {observed}\n", c.description)
+            }
             Outcome::Fail { expected, observed } => {
-                s += &format!("    ✘ {}\n      expected: {expected}\n      observed: {observed}\n", c.description)
+                s += &format!(
+                    "    ✘ {}\n      expected: {expected}\n      observed: {observed}\n",
+                    c.description
+                )
             }
         }
     }
@@ -20,13 +28,25 @@ pub fn step(r: &StepResult) -> String {
 }
 
 pub fn lab(r: &LabResult) -> String {
-    let mut s = format!("lab {} ({}): {}\n", r.lab, r.mode, if r.passed { "passed" } else { "FAILED" });
+    let mut s = format!(
+        "lab {} ({}): {}\n",
+        r.lab,
+        r.mode,
+        if r.passed { "passed" } else { "FAILED" }
+    );
     for st in &r.steps {
         s += &step(st);
     }
     s += "objectives:\n";
     for o in &r.objectives {
-        s += &format!("    {} {} {}/{} ({:.0}%)\n", if o.score >= 1.0 { "☑" } else { "☐" }, o.objective, o.passed, o.total, o.score * 100.0);
+        s += &format!(
+            "    {} {} {}/{} ({:.0}%)\n",
+            if o.score >= 1.0 { "☑" } else { "☐" },
+            o.objective,
+            o.passed,
+            o.total,
+            o.score * 100.0
+        );
     }
     s
 }
