@@ -48,3 +48,17 @@ fn terminal_without_console_socket_is_refused_for_create() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("process.terminal"));
     assert!(sb.leftover_state().is_empty());
 }
+
+#[test]
+fn foreground_run_with_terminal_proxies_the_pty() {
+    let sb = Sandbox::new();
+    let b = sb.bundle("fg", &["sh", "-c", "tty; test -t 1 && echo stdout-is-tty; exit 3"], |s| {
+        s["process"]["terminal"] = true.into();
+    });
+    // No --console-socket: `run` holds the pty itself and copies it to its own stdout.
+    let out = sb.berth(&["run", "-b", b.to_str().unwrap(), "fg"]);
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert_eq!(out.status.code(), Some(3), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(text, "/dev/pts/0\nstdout-is-tty\n");
+    assert!(sb.leftover_state().is_empty());
+}
