@@ -52,7 +52,7 @@ pub enum CgroupMode {
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
 
 fn fs_magic(path: &Path) -> Option<i64> {
-    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0 as i64)
+    nix::sys::statfs::statfs(path).ok().map(|s| s.filesystem_type().0)
 }
 
 pub fn detect_mode(root: &Path) -> CgroupMode {

@@ -42,9 +42,8 @@ pub(super) fn run(g: &Globals, argv: &[String]) -> CmdResult {
         unsafe { libc::close(fd) };
     }
     if detach {
-        start::start(g, &st).map_err(|e| {
+        start::start(g, &st).inspect_err(|_| {
             let _ = super::delete::destroy(g, &st);
-            e
         })?;
         return Ok(0);
     }

@@ -91,7 +91,7 @@ impl Spec {
         if process.args.is_empty() {
             return Err(invalid("process.args", "must contain at least one argument".into()));
         }
-        if self.root.as_ref().map_or(true, |r| r.path.as_os_str().is_empty()) {
+        if self.root.as_ref().is_none_or(|r| r.path.as_os_str().is_empty()) {
             return Err(invalid("root.path", "missing".into()));
         }
         for (i, m) in self.mounts.iter().enumerate() {

@@ -28,6 +28,9 @@ pub enum Call {
     WriteFile { path: PathBuf, data: String },
 }
 
+/// A recorded mount: (source, target, fstype, flags, data).
+pub type MountArgs = (Option<PathBuf>, PathBuf, Option<String>, libc::c_ulong, Option<String>);
+
 #[derive(Debug, Default)]
 pub struct RecordingSyscall {
     calls: RefCell<Vec<Call>>,
@@ -39,7 +42,7 @@ impl RecordingSyscall {
     pub fn calls(&self) -> Vec<Call> {
         self.calls.borrow().clone()
     }
-    pub fn mounts(&self) -> Vec<(Option<PathBuf>, PathBuf, Option<String>, libc::c_ulong, Option<String>)> {
+    pub fn mounts(&self) -> Vec<MountArgs> {
         self.calls()
             .into_iter()
             .filter_map(|c| match c {
