@@ -79,3 +79,58 @@ fn cpu_settings_written_as_specified() {
     assert!(!sb.cgroup_dir("cpu", "cpu").exists());
     assert!(!sb.cgroup_dir("cpuset", "cpu").exists());
 }
+
+#[test]
+fn block_io_weight_where_the_kernel_has_it() {
+    let sb = Sandbox::new();
+    let b = sb.bundle("blk", &["true"], |s| {
+        s["linux"]["resources"]["blockIO"] = json!({"weight": 300});
+    });
+    let dir = sb.cgroup_dir(if v2() { "io" } else { "blkio" }, "blk");
+    let parent = dir.parent().unwrap().parent().unwrap().to_path_buf();
+    let files = if v2() { ["io.bfq.weight", "io.weight"] } else { ["blkio.weight", "blkio.bfq.weight"] };
+    // The knob exists in every cgroup but the root; probe a sibling we create ourselves.
+    let probe = parent.join(format!("{}-probe", sb.cgroup_parent));
+    std::fs::create_dir(&probe).unwrap();
+    let has = files.iter().any(|f| probe.join(f).exists());
+    std::fs::remove_dir(&probe).unwrap();
+    let out = sb.berth(&["run", "-b", b.to_str().unwrap(), "blk"]);
+    if has {
+        ok(&out);
+    } else {
+        assert_eq!(out.status.code(), Some(1));
+        let err = stderr(&out);
+        assert!(err.starts_with("berth runtime: linux.resources.blockIO.weight: this kernel has no"), "{err}");
+        assert!(sb.leftover_state().is_empty());
+        assert!(!dir.exists());
+    }
+}
+
+#[test]
+fn kill_all_signals_every_process_in_the_cgroup() {
+    let sb = Sandbox::new();
+    // Without a pid namespace the init's children would survive it: --all reaches them too.
+    let b = sb.bundle("all", &["sh", "-c", "sleep 60 & sleep 60 & wait"], |s| {
+        let ns: Vec<_> = s["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "pid").cloned().collect();
+        s["linux"]["namespaces"] = ns.into();
+    });
+    ok(&sb.berth(&["run", "-d", "-b", b.to_str().unwrap(), "all"]));
+    let procs = sb.cgroup_dir("pids", "all").join("cgroup.procs");
+    let count = || std::fs::read_to_string(&procs).unwrap().lines().count();
+    for _ in 0..200 {
+        if count() == 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(count(), 3);
+    ok(&sb.berth(&["kill", "--all", "all", "KILL"]));
+    for _ in 0..200 {
+        if count() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(count(), 0);
+    ok(&sb.berth(&["delete", "all"]));
+}
