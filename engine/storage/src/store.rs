@@ -70,7 +70,7 @@ impl Store {
                     DriverKind::Overlay2
                 } else if has("vfs") && !has("overlay2") {
                     DriverKind::Vfs
-                } else if driver::overlay_supported() {
+                } else if driver::overlay_usable(data_root) {
                     DriverKind::Overlay2
                 } else {
                     DriverKind::Vfs

@@ -77,3 +77,16 @@ fn vfs_layout_and_gzip_import() {
     assert_eq!(store.driver_name(), "vfs");
     assert_eq!(store.resolve_image("v").unwrap(), id);
 }
+
+#[test]
+fn auto_probes_overlay_on_a_fresh_data_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().to_path_buf();
+    in_mount_ns(move || {
+        assert!(berth_storage::driver::overlay_usable(&root));
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0, "the probe cleans up");
+        let store = Store::open(&root, DriverKind::Auto).unwrap();
+        assert_eq!(store.driver_name(), "overlay2");
+        assert!(!fs::read_to_string("/proc/thread-self/mountinfo").unwrap().contains("overlay-probe"));
+    });
+}

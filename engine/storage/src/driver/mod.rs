@@ -69,6 +69,35 @@ fn list_dir(dir: &Path, skip: &[&str]) -> Result<Vec<String>> {
     Ok(out)
 }
 
+/// Can we really mount overlayfs with upper/work dirs on the filesystem of `scratch` (an existing
+/// directory)? A probe mount is made and removed at once (Docker checks the backing fs similarly).
+pub fn overlay_usable(scratch: &Path) -> bool {
+    if !overlay_supported() {
+        return false;
+    }
+    let dir = scratch.join(format!("overlay-probe-{}", &crate::ids::random_id()[..12]));
+    let ok = (|| -> std::io::Result<bool> {
+        for d in ["lower", "upper", "work", "merged"] {
+            std::fs::create_dir_all(dir.join(d))?;
+        }
+        let data = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            dir.join("lower").display(),
+            dir.join("upper").display(),
+            dir.join("work").display()
+        );
+        let merged = dir.join("merged");
+        if nix::mount::mount(Some("overlay"), &merged, Some("overlay"), nix::mount::MsFlags::empty(), Some(data.as_str())).is_err() {
+            return Ok(false);
+        }
+        let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
+        Ok(true)
+    })()
+    .unwrap_or(false);
+    let _ = crate::fsutil::remove_all(&dir);
+    ok
+}
+
 /// Is overlayfs available (as `/proc/filesystems` lists it)?
 pub fn overlay_supported() -> bool {
     std::fs::read_to_string("/proc/filesystems").map(|s| s.lines().any(|l| l.trim_end().ends_with("\toverlay"))).unwrap_or(false)

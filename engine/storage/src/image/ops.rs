@@ -70,7 +70,8 @@ pub struct ImageSummary {
 impl ImageSummary {
     pub fn to_json(&self) -> Value {
         json!({
-            "Containers": -1, "Created": self.created, "Id": self.id.as_str(), "Labels": self.labels,
+            "Containers": -1, "Created": self.created, "Id": self.id.as_str(),
+            "Labels": if self.labels.is_empty() { Value::Null } else { json!(self.labels) },
             "ParentId": self.parent_id, "RepoDigests": self.repo_digests, "RepoTags": self.repo_tags,
             "SharedSize": -1, "Size": self.size, "VirtualSize": self.size,
         })
@@ -371,7 +372,7 @@ impl Store {
         let raw = &img.config.raw;
         let get = |k: &str| raw.get(k).cloned().unwrap_or(Value::Null);
         let s = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        Ok(json!({
+        let mut v = json!({
             "Id": id.as_str(),
             "RepoTags": refs.iter().filter(|r| r.tag.is_some()).map(Reference::familiar_string).collect::<Vec<_>>(),
             "RepoDigests": refs.iter().filter(|r| r.digest.is_some()).map(Reference::familiar_string).collect::<Vec<_>>(),
@@ -384,14 +385,17 @@ impl Store {
             "Author": s("author"),
             "Config": get("config"),
             "Architecture": s("architecture"),
-            "Variant": raw.get("variant").cloned(),
             "Os": s("os"),
             "Size": g.image_size(&id),
             "VirtualSize": g.image_size(&id),
             "GraphDriver": { "Name": gd.name, "Data": gd.data },
             "RootFS": { "Type": "layers", "Layers": img.config.diff_ids.iter().map(|d| d.as_str()).collect::<Vec<_>>() },
             "Metadata": { "LastTagTime": img.last_updated.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()) },
-        }))
+        });
+        if let Some(variant) = raw.get("variant").filter(|x| x.as_str().map(|s| !s.is_empty()).unwrap_or(false)) {
+            v["Variant"] = variant.clone();
+        }
+        Ok(v)
     }
 
     /// `docker image prune` (`-a` = `all`): delete dangling (or all unused) images.
