@@ -47,7 +47,7 @@ fn create_start_state_kill_delete() {
     assert!(st["ociVersion"].is_string());
     // Created: the process exists but has not exec'd the user program yet.
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
-    assert_ne!(comm.trim(), "sleep");
+    assert_eq!(comm.trim(), "berth-init");
     let list = ok(&sb.berth(&["list"]));
     assert!(list.starts_with("ID "), "{list}");
     assert!(list.lines().any(|l| l.starts_with("life ") && l.contains("created")), "{list}");

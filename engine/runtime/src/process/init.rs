@@ -54,6 +54,8 @@ fn setup(args: &InitArgs, _ch: &Channel) -> Result<Exec, String> {
     let spec = &args.spec;
     let process = spec.process();
     unsafe {
+        // Like runc's "runc init": a created container is recognisable in ps.
+        libc::prctl(libc::PR_SET_NAME, c"berth-init".as_ptr() as libc::c_ulong, 0, 0, 0);
         // Device nodes must get exactly the spec's modes; the user umask is set before execve.
         libc::umask(0);
         // Rust ignores SIGPIPE; an ignored signal would stay ignored across execve.

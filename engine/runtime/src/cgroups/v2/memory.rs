@@ -41,9 +41,7 @@ impl Controller for Memory {
             };
             write(dir, "memory.swap.max", v)?;
         }
-        if m.disable_oom_killer == Some(true) {
-            write(dir, "memory.oom.group", 0)?;
-        }
+        // disableOOMKiller has no v2 equivalent; runc ignores it there, and so does berth.
         Ok(())
     }
 }
