@@ -370,3 +370,82 @@ fn dead_service_and_dead_host_are_reported_clearly() -> Result<()> {
 fn regex_lite(s: &str) -> regex::Regex {
     regex::Regex::new(s).unwrap()
 }
+
+/// Reads from a pty master until `want` shows up (or 10 s pass); returns everything read.
+fn read_until(master: &std::fs::File, want: &str) -> String {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let mut got = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut m = master;
+    while !got.contains(want) && std::time::Instant::now() < deadline {
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap_or(0) == 0 {
+            continue;
+        }
+        let mut buf = [0u8; 4096];
+        match m.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    got
+}
+
+#[test]
+fn shell_on_a_host_looks_like_the_course_through_a_pty() -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    use std::os::fd::{FromRawFd, IntoRawFd};
+    use std::os::unix::process::CommandExt;
+    let t = tempfile::tempdir()?;
+    let cfg = config(t.path());
+    let vl = VirtualLab::provision(&selftest(), &cfg)?;
+    let state = vl.state.clone();
+    let r = (|| -> Result<()> {
+        let pty = nix::pty::openpty(None, None)?;
+        let slave = pty.slave.into_raw_fd();
+        let mut cmd = hosts::exec::shell_command(&vl, vl.host_state("vm2")?)?;
+        cmd.env("TERM", "dumb");
+        // SAFETY: the slave fd stays open until the child is spawned; dup'd per stream.
+        unsafe {
+            cmd.stdin(std::process::Stdio::from_raw_fd(libc::dup(slave)))
+                .stdout(std::process::Stdio::from_raw_fd(libc::dup(slave)))
+                .stderr(std::process::Stdio::from_raw_fd(libc::dup(slave)))
+                .pre_exec(|| {
+                    // A session of its own with the pty as controlling terminal, like a login.
+                    nix::unistd::setsid().map_err(std::io::Error::from)?;
+                    if libc::ioctl(0, libc::TIOCSCTTY, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+        }
+        let mut child = cmd.spawn()?;
+        // SAFETY: closing our copy of the slave.
+        unsafe { libc::close(slave) };
+        let master = std::fs::File::from(pty.master);
+        let first = read_until(&master, "[root@vm2 ~]#");
+        ensure!(
+            first.contains("[root@vm2 ~]#"),
+            "no course-like prompt: {first:?}"
+        );
+        (&master).write_all(b"cd /tmp && hostname && echo $((6*7))\n")?;
+        let out = read_until(&master, "[root@vm2 tmp]#");
+        ensure!(
+            out.contains("\nvm2") && out.contains("42") && out.contains("[root@vm2 tmp]#"),
+            "{out:?}"
+        );
+        (&master).write_all(b"exit 3\n")?;
+        let status = child.wait()?;
+        ensure!(status.code() == Some(3), "{status}");
+        Ok(())
+    })();
+    vl.teardown()?;
+    r?;
+    assert_clean(&cfg, &state)
+}

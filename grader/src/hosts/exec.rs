@@ -105,9 +105,14 @@ fn tempfile_in(dir: &std::path::Path) -> Result<std::path::PathBuf, HostError> {
     Ok(d)
 }
 
+/// The command for an interactive bash on a host (stdio left to the caller: a terminal).
+pub fn shell_command(vl: &VirtualLab, h: &HostState) -> Result<Command, HostError> {
+    command(vl, h, &["/bin/bash", "-i"])
+}
+
 /// An interactive bash on the caller's terminal; returns its exit status.
 pub fn shell(vl: &VirtualLab, h: &HostState) -> Result<i32, HostError> {
-    let mut c = command(vl, h, &["/bin/bash", "-i"])?;
+    let mut c = shell_command(vl, h)?;
     let s = c
         .status()
         .map_err(|e| HostError::Helper(format!("shell on {}: {e}", h.name)))?;
