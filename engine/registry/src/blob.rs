@@ -1,5 +1,5 @@
 //! Blob download: streamed into a caller's writer, hashed on the way, resumed with `Range`
-//! after a dropped connection, redirects followed by [`crate::client::Session`].
+//! after a dropped connection, redirects followed by [`crate::session::Session`].
 //!
 //! Nothing is committed by this module: the caller's [`BlobWriter`] is only committed by the
 //! transfer code once the digest matched, and dropped (discarding its data) otherwise.

@@ -6,13 +6,18 @@
 //!   shared token cache. [`RegistryClient::session`] pings an endpoint (`GET /v2/`) and learns
 //!   its auth scheme; [`RegistryClient::login`] is `docker login`.
 //! - [`Session`] (one endpoint + credentials): [`Session::catalog`], [`Session::repository`].
-//! - [`Repository`]: manifests (`get_manifest`, `head_manifest`, `put_manifest`), blobs
-//!   (`fetch_blob`, `blob_exists`, `upload_blob`, `upload_blob_single_post`, `mount_blob`),
-//!   `list_tags`.
+//! - [`Repository`]: manifests (`get_manifest`, `head_manifest`, `put_manifest`,
+//!   `delete_manifest`), blobs (`fetch_blob`, `blob_exists`, `upload_blob`,
+//!   `upload_blob_single_post`, `mount_blob`), `list_tags`.
 //! - [`RegistryClient::pull_image`] / [`RegistryClient::push_image`]: whole images, parallel
 //!   (3 downloads / 5 uploads), with Docker-shaped [`ProgressMessage`]s.
-//!
 //! - [`AuthConfig`]: Docker's `X-Registry-Auth` / config.json entry → [`Credentials`].
+//! - Errors: [`RegistryError`], worded like Docker (`manifest unknown: manifest unknown`,
+//!   `pull access denied for …`, `filesystem layer verification failed for digest …`).
+//!
+//! # Not here
+//! Extraction (`Extracting` / `Pull complete` lines, diff_id checks), the `Status: …` line,
+//! config.json storage and `search` (catalog + filter) belong to storage and the daemon.
 //!
 //! # Seams the storage crate implements
 //! - [`BlobSink`] (pull): `contains(digest)` lets a pull skip layers already stored
