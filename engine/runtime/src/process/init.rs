@@ -3,10 +3,10 @@
 //! `start` and execve's the user process.
 
 use super::channel::{Channel, Message};
-use super::{console, fail, user, InitArgs};
+use super::{console, fail, identity, user, InitArgs};
 use crate::spec::NamespaceType;
 use crate::syscall::{linux::LinuxSyscall, Syscall};
-use crate::{capabilities, rlimits, rootfs};
+use crate::{capabilities, rootfs};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -86,28 +86,9 @@ fn setup(args: &InitArgs, _ch: &Channel) -> Result<Exec, String> {
             sys.sethostname(h).map_err(|e| format!("hostname: {e}"))?;
         }
     }
-    rlimits::apply(&sys, &process.rlimits).map_err(|e| e.to_string())?;
-
-    let last_cap = capabilities::last_cap();
-    if let Some(caps) = &process.capabilities {
-        capabilities::apply_bounding(&sys, caps, last_cap).map_err(|e| e.to_string())?;
-    }
-    let u = &process.user;
-    sys.set_keep_caps(true).map_err(|e| e.to_string())?;
     let setgroups_denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
-    if !setgroups_denied {
-        sys.set_groups(&u.additional_gids).map_err(|e| format!("process.user.additionalGids: {e}"))?;
-    }
-    sys.set_resgid(u.gid).map_err(|e| format!("process.user.gid: {e}"))?;
-    sys.set_resuid(u.uid).map_err(|e| format!("process.user.uid: {e}"))?;
-    sys.set_keep_caps(false).map_err(|e| e.to_string())?;
-    sys.chdir(&process.cwd).map_err(|e| format!("process.cwd: {e}"))?;
-    if let Some(caps) = &process.capabilities {
-        capabilities::apply_sets(&sys, caps, last_cap).map_err(|e| e.to_string())?;
-    }
-    if process.no_new_privileges {
-        sys.set_no_new_privs().map_err(|e| e.to_string())?;
-    }
+    identity::apply(&sys, process, capabilities::last_cap(), !setgroups_denied)?;
+    let u = &process.user;
 
     let mut env = process.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {

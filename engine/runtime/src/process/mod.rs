@@ -4,6 +4,7 @@
 
 pub mod channel;
 pub mod console;
+pub mod identity;
 mod init;
 mod stage1;
 mod user;

@@ -39,6 +39,11 @@ pub struct RecordingSyscall {
 }
 
 impl RecordingSyscall {
+    /// A fake whose calls on `path` fail with EPERM.
+    pub fn failing_on(path: impl Into<PathBuf>) -> Self {
+        RecordingSyscall { calls: RefCell::default(), fail_on: Some(path.into()) }
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.calls.borrow().clone()
     }
