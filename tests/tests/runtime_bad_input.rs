@@ -93,3 +93,18 @@ fn failures_inside_the_container_setup_clean_up() {
     fails_cleanly(&sb, &b, "badnspath", "linux.namespaces[1].path: /nonexistent/ns");
     assert!(sb.cgroup_leftovers().is_empty(), "{:?}", sb.cgroup_leftovers());
 }
+
+#[test]
+fn host_wide_sysctls_are_refused() {
+    let sb = Sandbox::new();
+    let before = std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap();
+    let b = sb.bundle("sysctl", &["true"], |s| s["linux"]["sysctl"] = json!({"vm.swappiness": "13"}));
+    fails_cleanly(&sb, &b, "sysctl", "config.json: linux.sysctl: \"vm.swappiness\" is not in a separate kernel namespace");
+    assert_eq!(std::fs::read_to_string("/proc/sys/vm/swappiness").unwrap(), before);
+    let b = sb.bundle("sysctl2", &["true"], |s| {
+        s["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+        let ns: Vec<_> = s["linux"]["namespaces"].as_array().unwrap().iter().filter(|n| n["type"] != "network").cloned().collect();
+        s["linux"]["namespaces"] = ns.into();
+    });
+    fails_cleanly(&sb, &b, "sysctl2", "linux.sysctl: \"net.ipv4.ip_forward\" needs a network namespace");
+}

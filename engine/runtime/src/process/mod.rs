@@ -113,6 +113,24 @@ fn validate(spec: &Spec) -> Result<(), ProcessError> {
     if spec.hostname.as_deref().is_some_and(|h| !h.is_empty()) && !spec.has_namespace(NamespaceType::Uts) {
         return Err(ProcessError::Invalid { field: "hostname", msg: "setting the hostname needs a uts namespace".into() });
     }
+    // A sysctl outside the container's own namespaces would change the host.
+    for key in spec.linux().sysctl.keys() {
+        match crate::rootfs::sysctl_namespace(key) {
+            Some(ns) if spec.has_namespace(ns) => {}
+            Some(ns) => {
+                return Err(ProcessError::Invalid {
+                    field: "linux.sysctl",
+                    msg: format!("{key:?} needs a {} namespace, which the spec does not have", ns.name()),
+                })
+            }
+            None => {
+                return Err(ProcessError::Invalid {
+                    field: "linux.sysctl",
+                    msg: format!("{key:?} is not in a separate kernel namespace"),
+                })
+            }
+        }
+    }
     Ok(())
 }
 

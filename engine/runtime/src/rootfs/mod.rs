@@ -10,7 +10,7 @@ pub mod securejoin;
 
 pub use devices::{create_devices, DEFAULT_DEVICES};
 pub use mounts::{mount_entry, CgroupMounts};
-pub use paths::{mask_paths, readonly_paths, write_sysctls};
+pub use paths::{mask_paths, readonly_paths, sysctl_namespace, write_sysctls};
 
 use crate::spec::Spec;
 use crate::syscall::{Syscall, SyscallError};

@@ -10,6 +10,22 @@ fn inside(root: &Path, p: &Path) -> PathBuf {
     root.join(p.strip_prefix("/").unwrap_or(p))
 }
 
+/// The namespace a sysctl belongs to, if it is namespaced at all (runc's whitelist): others
+/// would change the host and are refused.
+pub fn sysctl_namespace(key: &str) -> Option<crate::spec::NamespaceType> {
+    use crate::spec::NamespaceType::*;
+    const IPC: [&str; 7] = ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni"];
+    if IPC.contains(&key) || key == "kernel.shm_rmid_forced" || key.starts_with("fs.mqueue.") {
+        Some(Ipc)
+    } else if key.starts_with("net.") {
+        Some(Network)
+    } else if key == "kernel.hostname" || key == "kernel.domainname" {
+        Some(Uts)
+    } else {
+        None
+    }
+}
+
 pub fn write_sysctls(sys: &dyn Syscall, root: &Path, sysctl: &BTreeMap<String, String>) -> Result<()> {
     for (k, v) in sysctl {
         if k.contains("..") || k.contains('/') && k.contains('.') {
@@ -68,4 +84,20 @@ pub(crate) fn current_flags(path: &Path) -> libc::c_ulong {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::NamespaceType;
+
+    #[test]
+    fn sysctl_namespaces() {
+        assert_eq!(sysctl_namespace("net.ipv4.ip_forward"), Some(NamespaceType::Network));
+        assert_eq!(sysctl_namespace("kernel.shmmax"), Some(NamespaceType::Ipc));
+        assert_eq!(sysctl_namespace("fs.mqueue.msg_max"), Some(NamespaceType::Ipc));
+        assert_eq!(sysctl_namespace("kernel.domainname"), Some(NamespaceType::Uts));
+        assert_eq!(sysctl_namespace("vm.swappiness"), None);
+        assert_eq!(sysctl_namespace("kernel.pid_max"), None);
+    }
 }
