@@ -89,6 +89,18 @@ pub(super) fn start(
         cgroup: format!("{lab_cg}/{}", h.name),
         procs_files: vec![],
         dir: dir.clone(),
+        veth: ("eth0".into(), h.name.clone()),
+        mounts: [
+            "/etc",
+            "/var/lib",
+            "/var/lib/berth",
+            "/root",
+            "/run",
+            "/tmp",
+            "/proc",
+        ]
+        .map(String::from)
+        .to_vec(),
     });
     let procs = cgroups(vl, lab_cg, &h.name)?;
     let lan_pid = vl

@@ -176,19 +176,35 @@ fn bind(src: &File, target: &str) -> R<()> {
 }
 
 fn overlay(dir: &str, target: &str, name: &str) -> R<()> {
-    let upper = format!("{dir}/{name}/upper");
-    let work = format!("{dir}/{name}/work");
-    std::fs::create_dir_all(&upper).map_err(|e| format!("mkdir {upper}: {e}"))?;
-    std::fs::create_dir_all(&work).map_err(|e| format!("mkdir {work}: {e}"))?;
-    let opts = format!("lowerdir={target},upperdir={upper},workdir={work}");
-    mount(
-        Some("overlay"),
-        target,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(opts.as_str()),
-    )
-    .map_err(|e| format!("overlay on {target}: {e}"))
+    let base = format!("{dir}/{name}");
+    let try_mount = || -> R<()> {
+        let (upper, work) = (format!("{base}/upper"), format!("{base}/work"));
+        std::fs::create_dir_all(&upper).map_err(|e| format!("mkdir {upper}: {e}"))?;
+        std::fs::create_dir_all(&work).map_err(|e| format!("mkdir {work}: {e}"))?;
+        let opts = format!("lowerdir={target},upperdir={upper},workdir={work}");
+        mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(opts.as_str()),
+        )
+        .map_err(|e| format!("overlay on {target}: {e}"))
+    };
+    try_mount().or_else(|first| {
+        // The state dir's filesystem cannot hold an upper dir (e.g. it is itself an overlay):
+        // use a tmpfs, mounted in the host's private mount namespace, so it dies with the host.
+        std::fs::create_dir_all(&base).map_err(|e| format!("mkdir {base}: {e}"))?;
+        mount(
+            Some("tmpfs"),
+            base.as_str(),
+            Some("tmpfs"),
+            MsFlags::empty(),
+            Some("mode=0755"),
+        )
+        .map_err(|e| format!("{first}; tmpfs fallback on {base}: {e}"))?;
+        try_mount().map_err(|e| format!("{first}; on tmpfs too: {e}"))
+    })
 }
 
 fn host(a: &Args) -> R<()> {

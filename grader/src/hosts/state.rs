@@ -24,6 +24,14 @@ pub struct HostState {
     /// `cgroup.procs` files a process writes itself into to join the host's cgroups.
     pub procs_files: Vec<PathBuf>,
     pub dir: PathBuf,
+    /// The veth pair: (name inside the host, name of the LAN end). Both live only in lab
+    /// namespaces and vanish with them.
+    #[serde(default)]
+    pub veth: (String, String),
+    /// Mount points the host's private mount namespace has on top of the shared filesystem
+    /// (they vanish with the namespace; none is ever made in the machine's).
+    #[serde(default)]
+    pub mounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
