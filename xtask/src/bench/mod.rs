@@ -2,6 +2,7 @@
 //! printed as ratios. Each benchmark lives in its own module.
 
 mod images;
+mod pull;
 mod runtime;
 
 use anyhow::{bail, Result};
@@ -10,7 +11,8 @@ pub fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("runtime") => runtime::run(&args[1..]),
         Some("images") => images::run(&args[1..]),
-        Some(other) => bail!("unknown benchmark {other:?} (runtime, images)"),
-        None => bail!("usage: cargo xtask bench runtime|images"),
+        Some("pull") => pull::run(&args[1..]),
+        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull)"),
+        None => bail!("usage: cargo xtask bench runtime|images|pull"),
     }
 }
