@@ -147,10 +147,10 @@ mod tests {
         let c0 = chain_id(None, &d0);
         assert_eq!(c0, d0);
         // chain[n] = sha256("<chain[n-1]> <diff[n]>") as text (value from `printf … | sha256sum`).
-        let x = Digest(format!("sha256:x"));
-        let y = Digest(format!("sha256:y"));
+        let x = Digest("sha256:x".to_string());
+        let y = Digest("sha256:y".to_string());
         assert_eq!(chain_id(Some(&x), &y).hex(), "0797664c1116efb7a4e9b498d1f60090518ecab71ef4a71221b39f40990ad601");
-        assert_eq!(chain_ids(&[d0.clone()]), vec![d0]);
+        assert_eq!(chain_ids(std::slice::from_ref(&d0)), vec![d0]);
     }
 
     #[test]

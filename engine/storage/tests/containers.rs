@@ -74,9 +74,7 @@ fn scenario(kind: DriverKind) {
     assert!(!names.iter().any(|n| n.starts_with("usr/bin")), "usr was replaced");
 
     // commit
-    let mut cc = ContainerConfig::default();
-    cc.cmd = Some(vec!["sh".into()]);
-    cc.image = "bb".into();
+    let cc = ContainerConfig { cmd: Some(vec!["sh".into()]), image: "bb".into(), ..Default::default() };
     let id = store
         .commit(C1, &CommitOptions {
             image: Some(bb.clone()),

@@ -106,7 +106,7 @@ impl<R: Read> TarReader<R> {
         if size > 16 << 20 {
             return Err(invalid("tar meta header too large"));
         }
-        let padded = (size + 511) / 512 * 512;
+        let padded = size.div_ceil(512) * 512;
         let mut buf = vec![0u8; padded as usize];
         self.read_exact_or_truncated(&mut buf)?;
         self.raw(&buf.clone());

@@ -141,10 +141,12 @@ pub fn tar_size(tar_split_gz: &Path) -> Result<u64> {
 }
 
 /// Go's `hash/crc64` with the ISO table.
+#[derive(Default)]
 pub struct Crc64Iso {
     crc: u64,
 }
 
+#[allow(clippy::needless_range_loop)]
 /// Slicing-by-8 tables for the ISO polynomial (Go's `crc64` does the same for long inputs).
 fn iso_tables() -> &'static [[u64; 256]; 8] {
     static T: std::sync::OnceLock<[[u64; 256]; 8]> = std::sync::OnceLock::new();
@@ -167,12 +169,6 @@ fn iso_tables() -> &'static [[u64; 256]; 8] {
         }
         t
     })
-}
-
-impl Default for Crc64Iso {
-    fn default() -> Self {
-        Crc64Iso { crc: 0 }
-    }
 }
 
 impl Crc64Iso {

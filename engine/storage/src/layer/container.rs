@@ -135,7 +135,7 @@ impl LayerStore {
                 // (d---------) behind; we write the diff directly and recreate that trace.
                 let ww = self.driver.home().join(&init_id).join("work/work");
                 fs::create_dir(&ww).at(&ww)?;
-                fs::set_permissions(&ww, fs::Permissions::from_mode(0)).at(&ww)?;
+                fs::set_permissions(&ww, fs::Permissions::from_mode(0o000)).at(&ww)?;
             }
             self.driver.create(&mount_id, Some(&init_id))?;
             let tmp = self.root.join("mounts").join(format!(".tmp-{container_id}"));
