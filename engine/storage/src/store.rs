@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct Store {
     data_root: PathBuf,
     driver_name: &'static str,
+    /// flock on the data root directory: one `Store` per data root (no extra file in the layout).
+    _lock: std::fs::File,
     pub(crate) inner: Mutex<Inner>,
 }
 
@@ -63,6 +65,10 @@ impl Store {
     /// `Auto` picks the driver already in use there, else overlay2 when the kernel has it, else vfs.
     pub fn open(data_root: &Path, kind: DriverKind) -> Result<Store> {
         fsutil::mkdir_all_mode(data_root, 0o711)?;
+        let lock = std::fs::File::open(data_root).map_err(|e| StorageError::Io { path: data_root.to_path_buf(), source: e })?;
+        nix::fcntl::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+            StorageError::Conflict(format!("data root {} is in use by another berth storage instance", data_root.display()))
+        })?;
         let kind = match kind {
             DriverKind::Auto => {
                 let has = |n: &str| data_root.join("image").join(n).is_dir();
@@ -100,6 +106,7 @@ impl Store {
         Ok(Store {
             data_root: data_root.to_path_buf(),
             driver_name: name,
+            _lock: lock,
             inner: Mutex::new(Inner { driver: drv, layers, images, repos, tmp }),
         })
     }

@@ -50,6 +50,9 @@ fn leftovers_of_a_crash_are_cleaned_at_open() {
     let store = Store::open(root, DriverKind::Auto).unwrap();
     assert_eq!(store.resolve_image("keep:1").unwrap(), id);
     assert_eq!(all_paths(root), good);
+    // one Store per data root: a second one would clean up the first one's work in progress
+    let e = Store::open(root, DriverKind::Auto).err().expect("second open refused");
+    assert!(e.to_string().contains("in use"), "{e}");
 }
 
 #[test]
