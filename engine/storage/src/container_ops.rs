@@ -194,6 +194,30 @@ impl Store {
         res.and(un)
     }
 
+    /// `SizeRw` and `SizeRootFs` (`docker ps -s`, inspect `?size=1`): bytes of the container's own
+    /// changes (files of the rw upper dir; for vfs the added/changed files), and that plus the image.
+    pub fn container_size(&self, cid: &str) -> Result<(u64, u64)> {
+        let g = self.lock();
+        let m = g.layers.mount_info(cid).ok_or_else(|| StorageError::NotFound(format!("No such container: {cid}")))?.clone();
+        let rw = if g.driver.diff_is_native() {
+            crate::archive::tar_safe::dir_size(&g.driver.diff_dir(&m.mount_id))?
+        } else {
+            let dir = g.driver.diff_dir(&m.mount_id);
+            g.container_changes(cid)?
+                .iter()
+                .filter(|c| c.kind != ChangeKind::Deleted)
+                .filter_map(|c| fs::symlink_metadata(dir.join(c.path.trim_start_matches('/'))).ok())
+                .filter(|md| !md.is_dir())
+                .map(|md| md.len())
+                .sum()
+        };
+        let image: u64 = match &m.parent {
+            Some(p) => g.layers.ancestry(p).iter().filter_map(|c| g.layers.get(c)).map(|l| l.size).sum(),
+            None => 0,
+        };
+        Ok((rw, rw + image))
+    }
+
     /// `docker diff`: changes of the rw layer against the init layer, in path order.
     pub fn changes(&self, cid: &str) -> Result<Vec<Change>> {
         self.lock().container_changes(cid)

@@ -37,6 +37,7 @@
 //! | create/start/stop/rm | `create_rw_layer(cid, &ImageId) -> Result<String /*mount-id*/>`, `mount(cid) -> Result<PathBuf>`, `unmount(cid)`, `remove_rw_layer(cid)`, `rw_layer_ids(cid)` |
 //! | container inspect | `container_graph_driver(cid) -> Result<GraphDriverData>`; images: `image_graph_driver(&ImageId)` |
 //! | export | `export_container(cid, &mut dyn Write)` (merged view; mounts for the duration) |
+//! | ps -s / inspect size | `container_size(cid) -> Result<(u64 /*SizeRw*/, u64 /*SizeRootFs*/)>` |
 //! | diff | `changes(cid) -> Result<Vec<Change>>` (`Display` = `C /etc`, `api_kind()` = 0/1/2) |
 //! | commit | `commit(cid, &CommitOptions) -> Result<ImageId>` (empty diff → no layer, `empty_layer`) |
 //! | build / pull | `register_layer(parent, &mut dyn Read) -> Result<ChainId>` (plain or gzip), `layer_diff_ids(top)`, `create_image(config_bytes, parent, tag)`, `layer_exists`, `write_layer_tar`, `layer_tar_size` |

@@ -64,6 +64,11 @@ fn scenario(kind: DriverKind) {
     assert!(ch.iter().any(|c| c.ends_with(" /usr")), "{ch:?}");
     assert!(!ch.iter().any(|c| c.contains("dockerenv") || c.contains("/etc/hosts")), "{ch:?}");
 
+    // sizes: the rw layer holds usr/x (1 byte) and data/c (2 bytes) plus whiteouts (0 bytes)
+    let (rw, total) = store.container_size(C1).unwrap();
+    assert_eq!(rw, 3, "{kind:?}");
+    assert!(total > rw + 1_900_000, "{total}");
+
     // export: merged view, no whiteouts, init placeholders included, no ./ prefix
     let mut ex = Vec::new();
     store.export_container(C1, &mut ex).unwrap();
