@@ -48,6 +48,8 @@ fn save_load_round_trip_keeps_ids_both_layouts() {
         let (store, bb, l2) = two_images(&tmp.path().join("a"));
         let archive = tmp.path().join("out.tar");
         save_to(&store, &["bb"], fmt, &archive); // name only: every tag of the repository
+        let out = Command::new("skopeo").arg("inspect").arg(format!("docker-archive:{}:bb:l2", archive.display())).output().expect("skopeo");
+        assert!(out.status.success(), "{fmt:?}: skopeo: {}", String::from_utf8_lossy(&out.stderr));
         let store2 = Store::open(&tmp.path().join("b"), DriverKind::Overlay2).unwrap();
         let mut lines = store2.load(&mut fs::File::open(&archive).unwrap()).unwrap();
         lines.sort();
