@@ -298,3 +298,40 @@ fn loads_a_pure_oci_archive_written_by_skopeo() {
     let id = s2.resolve_image(lines[0].trim_start_matches("Loaded image ID: ")).unwrap();
     assert_eq!(diff_ids(&s2, &id), diff_ids(&store, &l2), "same layers, verified by diffID");
 }
+
+/// A stream that fails after `n` bytes (a client that went away mid-upload).
+struct FailAfter<'a> {
+    data: &'a [u8],
+    n: usize,
+}
+
+impl std::io::Read for FailAfter<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.n == 0 {
+            return Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "client went away"));
+        }
+        let k = buf.len().min(self.n).min(self.data.len());
+        buf[..k].copy_from_slice(&self.data[..k]);
+        self.data = &self.data[k..];
+        self.n -= k;
+        Ok(k)
+    }
+}
+
+#[test]
+fn a_stream_failing_mid_load_leaves_the_store_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, _bb, _l2) = two_images(&tmp.path().join("a"));
+    let mut archive = Vec::new();
+    store.save(&["bb"], SaveFormat::Oci, &mut archive).unwrap();
+    let root2 = tmp.path().join("b");
+    let s2 = Store::open(&root2, DriverKind::Overlay2).unwrap();
+    let before = all_paths(&root2);
+    for frac in [10, 50, 90, 99] {
+        let n = archive.len() * frac / 100;
+        let e = s2.load(&mut FailAfter { data: &archive, n }).unwrap_err();
+        assert!(!e.to_string().is_empty());
+        assert_eq!(all_paths(&root2), before, "after failing at {frac}%");
+    }
+    s2.load(&mut &archive[..]).unwrap();
+}
