@@ -344,7 +344,8 @@ impl Inner {
                         return Ok(id);
                     }
                 }
-                if let Some(id) = self.images.search(ref_or_id)? {
+                // Docker: an ambiguous prefix is simply "No such image".
+                if let Ok(Some(id)) = self.images.search(ref_or_id) {
                     return Ok(id);
                 }
                 Err(StorageError::NoSuchImage(r.familiar_string()))
