@@ -40,6 +40,7 @@
 //! | ps -s / inspect size | `container_size(cid) -> Result<(u64 /*SizeRw*/, u64 /*SizeRootFs*/)>` |
 //! | diff | `changes(cid) -> Result<Vec<Change>>` (`Display` = `C /etc`, `api_kind()` = 0/1/2) |
 //! | commit | `commit(cid, &CommitOptions) -> Result<ImageId>` (empty diff → no layer, `empty_layer`) |
+//! | pull / push metadata | `set_blob_diff_id(blob, diff)`, `blob_diff_id(blob)`, `add_v2_metadata(diff, V2Metadata)`, `v2_metadata(diff)` (`distribution/`) |
 //! | build / pull | `register_layer(parent, &mut dyn Read) -> Result<ChainId>` (plain or gzip), `layer_diff_ids(top)`, `create_image(config_bytes, parent, tag)`, `layer_exists`, `write_layer_tar`, `layer_tar_size` |
 //!
 //! Errors: [`StorageError`]; `to_string()` is Docker's message where Docker has one, and
@@ -75,6 +76,7 @@ pub use digest::{ChainId, DiffId, Digest, ImageId};
 pub use driver::DriverKind;
 pub use error::{ErrorKind, Result, StorageError};
 pub use image::config::ContainerConfig;
+pub use image::distribution::V2Metadata;
 pub use reference::Reference;
 pub use image::ops::{HistoryItem, ImageFilters, ImageSummary, PruneReport, RemovedItem};
 pub use archive::save::SaveFormat;

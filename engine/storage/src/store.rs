@@ -206,6 +206,35 @@ impl Store {
         g.tag_ref(&r, id)
     }
 
+    /// Record that compressed blob `blob` (registry digest) is the layer with diffID `diff`
+    /// (`distribution/diffid-by-digest`), after a pull verified it.
+    pub fn set_blob_diff_id(&self, blob: &crate::Digest, diff: &crate::DiffId) -> Result<()> {
+        let _g = self.lock();
+        self.distribution().set_diff_id(blob, diff)
+    }
+
+    /// The diffID a registry blob digest is known as (pull: `Already exists`).
+    pub fn blob_diff_id(&self, blob: &crate::Digest) -> Result<Option<crate::DiffId>> {
+        let _g = self.lock();
+        self.distribution().diff_id(blob)
+    }
+
+    /// Remember where a layer lives in a registry (`distribution/v2metadata-by-diffid`): push
+    /// skips or cross-mounts it next time.
+    pub fn add_v2_metadata(&self, diff: &crate::DiffId, m: crate::image::distribution::V2Metadata) -> Result<()> {
+        let _g = self.lock();
+        self.distribution().add_metadata(diff, m)
+    }
+
+    pub fn v2_metadata(&self, diff: &crate::DiffId) -> Result<Vec<crate::image::distribution::V2Metadata>> {
+        let _g = self.lock();
+        self.distribution().metadata(diff)
+    }
+
+    fn distribution(&self) -> crate::image::distribution::Distribution {
+        crate::image::distribution::Distribution::new(&self.data_root.join("image").join(self.driver_name))
+    }
+
     /// Whether a layer (by chainID) is in the store.
     pub fn layer_exists(&self, chain: &ChainId) -> bool {
         self.lock().layers.get(chain).is_some()

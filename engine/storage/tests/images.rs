@@ -171,3 +171,26 @@ fn digest_references_and_layer_tars_for_the_registry_client() {
     let repos = fs::read_to_string(tmp.path().join("image/overlay2/repositories.json")).unwrap();
     assert!(repos.contains(&format!("\"{dref}\":\"{id}\"")), "{repos}");
 }
+
+#[test]
+fn distribution_metadata_has_docker_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = Store::open(tmp.path(), DriverKind::Overlay2).unwrap();
+    let blob = berth_storage::Digest::of(b"compressed");
+    let diff = berth_storage::Digest::of(b"uncompressed");
+    assert_eq!(store.blob_diff_id(&blob).unwrap(), None);
+    store.set_blob_diff_id(&blob, &diff).unwrap();
+    assert_eq!(store.blob_diff_id(&blob).unwrap(), Some(diff.clone()));
+    let d = tmp.path().join("image/overlay2/distribution");
+    assert_eq!(read_exact_file(&d.join("diffid-by-digest/sha256").join(blob.hex())), diff.as_str());
+    let m = |repo: &str| berth_storage::V2Metadata { digest: blob.to_string(), source_repository: repo.into(), hmac: String::new() };
+    store.add_v2_metadata(&diff, m("127.0.0.1:5002/teach/bb")).unwrap();
+    store.add_v2_metadata(&diff, m("127.0.0.1:5002/teach/bb")).unwrap();
+    store.add_v2_metadata(&diff, m("127.0.0.1:5002/other")).unwrap();
+    assert_eq!(store.v2_metadata(&diff).unwrap().len(), 2);
+    let raw = fs::read_to_string(d.join("v2metadata-by-diffid/sha256").join(diff.hex())).unwrap();
+    assert_eq!(
+        raw,
+        format!(r#"[{{"Digest":"{blob}","SourceRepository":"127.0.0.1:5002/teach/bb","HMAC":""}},{{"Digest":"{blob}","SourceRepository":"127.0.0.1:5002/other","HMAC":""}}]"#)
+    );
+}

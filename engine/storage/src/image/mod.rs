@@ -3,6 +3,7 @@
 
 pub mod changes;
 pub mod config;
+pub mod distribution;
 pub mod ops;
 pub mod repositories;
 pub mod store;
