@@ -66,9 +66,10 @@ impl Store {
     pub fn open(data_root: &Path, kind: DriverKind) -> Result<Store> {
         fsutil::mkdir_all_mode(data_root, 0o711)?;
         let lock = std::fs::File::open(data_root).map_err(|e| StorageError::Io { path: data_root.to_path_buf(), source: e })?;
-        nix::fcntl::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
-            StorageError::Conflict(format!("data root {} is in use by another berth storage instance", data_root.display()))
-        })?;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return Err(StorageError::Conflict(format!("data root {} is in use by another berth storage instance", data_root.display())));
+        }
         let kind = match kind {
             DriverKind::Auto => {
                 let has = |n: &str| data_root.join("image").join(n).is_dir();
