@@ -9,3 +9,9 @@ pub mod subnet;
 pub mod veth;
 
 pub use error::{NetError, Result};
+pub mod firewall;
+pub mod hosts_file;
+pub mod links;
+pub mod netns;
+pub mod ports;
+pub mod resolv;

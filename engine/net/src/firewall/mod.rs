@@ -1,0 +1,107 @@
+//! NAT for bridge networks and published ports. Every rule lives in berth's own `table ip berth`,
+//! and every change replaces that table in one nft transaction, so teardown is exact: whatever
+//! berth did not generate is never touched, and removing the table removes all of berth's rules.
+pub mod fake;
+pub mod nft;
+
+use crate::error::Result;
+use crate::ports::Proto;
+use crate::subnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use std::net::Ipv4Addr;
+
+pub const TABLE: &str = "berth";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NatNetwork {
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    /// `--internal`: no masquerade, no traffic in or out of the bridge.
+    pub internal: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMap {
+    /// Endpoint that owns the mapping (unpublish removes all of an owner's maps).
+    pub owner: String,
+    pub host_ip: Ipv4Addr,
+    pub host_port: u16,
+    pub proto: Proto,
+    pub container_ip: Ipv4Addr,
+    pub container_port: u16,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Ruleset {
+    pub networks: Vec<NatNetwork>,
+    pub ports: Vec<PortMap>,
+}
+
+pub trait Firewall: Send + Sync {
+    /// Replace berth's table with exactly this ruleset.
+    fn apply(&self, rules: &Ruleset) -> Result<()>;
+    /// Remove berth's table (no-op when absent).
+    fn clear(&self) -> Result<()>;
+}
+
+impl Ruleset {
+    /// nft script: create-then-delete makes the delete safe when the table does not exist yet;
+    /// `nft -f` runs the whole script as one transaction.
+    pub fn render(&self) -> String {
+        let mut s = format!("table ip {TABLE}\ndelete table ip {TABLE}\ntable ip {TABLE} {{\n");
+        s.push_str("\tchain ports {\n");
+        for p in &self.ports {
+            let daddr = if p.host_ip.is_unspecified() { String::new() } else { format!("ip daddr {} ", p.host_ip) };
+            s.push_str(&format!(
+                "\t\t{daddr}{proto} dport {} dnat to {}:{}\n",
+                p.host_port, p.container_ip, p.container_port, proto = p.proto
+            ));
+        }
+        s.push_str("\t}\n");
+        // Only traffic addressed to this host is published (Docker: -m addrtype --dst-type LOCAL).
+        s.push_str("\tchain prerouting {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n\t\tfib daddr type local jump ports\n\t}\n");
+        // Locally generated traffic, 127.0.0.1 included (route_localnet is set on the bridges).
+        s.push_str("\tchain output {\n\t\ttype nat hook output priority -100; policy accept;\n\t\tfib daddr type local jump ports\n\t}\n");
+        s.push_str("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+        for n in &self.networks {
+            if !n.internal {
+                s.push_str(&format!("\t\tip saddr {} oifname != \"{}\" masquerade\n", n.subnet.trunc(), n.bridge));
+            }
+            // Connections to a published port from 127.0.0.1 must not leave with a loopback source.
+            s.push_str(&format!("\t\toifname \"{}\" ip saddr 127.0.0.0/8 masquerade\n", n.bridge));
+        }
+        s.push_str("\t}\n");
+        s.push_str("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n");
+        for n in self.networks.iter().filter(|n| n.internal) {
+            s.push_str(&format!("\t\tiifname \"{b}\" oifname != \"{b}\" drop\n\t\toifname \"{b}\" iifname != \"{b}\" drop\n", b = n.bridge));
+        }
+        s.push_str("\t}\n}\n");
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn render_ruleset() {
+        let r = Ruleset {
+            networks: vec![
+                NatNetwork { bridge: "berth0".into(), subnet: "172.17.0.0/16".parse().unwrap(), internal: false },
+                NatNetwork { bridge: "br-int".into(), subnet: "10.9.0.0/24".parse().unwrap(), internal: true },
+            ],
+            ports: vec![
+                PortMap { owner: "e1".into(), host_ip: Ipv4Addr::UNSPECIFIED, host_port: 8000, proto: Proto::Tcp, container_ip: "172.17.0.2".parse().unwrap(), container_port: 80 },
+                PortMap { owner: "e1".into(), host_ip: "127.0.0.1".parse().unwrap(), host_port: 5353, proto: Proto::Udp, container_ip: "172.17.0.2".parse().unwrap(), container_port: 53 },
+            ],
+        };
+        let s = r.render();
+        assert!(s.starts_with("table ip berth\ndelete table ip berth\ntable ip berth {\n"));
+        assert!(s.contains("\t\ttcp dport 8000 dnat to 172.17.0.2:80\n"));
+        assert!(s.contains("\t\tip daddr 127.0.0.1 udp dport 5353 dnat to 172.17.0.2:53\n"));
+        assert!(s.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
+        assert!(!s.contains("ip saddr 10.9.0.0/24"), "internal networks are not masqueraded");
+        assert!(s.contains("iifname \"br-int\" oifname != \"br-int\" drop"));
+        assert_eq!(s.matches('{').count(), s.matches('}').count());
+    }
+}
