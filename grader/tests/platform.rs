@@ -82,11 +82,34 @@ fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
     }
     let before = root_links();
     let t = tempfile::tempdir()?;
-    let cfg = config(t.path());
+    // The helper lives below the machine's /tmp, which the hosts' private /tmp hides: the hosts
+    // must still find it (at /run/berth-lab/bin), as they must find the lab's files.
+    let bin = tempfile::tempdir()?;
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_berth-lab-host"),
+        bin.path().join("berth-lab-host"),
+    )?;
+    let mut cfg = config(t.path());
+    cfg.helper = bin.path().join("berth-lab-host");
     let vl = VirtualLab::provision(&selftest(), &cfg)?;
     let state = vl.state.clone();
     let r = (|| -> Result<()> {
         ensure!(run(&vl, "vm1", "hostname")? == "vm1");
+        ensure!(
+            run(&vl, "vm1", "command -v berth-lab-host")? == "/run/berth-lab/bin/berth-lab-host"
+        );
+        ensure!(
+            run(
+                &vl,
+                "vm2",
+                "grep -c '^id = \"platform-selftest\"' $BERTH_LAB_DIR/lab.toml"
+            )? == "1"
+        );
+        let o = vl.run("vm1", "touch $BERTH_LAB_DIR/x", Duration::from_secs(5))?;
+        ensure!(
+            o.status != 0 && o.stderr.contains("Read-only"),
+            "the lab dir is writable: {o:?}"
+        );
         ensure!(run(&vl, "vm2", "cat /etc/hostname")? == "vm2");
         ensure!(
             run(&vl, "vm1", "echo $$")? != "1",

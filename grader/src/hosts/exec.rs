@@ -6,7 +6,9 @@ use crate::checks::CmdOutput;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/// berth's binaries (berthd, berth, berth-lab-host) come first.
+const PATH: &str =
+    "/run/berth-lab/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 fn command(vl: &VirtualLab, h: &HostState, argv: &[&str]) -> Result<Command, HostError> {
     let pid = h
@@ -31,8 +33,11 @@ fn command(vl: &VirtualLab, h: &HostState, argv: &[&str]) -> Result<Command, Hos
         .env("BERTH_LAB", &vl.state.lab_id)
         .env("BERTH_HOST", &h.name)
         .env("BERTH_CGROUP", &h.cgroup)
-        .env("BERTH_LAB_DIR", &vl.state.lab_dir)
-        .env("BERTH_LAB_HOST", &vl.config.helper)
+        .env("BERTH_LAB_DIR", super::init::LAB_DIR)
+        .env(
+            "BERTH_LAB_HOST",
+            format!("{}/berth-lab-host", super::init::BIN_DIR),
+        )
         .env("DOCKER_HOST", "unix:///run/berth.sock");
     if let Some(t) = std::env::var_os("TERM") {
         c.env("TERM", t);

@@ -77,7 +77,11 @@ pub(super) fn start(
     let mut hosts = String::from("127.0.0.1\tlocalhost\n");
     for o in &lab.hosts {
         let ip = o.address.split('/').next().unwrap_or_default();
-        hosts += &format!("{ip}\t{} {}\n", o.hostname(), o.name);
+        if o.hostname() == o.name {
+            hosts += &format!("{ip}\t{}\n", o.name);
+        } else {
+            hosts += &format!("{ip}\t{} {}\n", o.hostname(), o.name);
+        }
     }
     std::fs::write(dir.join("hosts"), hosts).map_err(io(dir.join("hosts")))?;
     vl.state.hosts.push(HostState {
@@ -129,6 +133,18 @@ pub(super) fn start(
     ]);
     for p in &procs {
         cmd.arg("--procs").arg(p);
+    }
+    if let Some(bin) = vl
+        .config
+        .helper
+        .canonicalize()
+        .ok()
+        .and_then(|h| h.parent().map(Path::to_path_buf))
+    {
+        cmd.arg("--bin-dir").arg(bin);
+    }
+    if vl.state.lab_dir.is_dir() {
+        cmd.arg("--lab-dir").arg(&vl.state.lab_dir);
     }
     let pid = super::lan::spawn_helper(cmd, &format!("host {}", h.name), Duration::from_secs(10))?;
     let proc_root = vl.config.proc_root.clone();

@@ -25,6 +25,11 @@ use std::process::Command;
 
 type R<T> = Result<T, String>;
 
+/// Where a host sees the directory holding berth's binaries (first on its PATH).
+pub const BIN_DIR: &str = "/run/berth-lab/bin";
+/// Where a host sees the lab's folder ($BERTH_LAB_DIR).
+pub const LAB_DIR: &str = "/run/berth-lab/lab";
+
 static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 /// Entry point of the binary; returns the exit code.
@@ -281,6 +286,13 @@ fn host(a: &Args) -> R<()> {
     .iter()
     .map(|(d, t)| Ok((open_dir(&format!("{dir}/{d}"))?, *t)))
     .collect::<R<_>>()?;
+    // The grader's binaries and the lab's files, shown read-only at fixed places inside the
+    // host (their real paths may be hidden by the private /tmp or /run).
+    let shared: Vec<(File, &str)> = [("bin-dir", BIN_DIR), ("lab-dir", LAB_DIR)]
+        .iter()
+        .filter_map(|(k, t)| a.get(k).ok().map(|p| (p, *t)))
+        .map(|(p, t)| Ok((File::open(p).map_err(|e| format!("{p}: {e}"))?, t)))
+        .collect::<R<_>>()?;
     overlay(dir, "/etc", "etc")?;
     overlay(dir, "/var/lib", "var-lib")?;
     std::fs::create_dir_all("/var/lib/berth").map_err(|e| format!("mkdir /var/lib/berth: {e}"))?;
@@ -292,6 +304,14 @@ fn host(a: &Args) -> R<()> {
         bind(src, target)?;
     }
     drop(srcs);
+    for (src, target) in &shared {
+        std::fs::create_dir_all(target).map_err(|e| format!("mkdir {target}: {e}"))?;
+        bind(src, target)?;
+        let ro = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+        mount(None::<&str>, *target, None::<&str>, ro, None::<&str>)
+            .map_err(|e| format!("read-only {target}: {e}"))?;
+    }
+    drop(shared);
 
     unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(pid): {e}"))?;
     // SAFETY: single-threaded; the child becomes the pid namespace's init.
