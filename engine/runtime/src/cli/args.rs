@@ -21,12 +21,28 @@ impl Parsed {
 pub struct Flag(pub &'static str, pub &'static [&'static str], pub bool);
 
 pub fn parse(verb: &str, argv: &[String], flags: &[Flag]) -> Result<Parsed, String> {
+    parse_impl(verb, argv, flags, false)
+}
+
+/// Like [`parse`], but everything from the first positional on is positional (`exec ID ls -l`).
+pub fn parse_until_positional(verb: &str, argv: &[String], flags: &[Flag]) -> Result<Parsed, String> {
+    parse_impl(verb, argv, flags, true)
+}
+
+impl Parsed {
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.values.iter().filter(|(n, _)| *n == name).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+fn parse_impl(verb: &str, argv: &[String], flags: &[Flag], stop: bool) -> Result<Parsed, String> {
     let mut p = Parsed::default();
     let mut i = 0;
     while i < argv.len() {
         let a = &argv[i];
-        if a == "--" {
-            p.positional.extend(argv[i + 1..].iter().cloned());
+        if a == "--" || (stop && !p.positional.is_empty()) {
+            let from = if a == "--" { i + 1 } else { i };
+            p.positional.extend(argv[from..].iter().cloned());
             break;
         }
         if a.starts_with('-') && a.len() > 1 && !a.chars().nth(1).is_some_and(|c| c.is_ascii_digit()) {

@@ -5,6 +5,9 @@
 //!   create [--bundle|-b DIR] [--pid-file F] [--console-socket S] [--preserve-fds N] ID
 //!   start ID | state ID | kill [--all|-a] ID [SIGNAL] | delete [--force|-f] ID
 //!   run [--bundle|-b DIR] [--detach|-d] [--pid-file F] [--console-socket S] ID
+//!   exec [--process|-p FILE] [--detach|-d] [--pid-file F] [--console-socket S] [--tty|-t]
+//!        [--cwd DIR] [--env|-e K=V]… [--user|-u UID[:GID]] [--additional-gids|-g GID]…
+//!        [--cap|-c CAP]… [--no-new-privs] [--preserve-fds N] ID [COMMAND ARGS…]
 //!   list [--quiet|-q] [--format table|json]
 //! ```
 //! Errors are one line on stderr (`berth runtime: …`), also appended to `--log` (runc's JSON
@@ -13,6 +16,7 @@
 mod args;
 mod create;
 mod delete;
+mod exec;
 mod kill;
 mod list;
 mod run;
@@ -32,7 +36,7 @@ pub struct Globals {
 pub type CmdResult = Result<i32, String>;
 
 const USAGE: &str = "usage: berth runtime [--root DIR] COMMAND [OPTIONS] ID
-commands: create, start, state, kill, delete, run, list";
+commands: create, start, state, kill, delete, run, exec, list";
 
 /// Runs the runtime CLI with `args` (everything after `runtime`) and returns the exit code.
 pub fn main(argv: &[String]) -> i32 {
@@ -91,6 +95,7 @@ fn dispatch(argv: &[String], g: &mut Globals) -> CmdResult {
         "kill" => kill::run(g, rest),
         "delete" => delete::run(g, rest),
         "run" => run::run(g, rest),
+        "exec" => exec::run(g, rest),
         "list" => list::run(g, rest),
         other => Err(format!("unknown command {other:?}\n{USAGE}")),
     }

@@ -75,6 +75,45 @@ pub(super) fn run(g: &Globals, argv: &[String]) -> CmdResult {
     Ok(code)
 }
 
+/// Runs `start` (which launches a process and returns its pid) in the foreground: subreaper so
+/// the process becomes our child, signals forwarded, a terminal proxied when `proxy_tty`, and
+/// the process's exit status returned (128+signal when killed). Used by `exec`.
+pub(super) fn foreground(proxy_tty: bool, start: impl FnOnce(Option<i32>) -> Result<i32, String>) -> CmdResult {
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let mut pair = None;
+    if proxy_tty {
+        let mut fds = [0; 2];
+        if unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) } != 0 {
+            return Err(format!("socketpair: {}", std::io::Error::last_os_error()));
+        }
+        pair = Some(fds);
+    }
+    let started = start(pair.map(|p| p[1]));
+    if let Some(p) = pair {
+        unsafe { libc::close(p[1]) };
+    }
+    let pid = started?;
+    CONTAINER_PID.store(pid, Ordering::Relaxed);
+    for s in FORWARDED {
+        unsafe { libc::signal(s, forward as *const () as libc::sighandler_t) };
+    }
+    let proxy = match pair {
+        Some(p) => Some(proxy::spawn(console::recv_fd(p[0]).map_err(|e| e.to_string())?)),
+        None => None,
+    };
+    let code = wait_for(pid);
+    if let Some((raw, out)) = proxy {
+        for _ in 0..100 {
+            if out.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        drop(raw);
+    }
+    Ok(code)
+}
+
 fn wants_terminal(bundle: &std::path::Path) -> bool {
     crate::spec::Spec::load(bundle).map(|s| s.process().terminal).unwrap_or(false)
 }

@@ -80,14 +80,16 @@ pub fn recv_fd(sock: RawFd) -> std::io::Result<RawFd> {
     }
 }
 
-/// In the container: make the pty slave our controlling terminal and stdio, and bind it over
-/// /dev/console (as runc does).
-pub fn attach_slave(slave: RawFd, slave_path: &str) -> std::io::Result<()> {
-    let console = Path::new("/dev/console");
-    if !console.exists() {
-        let _ = std::fs::File::create(console);
+/// In the container: make the pty slave our controlling terminal and stdio; for the init also
+/// bind it over /dev/console (as runc does; an exec must not touch the container's mounts).
+pub fn attach_slave(slave: RawFd, slave_path: &str, bind_console: bool) -> std::io::Result<()> {
+    if bind_console {
+        let console = Path::new("/dev/console");
+        if !console.exists() {
+            let _ = std::fs::File::create(console);
+        }
+        let _ = nix::mount::mount(Some(slave_path), console, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>);
     }
-    let _ = nix::mount::mount(Some(slave_path), console, None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>);
     unsafe {
         for fd in 0..3 {
             if libc::dup2(slave, fd) < 0 {

@@ -6,6 +6,11 @@ use crate::spec::Process;
 use crate::syscall::Syscall;
 use crate::{capabilities, rlimits};
 
+/// False in a user namespace whose /proc/self/setgroups says "deny".
+pub fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |s| s.trim() != "deny")
+}
+
 pub fn apply(sys: &dyn Syscall, process: &Process, last_cap: u32, setgroups_allowed: bool) -> Result<(), String> {
     rlimits::apply(sys, &process.rlimits).map_err(|e| e.to_string())?;
     if let Some(caps) = &process.capabilities {

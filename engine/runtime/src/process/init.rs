@@ -3,12 +3,10 @@
 //! `start` and execve's the user process.
 
 use super::channel::{Channel, Message};
-use super::{console, fail, identity, user, InitArgs};
+use super::{command, console, fail, identity, InitArgs};
 use crate::spec::NamespaceType;
 use crate::syscall::{linux::LinuxSyscall, Syscall};
 use crate::{capabilities, rootfs};
-use std::ffi::CString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 pub(crate) fn run(args: &InitArgs, ch: &Channel) -> ! {
@@ -32,24 +30,10 @@ pub(crate) fn run(args: &InitArgs, ch: &Channel) -> ! {
         }
         unsafe { libc::_exit(1) };
     }
-    unsafe {
-        libc::umask(args.spec.process().user.umask.unwrap_or(0o022) as libc::mode_t);
-        libc::execve(exec.path.as_ptr(), exec.argv_ptrs.as_ptr(), exec.envp_ptrs.as_ptr());
-    }
-    let e = std::io::Error::last_os_error();
-    eprintln!("berth runtime: exec {:?}: {e}", exec.path);
-    unsafe { libc::_exit(127) }
+    exec.run(args.spec.process().user.umask)
 }
 
-struct Exec {
-    path: CString,
-    _argv: Vec<CString>,
-    argv_ptrs: Vec<*const libc::c_char>,
-    _envp: Vec<CString>,
-    envp_ptrs: Vec<*const libc::c_char>,
-}
-
-fn setup(args: &InitArgs, _ch: &Channel) -> Result<Exec, String> {
+fn setup(args: &InitArgs, _ch: &Channel) -> Result<command::Exec, String> {
     let sys = LinuxSyscall;
     let spec = &args.spec;
     let process = spec.process();
@@ -78,7 +62,7 @@ fn setup(args: &InitArgs, _ch: &Channel) -> Result<Exec, String> {
             libc::close(master);
             libc::close(sock);
         }
-        console::attach_slave(slave, &name).map_err(|e| format!("terminal: {e}"))?;
+        console::attach_slave(slave, &name, true).map_err(|e| format!("terminal: {e}"))?;
     }
     rootfs::finalize(&sys, spec, Path::new("/")).map_err(|e| e.to_string())?;
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
@@ -86,44 +70,6 @@ fn setup(args: &InitArgs, _ch: &Channel) -> Result<Exec, String> {
             sys.sethostname(h).map_err(|e| format!("hostname: {e}"))?;
         }
     }
-    let setgroups_denied = std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
-    identity::apply(&sys, process, capabilities::last_cap(), !setgroups_denied)?;
-    let u = &process.user;
-
-    let mut env = process.env.clone();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        env.push(format!("HOME={}", user::home_of(&passwd, u.uid)));
-    }
-    let path_var = env.iter().find_map(|e| e.strip_prefix("PATH="));
-    let prog = &process.args[0];
-    let path = user::find_executable(Path::new("/"), prog, path_var)
-        .ok_or_else(|| format!("exec: {prog:?}: executable file not found in $PATH"))?;
-    let full = if path.is_absolute() { path.clone() } else { process.cwd.join(&path) };
-    if let Err(e) = std::fs::metadata(&full) {
-        return Err(format!("exec: {prog:?}: {e}"));
-    }
-    mark_cloexec_from(3 + args.preserve_fds);
-
-    let cstr = |s: &[u8]| CString::new(s).map_err(|_| format!("NUL byte in {:?}", String::from_utf8_lossy(s)));
-    let argv: Vec<CString> = process.args.iter().map(|a| cstr(a.as_bytes())).collect::<Result<_, _>>()?;
-    let envp: Vec<CString> = env.iter().map(|a| cstr(a.as_bytes())).collect::<Result<_, _>>()?;
-    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
-    argv_ptrs.push(std::ptr::null());
-    let mut envp_ptrs: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
-    envp_ptrs.push(std::ptr::null());
-    Ok(Exec { path: cstr(path.as_os_str().as_bytes())?, _argv: argv, argv_ptrs, _envp: envp, envp_ptrs })
-}
-
-/// Every inherited fd from `first` up is closed on execve (runc's fix for fd leaks into the
-/// container); the ones berth still needs until then are already CLOEXEC.
-fn mark_cloexec_from(first: i32) {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        unsafe { libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
-        return;
-    };
-    let fds: Vec<i32> = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect();
-    for fd in fds.into_iter().filter(|fd| *fd >= first) {
-        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-    }
+    identity::apply(&sys, process, capabilities::last_cap(), identity::setgroups_allowed())?;
+    command::prepare(process, args.preserve_fds)
 }

@@ -3,6 +3,8 @@
 //! (`stage1`: namespaces; `init`: the container process, blocked before execve until `start`).
 
 pub mod channel;
+mod command;
+pub mod exec;
 pub mod console;
 pub mod identity;
 mod init;
@@ -38,7 +40,7 @@ pub enum ProcessError {
     Io { what: String, source: std::io::Error },
 }
 
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
+pub(crate) fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ProcessError {
     let what = what.into();
     move |source| ProcessError::Io { what, source }
 }
