@@ -71,6 +71,27 @@ where
     resp
 }
 
+/// Answer 101 and hand the upgraded connection to `f`.
+pub fn hijack_with<F, Fut>(req: &mut Request<Incoming>, f: F) -> Resp
+where
+    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let on = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        if let Ok(up) = on.await {
+            f(TokioIo::new(up)).await;
+        }
+    });
+    Response::builder()
+        .status(101)
+        .header("Content-Type", "application/vnd.docker.raw-stream")
+        .header("Connection", "Upgrade")
+        .header("Upgrade", "tcp")
+        .body(response::empty_body())
+        .expect("response builds")
+}
+
 fn to_tokio(s: StdUnixStream) -> std::io::Result<tokio::net::UnixStream> {
     s.set_nonblocking(true)?;
     tokio::net::UnixStream::from_std(s)

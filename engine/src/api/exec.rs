@@ -55,10 +55,30 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Res
         };
     }
     let tty = e.config.tty || sb.tty;
-    match d.exec_start(id, true).await {
-        Ok(stream) => super::attach::hijack(&mut req, tty, async move { stream }),
-        Err(e) => response::error(&e),
+    if !req.headers().contains_key(http::header::UPGRADE) {
+        return match d.exec_start(id, true).await {
+            Ok(stream) => super::attach::hijack(&mut req, tty, async move { stream }),
+            Err(e) => response::error(&e),
+        };
     }
+    // As 20.10: upgrade first, then start; a start error is written into the stream (stdout)
+    // and the exit code is left for `GET /exec/{id}/json`.
+    let (d, id) = (d.clone(), id.to_string());
+    super::attach::hijack_with(&mut req, move |mut io| async move {
+        use tokio::io::AsyncWriteExt;
+        match d.exec_start(&id, true).await {
+            Ok(Some(stream)) => super::attach::bridge(io, stream, tty).await,
+            Ok(None) => {
+                let _ = io.shutdown().await;
+            }
+            Err(e) => {
+                let msg = format!("{e}\r\n");
+                let out = if tty { msg.into_bytes() } else { crate::shim::proto::frame(crate::shim::proto::STDOUT, msg.as_bytes()) };
+                let _ = io.write_all(&out).await;
+                let _ = io.shutdown().await;
+            }
+        }
+    })
 }
 
 pub fn resize(d: &Daemon, id: &str, q: &Query) -> Resp {

@@ -3,6 +3,7 @@
 pub mod attach;
 pub mod containers;
 pub mod exec;
+pub mod images;
 pub mod logs;
 pub mod query;
 pub mod response;

@@ -26,20 +26,25 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 #[derive(Debug, Default, Clone)]
-pub struct Query(pub HashMap<String, String>);
+pub struct Query(pub HashMap<String, Vec<String>>);
 
 impl Query {
     pub fn parse(q: Option<&str>) -> Self {
         let mut m = HashMap::new();
         for part in q.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            m.insert(percent_decode(k), percent_decode(v));
+            m.entry(percent_decode(k)).or_insert_with(Vec::new).push(percent_decode(v));
         }
         Query(m)
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str)
+        self.0.get(k).and_then(|v| v.last()).map(String::as_str)
+    }
+
+    /// Every value of a repeated parameter (`names=a&names=b`).
+    pub fn all(&self, k: &str) -> Vec<String> {
+        self.0.get(k).cloned().unwrap_or_default()
     }
 
     /// Docker's `httputils.BoolValue`: anything but "", "0", "no", "false", "none" is true.

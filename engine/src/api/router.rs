@@ -88,8 +88,28 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
     let segs: Vec<String> = rest.trim_start_matches('/').split('/').map(super::query::percent_decode).collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let m = req.method().clone();
-    use super::{containers as c, exec as x, system as s};
+    use super::{containers as c, exec as x, images as i, system as s};
+    // Image names contain `/` and `:`: match on the raw rest with a known suffix stripped.
+    if let Some(name) = rest.strip_prefix("/images/") {
+        let name = super::query::percent_decode(name);
+        let routed = match m {
+            Method::GET if name == "json" => Some(i::list(&d, &q).await),
+            Method::GET if name == "get" => Some(i::save(&d, q.all("names")).await),
+            Method::POST if name == "load" => Some(i::load(&d, req).await),
+            Method::POST if name == "create" => Some(i::create(&d, &q, req).await),
+            Method::GET if name.ends_with("/json") => Some(i::inspect(&d, name.trim_end_matches("/json")).await),
+            Method::GET if name.ends_with("/history") => Some(i::history(&d, name.trim_end_matches("/history")).await),
+            Method::GET if name.ends_with("/get") => Some(i::save(&d, vec![name.trim_end_matches("/get").to_string()]).await),
+            Method::POST if name.ends_with("/tag") => Some(i::tag(&d, name.trim_end_matches("/tag"), &q).await),
+            Method::DELETE => Some(i::remove(&d, &name, &q).await),
+            _ => None,
+        };
+        return routed.unwrap_or_else(|| response::message(404, "page not found"));
+    }
     match (&m, segs.as_slice()) {
+        (&Method::POST, ["commit"]) => i::commit(&d, &q).await,
+        (&Method::GET, ["containers", id, "export"]) => i::export(&d, id).await,
+        (&Method::GET, ["containers", id, "changes"]) => i::changes(&d, id).await,
         (&Method::GET | &Method::HEAD, ["_ping"]) => s::ping(&m),
         (&Method::GET, ["version"]) => s::version(&d),
         (&Method::GET, ["info"]) => s::info(&d),

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Parser;
 
 use berth::daemon::config::{DaemonConfig, Flags};
-use berth::daemon::images::{ImageBackend, NoImages};
+use berth::daemon::images::ImageBackend;
+use berth::daemon::storage::StoreBackend;
 use berth::daemon::Daemon;
 
 #[derive(Parser, Debug)]
@@ -50,8 +51,12 @@ fn berth_binary() -> PathBuf {
     me.parent().map(|d| d.join("berth")).unwrap_or_else(|| "berth".into())
 }
 
-fn image_backend(_cfg: &DaemonConfig) -> Arc<dyn ImageBackend> {
-    Arc::new(NoImages { reason: "image storage is not available yet".into() })
+fn image_backend(cfg: &DaemonConfig) -> anyhow::Result<Arc<dyn ImageBackend>> {
+    let kind = if cfg.storage_driver.is_empty() { Some(berth_storage::DriverKind::Auto) } else { berth_storage::DriverKind::parse(&cfg.storage_driver) };
+    let kind = kind
+        .with_context(|| format!("unknown storage driver \"{}\" (supported: overlay2, vfs)", cfg.storage_driver))?;
+    let store = berth_storage::Store::open(&cfg.data_root, kind).with_context(|| format!("storage at {}", cfg.data_root.display()))?;
+    Ok(Arc::new(StoreBackend { store: Arc::new(store) }))
 }
 
 fn main() {
@@ -95,7 +100,7 @@ fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
         }
     }
     std::fs::write(&cfg.pidfile, std::process::id().to_string()).with_context(|| format!("pidfile {}", cfg.pidfile.display()))?;
-    let images = image_backend(&cfg);
+    let images = image_backend(&cfg)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let daemon = Daemon::new(cfg.clone(), images, berth_binary()).map_err(|e| anyhow::anyhow!("{e}"))?;

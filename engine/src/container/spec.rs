@@ -301,7 +301,8 @@ pub fn build(input: &SpecInput) -> Result<Value, SpecError> {
             .iter()
             .map(|u| json!({"type": format!("RLIMIT_{}", u.name.to_ascii_uppercase()), "hard": u.hard, "soft": u.soft}))
             .collect(),
-        _ => vec![json!({"type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64})],
+        // No --ulimit: the container inherits the shim's limits (dockerd's own, like Docker).
+        _ => vec![],
     };
     let cgroup_parent = if hc.cgroup_parent.is_empty() { input.cgroup_parent } else { hc.cgroup_parent.as_str() };
     let mut linux = json!({

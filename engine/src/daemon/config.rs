@@ -128,7 +128,7 @@ impl DaemonConfig {
             insecure_registries: file.insecure_registries.unwrap_or_default(),
             bip: file.bip,
             mtu: file.mtu.unwrap_or(1500),
-            storage_driver: flags.storage_driver.clone().or(file.storage_driver).unwrap_or_else(|| "overlay2".into()),
+            storage_driver: flags.storage_driver.clone().or(file.storage_driver).unwrap_or_default(),
             default_runtime,
             live_restore: file.live_restore.unwrap_or(false),
             log_level,

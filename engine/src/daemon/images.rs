@@ -54,6 +54,10 @@ pub trait ImageBackend: Send + Sync {
     fn remove_rootfs(&self, container_id: &str) -> Result<(), ImageError>;
     /// Storage driver name for `GraphDriver.Name` / `docker info`.
     fn driver_name(&self) -> String;
+    /// The full image store, for the image endpoints (tag, rmi, save, load, commit…).
+    fn store(&self) -> Option<std::sync::Arc<berth_storage::Store>> {
+        None
+    }
 }
 
 /// Used while no image store is available: every lookup fails with a clear message.

@@ -56,7 +56,7 @@ pub fn spawn_shim(berth: &Path, dir: &Path) -> Result<(), DaemonError> {
         let _ = child.wait();
     });
     for _ in 0..1000 {
-        if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+        if crate::util::sock::connect(&sock).is_ok() {
             return Ok(());
         }
         // SAFETY: existence probe of our own child.
@@ -95,17 +95,27 @@ impl Daemon {
         let d = self.clone();
         let id2 = id.clone();
         let res = blocking(move || d.start_blocking(&id2)).await;
-        let mut g = self.inner.lock().unwrap();
-        if let Some(l) = g.live.get_mut(&id) {
-            l.starting = false;
+        {
+            let mut g = self.inner.lock().unwrap();
+            if let Some(l) = g.live.get_mut(&id) {
+                l.starting = false;
+                // Clients that attached for this start get EOF.
+                l.pending_attach.clear();
+            }
         }
-        drop(g);
         match res {
             Ok(()) => {
                 self.spawn_monitor(&id);
                 Ok(())
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                // As moby's containerStart cleanup: a failed --rm container is removed, which
+                // also releases `wait?condition=removed` (docker run --rm waits on it).
+                if self.get(&id).map(|c| c.host_config.auto_remove).unwrap_or(false) {
+                    let _ = self.remove(&id, true, false).await;
+                }
+                Err(e)
+            }
         }
     }
 

@@ -7,6 +7,7 @@ pub mod images;
 pub mod lifecycle;
 pub mod names;
 pub mod state;
+pub mod storage;
 pub mod view;
 
 pub use error::DaemonError;

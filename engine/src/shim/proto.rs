@@ -68,7 +68,7 @@ pub fn call(sock: &Path, req: &Request, timeout: Option<Duration>) -> Result<Res
 pub fn call_keep(sock: &Path, req: &Request, timeout: Option<Duration>) -> Result<(Response, BufReader<UnixStream>), ProtoError> {
     let path = sock.display().to_string();
     let ioe = |source| ProtoError::Io { path: path.clone(), source };
-    let mut s = UnixStream::connect(sock).map_err(ioe)?;
+    let mut s = crate::util::sock::connect(sock).map_err(ioe)?;
     s.set_read_timeout(timeout).map_err(ioe)?;
     let mut line = serde_json::to_vec(req).expect("request serializes");
     line.push(b'\n');
@@ -103,7 +103,7 @@ pub fn frame(stream: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// Read one frame; `Ok(None)` at a clean EOF.
-pub fn read_frame<R: Read>(r: &mut R) -> std::io::Result<Option<(u8, Vec<u8>)>> {
+pub fn read_frame<R: Read + ?Sized>(r: &mut R) -> std::io::Result<Option<(u8, Vec<u8>)>> {
     let mut h = [0u8; 8];
     let mut got = 0;
     while got < 8 {

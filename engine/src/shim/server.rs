@@ -23,7 +23,6 @@ enum Phase {
 }
 
 struct Client {
-    id: u64,
     stream: UnixStream,
     stdout: bool,
     stderr: bool,
@@ -36,6 +35,11 @@ struct Inner {
     /// Write side of the process' stdin (pipe, or a dup of the pty master).
     stdin: Option<File>,
     master: Option<OwnedFd>,
+    /// Stdin that arrived before the process existed (the CLI attaches, writes and may even
+    /// half-close before `start`); flushed into the process' stdin once it exists.
+    early_stdin: Vec<u8>,
+    /// A StdinOnce client hung up before the process existed: close stdin right after the flush.
+    early_eof: bool,
 }
 
 struct Shim {
@@ -51,9 +55,15 @@ pub fn run(dir: &Path) -> std::io::Result<()> {
     // Orphaned container processes (runtime create exits, leaving init behind) become ours to reap.
     // SAFETY: plain prctl with integer args.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    // Bind relative to our state dir: its absolute path may exceed sun_path.
+    std::env::set_current_dir(dir)?;
     let sock = super::socket_path(dir);
     let _ = std::fs::remove_file(&sock);
-    let listener = UnixListener::bind(&sock)?;
+    let listener = UnixListener::bind("shim.sock")?;
+    {
+        use std::os::unix::fs::MetadataExt;
+        SOCKET_INODE.store(std::fs::metadata(&sock)?.ino(), std::sync::atomic::Ordering::SeqCst);
+    }
     std::fs::write(dir.join("shim.pid"), std::process::id().to_string())?;
     let log = match &cfg.log_path {
         Some(p) => Some(LogWriter::open(p)?),
@@ -62,7 +72,7 @@ pub fn run(dir: &Path) -> std::io::Result<()> {
     let shim = Arc::new(Shim {
         cfg,
         dir: dir.to_path_buf(),
-        inner: Mutex::new(Inner { phase: Phase::Ready, clients: vec![], next_client: 0, stdin: None, master: None }),
+        inner: Mutex::new(Inner { phase: Phase::Ready, clients: vec![], next_client: 0, stdin: None, master: None, early_stdin: vec![], early_eof: false }),
         cond: Condvar::new(),
         log: Mutex::new(log),
     });
@@ -80,6 +90,29 @@ pub fn run(dir: &Path) -> std::io::Result<()> {
         std::thread::spawn(move || s.handle(conn));
     }
     Ok(())
+}
+
+/// Inode of the socket we bound: a successor shim (container restarted) may already have
+/// bound a new socket at the same path, which we must not remove on our way out.
+static SOCKET_INODE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn remove_own_socket(dir: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let sock = super::socket_path(dir);
+    if std::fs::metadata(&sock).map(|m| m.ino()).ok() == Some(SOCKET_INODE.load(std::sync::atomic::Ordering::SeqCst)) {
+        let _ = std::fs::remove_file(&sock);
+    }
+}
+
+fn write_nonblocking(f: &File, data: &[u8]) -> std::io::Result<()> {
+    let fd = f.as_raw_fd();
+    // SAFETY: fcntl flag juggling on an fd we own.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) };
+    let mut w: &File = f;
+    let r = w.write_all(data);
+    unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+    r
 }
 
 fn reply(w: &mut UnixStream, r: &Response) {
@@ -179,7 +212,7 @@ impl Shim {
             g.next_client += 1;
             if let Ok(s) = w.try_clone() {
                 let _ = s.set_write_timeout(Some(Duration::from_secs(10)));
-                g.clients.push(Client { id, stream: s, stdout, stderr });
+                g.clients.push(Client { stream: s, stdout, stderr });
             }
             id
         };
@@ -195,18 +228,27 @@ impl Shim {
                 continue;
             }
             let mut g = self.inner.lock().unwrap();
+            if matches!(g.phase, Phase::Ready | Phase::Starting) && g.stdin.is_none() {
+                g.early_stdin.extend_from_slice(&buf[..n]);
+                continue;
+            }
             if let Some(f) = g.stdin.as_mut() {
                 if f.write_all(&buf[..n]).is_err() {
                     g.stdin = None;
                 }
             }
         }
+        // EOF here is usually a half-close (the CLI's CloseWrite once stdin is done): keep
+        // sending output; a client that is really gone is dropped when a write fails.
+        let _ = id;
         let mut g = self.inner.lock().unwrap();
         if stdin && self.cfg.stdin_once && !self.cfg.tty {
             // `StdinOnce`: the first attached client's EOF closes the process' stdin.
+            if matches!(g.phase, Phase::Ready | Phase::Starting) && g.stdin.is_none() {
+                g.early_eof = true;
+            }
             g.stdin = None;
         }
-        g.clients.retain(|c| c.id != id);
     }
 
     fn broadcast(&self, stream: u8, data: &[u8]) {
@@ -237,7 +279,7 @@ impl Shim {
                 let d = self.dir.clone();
                 std::thread::spawn(move || {
                     std::thread::sleep(Duration::from_millis(300));
-                    let _ = std::fs::remove_file(super::socket_path(&d));
+                    remove_own_socket(&d);
                     std::process::exit(0);
                 });
                 err(e)
@@ -252,6 +294,7 @@ impl Shim {
         let _ = std::fs::remove_file(&pid_file);
         let _ = std::fs::remove_file(&runtime_log);
         let mut cmd = cfg.runtime.command(Some(&runtime_log));
+        cmd.current_dir(&self.dir);
         let (op, what) = match &cfg.process {
             Process::Init { bundle } => {
                 cmd.arg("create").arg("--bundle").arg(bundle);
@@ -268,17 +311,18 @@ impl Shim {
         if cfg.tty {
             let cs = self.dir.join("console.sock");
             let _ = std::fs::remove_file(&cs);
-            let l = UnixListener::bind(&cs).map_err(|e| format!("console socket: {e}"))?;
-            cmd.arg("--console-socket").arg(&cs);
+            let l = UnixListener::bind("console.sock").map_err(|e| format!("console socket: {e}"))?;
+            // Relative to the runtime's cwd (our state dir), for the same sun_path reason.
+            cmd.arg("--console-socket").arg("console.sock");
             cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
             console_listener = Some(l);
         } else {
-            let (out_r, out_w) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
-            let (err_r, err_w) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+            let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+            let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
             if cfg.open_stdin {
-                let (in_r, in_w) = nix::unistd::pipe().map_err(|e| format!("pipe: {e}"))?;
+                let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
                 cmd.stdin(Stdio::from(in_r));
-                self.inner.lock().unwrap().stdin = Some(File::from(in_w));
+                self.set_stdin(File::from(in_w));
             } else {
                 cmd.stdin(Stdio::null());
             }
@@ -297,7 +341,7 @@ impl Shim {
         if !status.success() {
             let log = std::fs::read_to_string(&runtime_log).unwrap_or_default();
             // Unblock the console receiver if the runtime never connected.
-            let _ = UnixStream::connect(self.dir.join("console.sock"));
+            let _ = crate::util::sock::connect(&self.dir.join("console.sock"));
             let msg = super::runtime::last_error(&log);
             let msg = if msg.starts_with(&format!("{} {op}", cfg.runtime.name)) || msg.contains(" failed: ") {
                 msg
@@ -310,10 +354,8 @@ impl Shim {
             let master = r.join().map_err(|_| "console receiver panicked".to_string())?.map_err(|e| format!("console: {e}"))?;
             let rd = master.try_clone().map_err(|e| format!("dup: {e}"))?;
             let wr = master.try_clone().map_err(|e| format!("dup: {e}"))?;
-            let mut g = self.inner.lock().unwrap();
-            g.stdin = Some(File::from(wr));
-            g.master = Some(master);
-            drop(g);
+            self.inner.lock().unwrap().master = Some(master);
+            self.set_stdin(File::from(wr));
             pumps.push((File::from(rd), proto::STDOUT));
         }
         let pid: i32 = std::fs::read_to_string(&pid_file)
@@ -339,6 +381,17 @@ impl Shim {
         let s = self.clone();
         std::thread::spawn(move || s.reap(pid, handles));
         Ok(pid)
+    }
+
+    /// Install the process' stdin, first writing what clients sent before it existed.
+    fn set_stdin(&self, f: File) {
+        let mut g = self.inner.lock().unwrap();
+        let early = std::mem::take(&mut g.early_stdin);
+        // A pipe holds 64 KiB; more early input than that is cut rather than blocking start.
+        let _ = write_nonblocking(&f, &early);
+        if !(g.early_eof && !self.cfg.tty) {
+            g.stdin = Some(f);
+        }
     }
 
     fn pump(&self, mut f: File, stream: u8) {
@@ -416,7 +469,7 @@ impl Shim {
         drop(g);
         // Give pending `wait` replies a moment to go out, then leave; exit.json stays for berthd.
         std::thread::sleep(Duration::from_millis(500));
-        let _ = std::fs::remove_file(super::socket_path(&self.dir));
+        remove_own_socket(&self.dir);
         std::process::exit(0);
     }
 

@@ -2,4 +2,5 @@
 
 pub mod fs;
 pub mod ids;
+pub mod sock;
 pub mod time;

@@ -1,0 +1,341 @@
+//! Image endpoints over `berth-storage`: list, inspect, history, tag, remove, save (get),
+//! load, import (`create?fromSrc`), commit; and the container export/changes that need storage.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::Request;
+use serde_json::{json, Value};
+
+use super::query::Query;
+use super::response::{self, Resp};
+use crate::daemon::{Daemon, DaemonError};
+
+fn store(d: &Daemon) -> Result<Arc<berth_storage::Store>, Resp> {
+    d.images.store().ok_or_else(|| response::message(500, "image store is not available"))
+}
+
+fn err(e: berth_storage::StorageError) -> Resp {
+    response::error(&DaemonError::from(e))
+}
+
+/// The request body as a blocking `Read` (fed by a task that polls the body).
+struct BodyReader {
+    rx: std::sync::mpsc::Receiver<Bytes>,
+    cur: Bytes,
+}
+
+impl Read for BodyReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.recv() {
+                Ok(b) => self.cur = b,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+fn body_reader(req: Request<Incoming>) -> BodyReader {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(16);
+    let mut body = req.into_body();
+    tokio::spawn(async move {
+        while let Some(f) = body.frame().await {
+            let Ok(f) = f else { break };
+            if let Ok(data) = f.into_data() {
+                let tx = tx.clone();
+                if tokio::task::spawn_blocking(move || tx.send(data)).await.map(|r| r.is_err()).unwrap_or(true) {
+                    break;
+                }
+            }
+        }
+    });
+    BodyReader { rx, cur: Bytes::new() }
+}
+
+/// A blocking `Write` feeding a streaming response body.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
+
+impl Write for ChannelWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.blocking_send(Bytes::copy_from_slice(b)).map_err(|_| std::io::Error::from(std::io::ErrorKind::BrokenPipe))?;
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn containers_refs(d: &Daemon) -> Vec<berth_storage::ContainerRef> {
+    d.inner
+        .lock()
+        .unwrap()
+        .containers
+        .values()
+        .filter_map(|c| {
+            Some(berth_storage::ContainerRef {
+                id: c.id().to_string(),
+                image: berth_storage::Digest::parse(&c.record.image).ok()?,
+                running: c.record.state.running,
+            })
+        })
+        .collect()
+}
+
+pub async fn list(d: &Arc<Daemon>, q: &Query) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut f = berth_storage::ImageFilters { all: q.bool("all"), ..Default::default() };
+    if let Some(fs) = q.get("filters").filter(|f| !f.is_empty()) {
+        let v: Value = match serde_json::from_str(fs) {
+            Ok(v) => v,
+            Err(e) => return response::message(400, &format!("invalid filter: {e}")),
+        };
+        let keys = |k: &str| -> Vec<String> {
+            match &v[k] {
+                Value::Object(m) => m.keys().cloned().collect(),
+                Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                _ => vec![],
+            }
+        };
+        f.reference = keys("reference");
+        f.label = keys("label");
+        f.dangling = keys("dangling").first().map(|x| x == "true" || x == "1");
+    }
+    let in_use: std::collections::HashMap<String, i64> = containers_refs(d).into_iter().fold(Default::default(), |mut m, c| {
+        *m.entry(c.image.as_str().to_string()).or_default() += 1;
+        m
+    });
+    match tokio::task::spawn_blocking(move || s.list_images(&f)).await.expect("list panicked") {
+        Ok(v) => {
+            let out: Vec<Value> = v
+                .iter()
+                .map(|i| {
+                    let mut j = i.to_json();
+                    let _ = in_use.get(i.id.as_str());
+                    j["Containers"] = json!(-1);
+                    j
+                })
+                .collect();
+            response::json(200, &out)
+        }
+        Err(e) => err(e),
+    }
+}
+
+pub async fn inspect(d: &Arc<Daemon>, name: &str) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let n = name.to_string();
+    match tokio::task::spawn_blocking(move || s.inspect_image(&n)).await.expect("inspect panicked") {
+        Ok(v) => response::json(200, &v),
+        // Docker's image-inspect 404 text: `no such image: x: No such image: x:latest`.
+        Err(berth_storage::StorageError::NoSuchImage(r)) => response::message(404, &format!("no such image: {name}: No such image: {r}")),
+        Err(e) => err(e),
+    }
+}
+
+pub async fn history(d: &Arc<Daemon>, name: &str) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let n = name.to_string();
+    match tokio::task::spawn_blocking(move || s.history(&n)).await.expect("history panicked") {
+        Ok(v) => response::json(200, &v.iter().map(|h| h.to_json()).collect::<Vec<_>>()),
+        Err(e) => err(e),
+    }
+}
+
+pub async fn tag(d: &Arc<Daemon>, name: &str, q: &Query) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let repo = q.get("repo").unwrap_or("").to_string();
+    if repo.is_empty() {
+        return response::message(400, "repository name must have at least one component");
+    }
+    let target = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo,
+    };
+    let n = name.to_string();
+    match tokio::task::spawn_blocking(move || s.tag(&n, &target)).await.expect("tag panicked") {
+        Ok(()) => response::empty(201),
+        Err(e) => err(e),
+    }
+}
+
+pub async fn remove(d: &Arc<Daemon>, name: &str, q: &Query) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let refs = containers_refs(d);
+    let (n, force, prune) = (name.to_string(), q.bool("force"), !q.bool("noprune"));
+    match tokio::task::spawn_blocking(move || s.remove_image(&n, force, prune, &refs)).await.expect("rmi panicked") {
+        Ok(items) => response::json(200, &items.iter().map(|i| i.to_json()).collect::<Vec<_>>()),
+        Err(e) => err(e),
+    }
+}
+
+/// `GET /images/get?names=…` and `GET /images/{name}/get`: a 20.10-format archive.
+pub async fn save(d: &Arc<Daemon>, names: Vec<String>) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    // Validate first so that errors are a proper 404 rather than a broken stream.
+    for n in &names {
+        if let Err(e) = s.resolve_image(n) {
+            return err(e);
+        }
+    }
+    let (tx, resp) = response::channel(200, Some("application/x-tar"));
+    tokio::task::spawn_blocking(move || {
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut w = ChannelWriter(tx);
+        if let Err(e) = s.save(&refs, berth_storage::SaveFormat::Legacy, &mut w) {
+            eprintln!("berthd: save: {e}");
+        }
+    });
+    resp
+}
+
+fn json_lines(lines: Vec<Value>) -> Resp {
+    let mut body = Vec::new();
+    for l in lines {
+        body.extend(serde_json::to_vec(&l).expect("json"));
+        body.push(b'\n');
+    }
+    let (tx, resp) = response::channel(200, Some("application/json"));
+    tokio::spawn(async move {
+        let _ = tx.send(Bytes::from(body)).await;
+    });
+    resp
+}
+
+pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let mut r = body_reader(req);
+    match tokio::task::spawn_blocking(move || s.load(&mut r)).await.expect("load panicked") {
+        Ok(lines) => json_lines(lines.into_iter().map(|l| json!({"stream": format!("{l}\n")})).collect()),
+        Err(e) => err(e),
+    }
+}
+
+/// `POST /images/create`: `fromSrc=-` imports the body; `fromImage` (pull) needs the registry.
+pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Some(img) = q.get("fromImage") {
+        return response::message(500, &format!("pulling {img} is not supported by this berthd yet: load or import the image instead"));
+    }
+    let Some(src) = q.get("fromSrc") else {
+        return response::message(400, "either fromImage or fromSrc must be given");
+    };
+    if src != "-" {
+        return response::message(400, &format!("importing from {src} is not supported: use fromSrc=-"));
+    }
+    let reference = q.get("repo").filter(|r| !r.is_empty()).map(|r| match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{r}:{t}"),
+        None => r.to_string(),
+    });
+    let opts = berth_storage::ImportOptions {
+        reference,
+        message: q.get("message").filter(|m| !m.is_empty()).map(String::from),
+        changes: q.all("changes"),
+        source: src.to_string(),
+    };
+    let mut r = body_reader(req);
+    match tokio::task::spawn_blocking(move || s.import(&mut r, &opts)).await.expect("import panicked") {
+        Ok(id) => json_lines(vec![json!({"status": id.as_str()})]),
+        Err(e) => err(e),
+    }
+}
+
+pub async fn commit(d: &Arc<Daemon>, q: &Query) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let c = match d.get(q.get("container").unwrap_or("")) {
+        Ok(c) => c,
+        Err(e) => return response::error(&e),
+    };
+    let container_config: berth_storage::ContainerConfig = serde_json::to_value(&c.record.config)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let reference = q.get("repo").filter(|r| !r.is_empty()).map(|r| match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{r}:{t}"),
+        None => r.to_string(),
+    });
+    let mut created_by = vec![c.record.path.clone()];
+    created_by.extend(c.record.args.clone());
+    let opts = berth_storage::CommitOptions {
+        image: berth_storage::Digest::parse(&c.record.image).ok(),
+        container_config,
+        reference,
+        author: q.get("author").unwrap_or("").to_string(),
+        comment: q.get("comment").unwrap_or("").to_string(),
+        changes: q.all("changes").into_iter().flat_map(|c| c.lines().map(String::from).collect::<Vec<_>>()).filter(|c| !c.is_empty()).collect(),
+        created_by: created_by.join(" "),
+    };
+    let id = c.id().to_string();
+    match tokio::task::spawn_blocking(move || s.commit(&id, &opts)).await.expect("commit panicked") {
+        Ok(img) => response::json(201, &json!({"Id": img.as_str()})),
+        Err(e) => err(e),
+    }
+}
+
+pub async fn export(d: &Arc<Daemon>, r: &str) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let id = match d.resolve(r) {
+        Ok(id) => id,
+        Err(e) => return response::error(&e),
+    };
+    let (tx, resp) = response::channel(200, Some("application/x-tar"));
+    tokio::task::spawn_blocking(move || {
+        let mut w = ChannelWriter(tx);
+        if let Err(e) = s.export_container(&id, &mut w) {
+            eprintln!("berthd: export: {e}");
+        }
+    });
+    resp
+}
+
+pub async fn changes(d: &Arc<Daemon>, r: &str) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let id = match d.resolve(r) {
+        Ok(id) => id,
+        Err(e) => return response::error(&e),
+    };
+    match tokio::task::spawn_blocking(move || s.changes(&id)).await.expect("changes panicked") {
+        Ok(ch) => response::json(200, &ch.iter().map(|c| json!({"Path": c.path, "Kind": c.api_kind()})).collect::<Vec<_>>()),
+        Err(e) => err(e),
+    }
+}

@@ -1,0 +1,462 @@
+//! `berth run`, `create`, `exec`, `attach`: the same call sequences as the docker CLI.
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::stream::{self, End, RawTerminal};
+use super::{daemon_error, CliResult, Failure};
+use crate::client::{enc, Client, ClientError};
+
+#[derive(Args, Debug, Clone)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    /// Print usage
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
+    /// Run container in background and print container ID
+    #[arg(short = 'd', long = "detach")]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    tty: bool,
+    /// Automatically remove the container and its associated anonymous volumes when it exits
+    #[arg(long = "rm")]
+    rm: bool,
+    /// Assign a name to the container
+    #[arg(long = "name")]
+    name: Option<String>,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Read in a file of environment variables
+    #[arg(long = "env-file")]
+    env_file: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>])
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    /// Container host name
+    #[arg(short = 'h', long = "hostname")]
+    hostname: Option<String>,
+    /// Bind mount a volume
+    #[arg(short = 'v', long = "volume")]
+    volume: Vec<String>,
+    /// Memory limit
+    #[arg(short = 'm', long = "memory")]
+    memory: Option<String>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Number of CPUs
+    #[arg(long = "cpus")]
+    cpus: Option<f64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    cpu_shares: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pids_limit: Option<i64>,
+    /// Give extended privileges to this container
+    #[arg(long = "privileged")]
+    privileged: bool,
+    /// Add Linux capabilities
+    #[arg(long = "cap-add")]
+    cap_add: Vec<String>,
+    /// Drop Linux capabilities
+    #[arg(long = "cap-drop")]
+    cap_drop: Vec<String>,
+    /// Mount the container's root filesystem as read only
+    #[arg(long = "read-only")]
+    read_only: bool,
+    /// Restart policy to apply when a container exits
+    #[arg(long = "restart", default_value = "no")]
+    restart: String,
+    /// Overwrite the default ENTRYPOINT of the image
+    #[arg(long = "entrypoint")]
+    entrypoint: Option<String>,
+    /// Set meta data on a container
+    #[arg(short = 'l', long = "label")]
+    label: Vec<String>,
+    /// Connect a container to a network
+    #[arg(long = "network", alias = "net", default_value = "default")]
+    network: String,
+    /// Signal to stop the container
+    #[arg(long = "stop-signal")]
+    stop_signal: Option<String>,
+    /// Timeout (in seconds) to stop a container
+    #[arg(long = "stop-timeout")]
+    stop_timeout: Option<i64>,
+    /// Image and command
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    args: Vec<String>,
+}
+
+/// go-units `RAMInBytes`: `64m`, `1g`, `512k`, `100` (bytes).
+pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let t = t.strip_suffix('b').unwrap_or(&t);
+    let (num, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        Some('t') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let v: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
+    Ok((v * mult as f64) as i64)
+}
+
+fn usage_error(cmd: &str, msg: String) -> Failure {
+    Failure::new(format!("berth: {msg}\n\nRun 'berth {cmd} --help' for more information"), 125)
+}
+
+/// Docker's run exit code for a start error: 127 not found, 126 cannot invoke, else 125.
+pub fn start_error_code(msg: &str) -> i32 {
+    if msg.contains("executable file not found") || msg.contains("no such file or directory") || msg.contains("system cannot find the file specified") {
+        127
+    } else if msg.contains("permission denied") || msg.contains("is a directory") {
+        126
+    } else {
+        125
+    }
+}
+
+fn parse_restart(s: &str) -> Result<Value, String> {
+    let (name, count) = match s.split_once(':') {
+        Some((n, c)) => (n, c.parse::<i64>().map_err(|_| format!("invalid restart policy format: maximum retry count must be an integer"))?),
+        None => (s, 0),
+    };
+    match name {
+        "no" | "always" | "unless-stopped" if count == 0 || name == "on-failure" => {}
+        "on-failure" => {}
+        "no" | "always" | "unless-stopped" => return Err(format!("invalid restart policy format: maximum retry count cannot be used with restart policy '{name}'")),
+        _ => return Err(format!("invalid restart policy format: unknown policy '{name}'")),
+    }
+    Ok(json!({"Name": name, "MaximumRetryCount": count}))
+}
+
+fn read_env_file(path: &str) -> Result<Vec<String>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| if l.contains('=') { l.to_string() } else { format!("{l}={}", std::env::var(l).unwrap_or_default()) })
+        .collect())
+}
+
+fn validate_image(r: &str) -> Result<(), String> {
+    let name = r.split('@').next().unwrap_or(r);
+    let last = name.rsplit('/').next().unwrap_or(name);
+    let repo = match last.rfind(':') {
+        Some(i) => &name[..name.len() - (last.len() - i)],
+        None => name,
+    };
+    if repo.chars().any(|c| c.is_ascii_uppercase()) {
+        let full = if repo.contains('/') { repo.to_string() } else { format!("library/{repo}") };
+        return Err(format!("invalid reference format: repository name ({full}) must be lowercase"));
+    }
+    if repo.is_empty() {
+        return Err("invalid reference format".into());
+    }
+    Ok(())
+}
+
+/// The create body the docker CLI would send.
+fn create_body(a: &RunArgs) -> Result<Value, String> {
+    let image = a.args[0].clone();
+    validate_image(&image)?;
+    let cmd: Option<Vec<String>> = if a.args.len() > 1 { Some(a.args[1..].to_vec()) } else { None };
+    let mut env = Vec::new();
+    for f in &a.env_file {
+        env.extend(read_env_file(f)?);
+    }
+    for e in &a.env {
+        env.push(if e.contains('=') { e.clone() } else { format!("{e}={}", std::env::var(e).unwrap_or_default()) });
+    }
+    let memory = a.memory.as_deref().map(ram_in_bytes).transpose()?.unwrap_or(0);
+    let swap = match a.memory_swap.as_deref() {
+        Some("-1") => -1,
+        Some(s) => ram_in_bytes(s)?,
+        None => 0,
+    };
+    let labels: serde_json::Map<String, Value> = a
+        .label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), json!(v)),
+            None => (l.to_string(), json!("")),
+        })
+        .collect();
+    let attach = !a.detach;
+    let console = if a.tty { stream::term_size().map(|(r, c)| json!([r, c])).unwrap_or(json!([0, 0])) } else { json!([0, 0]) };
+    Ok(json!({
+        "Hostname": a.hostname.clone().unwrap_or_default(),
+        "Domainname": "",
+        "User": a.user.clone().unwrap_or_default(),
+        "AttachStdin": attach && a.interactive,
+        "AttachStdout": attach,
+        "AttachStderr": attach,
+        "Tty": a.tty,
+        "OpenStdin": a.interactive,
+        "StdinOnce": a.interactive && attach,
+        "Env": if env.is_empty() { Value::Null } else { json!(env) },
+        "Cmd": cmd,
+        "Image": image,
+        "Volumes": {},
+        "WorkingDir": a.workdir.clone().unwrap_or_default(),
+        "Entrypoint": a.entrypoint.as_ref().map(|e| if e.is_empty() { json!([""]) } else { json!([e]) }),
+        "OnBuild": null,
+        "Labels": labels,
+        "StopSignal": a.stop_signal,
+        "StopTimeout": a.stop_timeout,
+        "HostConfig": {
+            "Binds": if a.volume.is_empty() { Value::Null } else { json!(a.volume) },
+            "NetworkMode": a.network,
+            "RestartPolicy": parse_restart(&a.restart)?,
+            "AutoRemove": a.rm,
+            "ConsoleSize": console,
+            "CapAdd": if a.cap_add.is_empty() { Value::Null } else { json!(a.cap_add) },
+            "CapDrop": if a.cap_drop.is_empty() { Value::Null } else { json!(a.cap_drop) },
+            "Privileged": a.privileged,
+            "ReadonlyRootfs": a.read_only,
+            "Memory": memory,
+            "MemorySwap": swap,
+            "NanoCpus": a.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+            "CpuShares": a.cpu_shares.unwrap_or(0),
+            "CpusetCpus": a.cpuset_cpus.clone().unwrap_or_default(),
+            "PidsLimit": a.pids_limit,
+        },
+    }))
+}
+
+fn create(c: &Client, a: &RunArgs, cmd: &str) -> Result<String, Failure> {
+    let body = create_body(a).map_err(|m| usage_error(cmd, m))?;
+    let path = match &a.name {
+        Some(n) => format!("/containers/create?name={}", enc(n)),
+        None => "/containers/create".to_string(),
+    };
+    match c.post_json(&path, &body) {
+        Ok(r) => {
+            let v: Value = r.json()?;
+            for w in v["Warnings"].as_array().into_iter().flatten() {
+                eprintln!("WARNING: {}", w.as_str().unwrap_or(""));
+            }
+            Ok(v["Id"].as_str().unwrap_or("").to_string())
+        }
+        Err(e @ ClientError::Api { status: 404, .. }) if e.to_string().starts_with("No such image") => {
+            let image = &a.args[0];
+            let tagged = crate::daemon::images::with_default_tag(image);
+            eprintln!("Unable to find image '{tagged}' locally");
+            let (repo, tag) = match tagged.rsplit_once(':') {
+                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
+                _ => (tagged.clone(), "latest".into()),
+            };
+            let pull = c.request("POST", &format!("/images/create?fromImage={}&tag={}", enc(&repo), enc(&tag)), None);
+            let err = match pull.and_then(|r| r.check()) {
+                Ok(r) => {
+                    let text = String::from_utf8_lossy(&r.bytes()?).into_owned();
+                    let failed = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find_map(|v| v["error"].as_str().map(String::from));
+                    match failed {
+                        Some(m) => m,
+                        None => return Ok(c.post_json(&path, &body).map_err(|e| Failure::new(format!("berth: {}", daemon_error(&e)), 125))?.json::<Value>()?["Id"].as_str().unwrap_or("").to_string()),
+                    }
+                }
+                Err(e) => daemon_error(&e),
+            };
+            Err(Failure::new(format!("berth: {err}\n\nRun 'berth {cmd} --help' for more information"), 125))
+        }
+        Err(e) => Err(Failure::new(
+            if cmd == "run" { format!("berth: {}\n\nRun 'berth run --help' for more information", daemon_error(&e)) } else { daemon_error(&e) },
+            if cmd == "run" { 125 } else { 1 },
+        )),
+    }
+}
+
+pub fn create_cmd(c: &Client, a: RunArgs) -> CliResult {
+    let id = create(c, &a, "create")?;
+    println!("{id}");
+    Ok(())
+}
+
+pub fn run(c: &Client, a: RunArgs) -> CliResult {
+    let id = create(c, &a, "run")?;
+    let run_err = |e: ClientError| {
+        let m = daemon_error(&e);
+        Failure::new(format!("berth: {m}\n\nRun 'berth run --help' for more information"), start_error_code(&m))
+    };
+    if a.detach {
+        c.post(&format!("/containers/{id}/start")).map_err(run_err)?;
+        println!("{id}");
+        return Ok(());
+    }
+    let mut q = vec!["stderr=1"];
+    if a.interactive {
+        q.push("stdin=1");
+    }
+    q.extend(["stdout=1", "stream=1"]);
+    let (conn, early) = c.hijack(&format!("/containers/{id}/attach?{}", q.join("&")), None).map_err(run_err)?;
+    let cond = if a.rm { "removed" } else { "next-exit" };
+    let mut wait = c.request("POST", &format!("/containers/{id}/wait?condition={cond}"), None).map_err(run_err)?.check().map_err(run_err)?;
+    let raw = if a.tty && a.interactive && stream::is_tty(0) { Some(RawTerminal::enable()) } else { None };
+    if let Err(e) = c.post(&format!("/containers/{id}/start")) {
+        drop(raw);
+        conn.shutdown();
+        return Err(run_err(e));
+    }
+    if a.tty {
+        if let Some((h, w)) = stream::term_size() {
+            let _ = c.post(&format!("/containers/{id}/resize?h={h}&w={w}"));
+        }
+    }
+    let end = stream::pump(conn, early, a.tty, a.interactive).map_err(|e| Failure::new(e.to_string(), 125))?;
+    drop(raw);
+    match end {
+        End::Detached => return Ok(()),
+        End::Error(m) => return Err(Failure::new(m, 125)),
+        End::Closed => {}
+    }
+    let mut body = Vec::new();
+    let _ = std::io::Read::read_to_end(wait.reader(), &mut body);
+    let v: Value = serde_json::from_slice(&body).unwrap_or(json!({"StatusCode": 125}));
+    if let Some(m) = v["Error"]["Message"].as_str() {
+        return Err(Failure::new(format!("berth: {m}"), 125));
+    }
+    let code = v["StatusCode"].as_i64().unwrap_or(125) as i32;
+    if code != 0 { Err(Failure::silent(code)) } else { Ok(()) }
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short = 'd', long = "detach")]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long = "tty")]
+    tty: bool,
+    /// Set environment variables
+    #[arg(short = 'e', long = "env")]
+    env: Vec<String>,
+    /// Username or UID
+    #[arg(short = 'u', long = "user")]
+    user: Option<String>,
+    /// Working directory inside the container
+    #[arg(short = 'w', long = "workdir")]
+    workdir: Option<String>,
+    /// Give extended privileges to the command
+    #[arg(long = "privileged")]
+    privileged: bool,
+    container: String,
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    cmd: Vec<String>,
+}
+
+pub fn exec(c: &Client, a: ExecArgs) -> CliResult {
+    let info: Value = c.get_json(&format!("/containers/{}/json", enc(&a.container)))?;
+    let _ = info;
+    let attach = !a.detach;
+    let body = json!({
+        "User": a.user.clone().unwrap_or_default(), "Privileged": a.privileged, "Tty": a.tty,
+        "AttachStdin": attach && a.interactive, "AttachStderr": attach, "AttachStdout": attach,
+        "Detach": a.detach, "DetachKeys": "", "Env": a.env, "WorkingDir": a.workdir.clone().unwrap_or_default(), "Cmd": a.cmd,
+    });
+    let r: Value = c.post_json(&format!("/containers/{}/exec", enc(&a.container)), &body)?.json()?;
+    let id = r["Id"].as_str().unwrap_or("").to_string();
+    if a.detach {
+        c.post_json(&format!("/exec/{id}/start"), &json!({"Detach": true, "Tty": a.tty}))?;
+        return Ok(());
+    }
+    let raw = if a.tty && a.interactive && stream::is_tty(0) { Some(RawTerminal::enable()) } else { None };
+    let (conn, early) = c.hijack(&format!("/exec/{id}/start"), Some(&json!({"Detach": false, "Tty": a.tty}))).map_err(|e| {
+        let m = daemon_error(&e);
+        Failure::new(m.clone(), start_error_code(&m).max(126))
+    })?;
+    if a.tty {
+        if let Some((h, w)) = stream::term_size() {
+            let _ = c.post(&format!("/exec/{id}/resize?h={h}&w={w}"));
+        }
+    }
+    let end = stream::pump(conn, early, a.tty, a.interactive).map_err(|e| Failure::new(e.to_string(), 1))?;
+    drop(raw);
+    if end == End::Detached {
+        return Ok(());
+    }
+    let v: Value = c.get_json(&format!("/exec/{id}/json"))?;
+    let code = v["ExitCode"].as_i64().unwrap_or(0) as i32;
+    if code != 0 { Err(Failure::silent(code)) } else { Ok(()) }
+}
+
+#[derive(Args, Debug)]
+pub struct AttachArgs {
+    /// Do not attach STDIN
+    #[arg(long = "no-stdin")]
+    no_stdin: bool,
+    container: String,
+}
+
+pub fn attach(c: &Client, a: AttachArgs) -> CliResult {
+    let name = enc(&a.container);
+    let mut wait = c.request("POST", &format!("/containers/{name}/wait"), None)?.check()?;
+    let info: Value = c.get_json(&format!("/containers/{name}/json"))?;
+    let st = &info["State"];
+    if st["Paused"].as_bool() == Some(true) {
+        return Err(Failure::new("You cannot attach to a paused container, unpause it first", 1));
+    }
+    if st["Restarting"].as_bool() == Some(true) {
+        return Err(Failure::new("You cannot attach to a restarting container, wait until it is running", 1));
+    }
+    if st["Running"].as_bool() != Some(true) {
+        return Err(Failure::new("You cannot attach to a stopped container, start it first", 1));
+    }
+    let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
+    let stdin = !a.no_stdin && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+    let q = if stdin { "stderr=1&stdin=1&stdout=1&stream=1" } else { "stderr=1&stdout=1&stream=1" };
+    let (conn, early) = c.hijack(&format!("/containers/{name}/attach?{q}"), None)?;
+    let raw = if tty && stdin && stream::is_tty(0) { Some(RawTerminal::enable()) } else { None };
+    let end = stream::pump(conn, early, tty, stdin).map_err(|e| Failure::new(e.to_string(), 1))?;
+    drop(raw);
+    if end == End::Detached {
+        eprintln!("read escape sequence");
+        return Ok(());
+    }
+    let mut body = Vec::new();
+    let _ = std::io::Read::read_to_end(wait.reader(), &mut body);
+    let v: Value = serde_json::from_slice(&body).unwrap_or(json!({"StatusCode": 0}));
+    let code = v["StatusCode"].as_i64().unwrap_or(0) as i32;
+    if code != 0 { Err(Failure::silent(code)) } else { Ok(()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_codes() {
+        assert_eq!(ram_in_bytes("64m").unwrap(), 64 << 20);
+        assert_eq!(ram_in_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(ram_in_bytes("512").unwrap(), 512);
+        assert!(ram_in_bytes("lots").is_err());
+        assert_eq!(start_error_code("exec: \"sleep\": executable file not found in $PATH"), 127);
+        assert_eq!(start_error_code("permission denied"), 126);
+        assert_eq!(start_error_code("boom"), 125);
+    }
+
+    #[test]
+    fn restart_policies_and_images() {
+        assert_eq!(parse_restart("on-failure:3").unwrap()["MaximumRetryCount"], 3);
+        assert!(parse_restart("sometimes").is_err());
+        assert_eq!(validate_image("BB").unwrap_err(), "invalid reference format: repository name (library/BB) must be lowercase");
+        assert!(validate_image("127.0.0.1:5055/research/bb:l2").is_ok());
+    }
+}

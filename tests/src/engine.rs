@@ -1,0 +1,301 @@
+//! Helpers for the engine end-to-end tests (`tests/tests/daemon_*.rs`, `cli_*.rs`): a berthd
+//! in its own sandbox, driven through `berth` or the real `docker` CLI.
+//!
+//! **Sandbox.** A holder process (`unshare -m -n --propagation private sleep`) owns a private
+//! mount namespace and a network namespace with only `lo`; berthd runs inside both through
+//! `nsenter`, with data root, exec root, socket and pidfile in a tempdir and a unique cgroup
+//! parent. A berthd can be SIGKILLed and a new one started in the same namespaces (containers
+//! and their overlay mounts survive). Dropping the [`Engine`] kills berthd, the shims and every
+//! process in its cgroups, removes the cgroups and ends the holder (its mounts go with it).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub use crate::runtime::{fixtures_dir, workspace_root};
+
+/// `target/debug/{berth,berthd}`, built once per test binary.
+pub fn bins() -> (PathBuf, PathBuf) {
+    static BINS: OnceLock<Result<(PathBuf, PathBuf), String>> = OnceLock::new();
+    BINS.get_or_init(|| {
+        if let (Some(b), Some(d)) = (std::env::var_os("BERTH_BIN"), std::env::var_os("BERTHD_BIN")) {
+            return Ok((b.into(), d.into()));
+        }
+        let root = workspace_root();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let out = Command::new(cargo)
+            .current_dir(&root)
+            .args(["build", "--quiet", "-p", "berth", "--bins"])
+            .output()
+            .map_err(|e| format!("running cargo build -p berth --bins: {e}"))?;
+        let (b, d) = (root.join("target/debug/berth"), root.join("target/debug/berthd"));
+        if !out.status.success() || !b.exists() || !d.exists() {
+            return Err(format!("cargo build -p berth --bins failed:\n{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok((b, d))
+    })
+    .clone()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The busybox image tarball (`cargo xtask fixtures`).
+pub fn busybox_tar() -> PathBuf {
+    let p = fixtures_dir().join("busybox/rootfs.tar");
+    assert!(p.exists(), "fixture {} is missing: run cargo xtask fixtures", p.display());
+    p
+}
+
+pub const DOCKER: &str = "/usr/local/bin/docker";
+
+pub struct Engine {
+    pub dir: tempfile::TempDir,
+    holder: Child,
+    berthd: Option<Child>,
+    pub sock: PathBuf,
+    pub cgroup_parent: String,
+}
+
+/// Output of a CLI run, with helpers for assertions.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Engine {
+    /// A sandbox with a running berthd.
+    pub fn start() -> Engine {
+        let (_, _) = bins();
+        let dir = tempfile::Builder::new().prefix("berth-engine-").tempdir().expect("tempdir");
+        let holder = Command::new("unshare")
+            .args(["--mount", "--net", "--propagation", "private", "sleep", "100000"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare (util-linux) is needed");
+        // Wait until the holder is inside its new namespaces.
+        let me = std::fs::read_link("/proc/self/ns/mnt").ok();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_link(format!("/proc/{}/ns/mnt", holder.id())).ok() == me && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let rand: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 ^ (std::process::id() as u64) << 32;
+        let cgroup_parent = format!("/berth-test-{rand:x}");
+        std::fs::write(dir.path().join("daemon.json"), "{}").unwrap();
+        let sock = dir.path().join("berth.sock");
+        let mut e = Engine { dir, holder, berthd: None, sock, cgroup_parent };
+        e.start_daemon();
+        e
+    }
+
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.sock.display())
+    }
+
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("exec")
+    }
+
+    /// Start berthd inside the sandbox's namespaces and wait for its socket.
+    pub fn start_daemon(&mut self) {
+        let (_, berthd) = bins();
+        let _ = std::fs::remove_file(&self.sock);
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("berthd.log")).unwrap();
+        let child = Command::new("nsenter")
+            .arg("-t")
+            .arg(self.holder.id().to_string())
+            .args(["-m", "-n", "--"])
+            .arg(&berthd)
+            .arg("-H")
+            .arg(self.host())
+            .arg("--config-file")
+            .arg(self.dir.path().join("daemon.json"))
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--pidfile")
+            .arg(self.dir.path().join("berthd.pid"))
+            .arg("--cgroup-parent")
+            .arg(&self.cgroup_parent)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("nsenter berthd");
+        self.berthd = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if std::os::unix::net::UnixStream::connect(&self.sock).is_ok() {
+                return;
+            }
+            if let Some(c) = self.berthd.as_mut() {
+                if let Ok(Some(st)) = c.try_wait() {
+                    panic!("berthd exited ({st}): {}", self.daemon_log());
+                }
+            }
+            assert!(Instant::now() < deadline, "berthd did not come up: {}", self.daemon_log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn daemon_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// SIGKILL berthd (by PID), leaving containers and shims running.
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut c) = self.berthd.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Run {
+        self.berth_stdin(args, None)
+    }
+
+    pub fn berth_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        let (berth, _) = bins();
+        run_with(Command::new(berth).args(args).env("BERTH_HOST", self.host()), stdin)
+    }
+
+    /// `berth …` that must succeed; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let r = self.berth(args);
+        assert_eq!(r.code, 0, "berth {args:?} failed: {r:?}\n--- berthd log:\n{}", self.daemon_log());
+        r.stdout
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Run {
+        self.docker_stdin(args, None)
+    }
+
+    pub fn docker_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        let cfg = self.dir.path().join("docker-config");
+        let _ = std::fs::create_dir_all(&cfg);
+        run_with(Command::new(DOCKER).args(args).env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", &cfg).env_remove("DOCKER_API_VERSION"), stdin)
+    }
+
+    /// Import the busybox fixture as `busybox:latest`.
+    pub fn import_busybox(&self) {
+        let tar = busybox_tar();
+        self.ok(&["import", tar.to_str().unwrap(), "busybox"]);
+    }
+
+    /// Poll `f` until it returns true or `secs` pass.
+    pub fn eventually(&self, secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}\n--- berthd log:\n{}", self.daemon_log());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn run_with(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
+    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn CLI");
+    if let Some(data) = stdin {
+        let mut w = child.stdin.take().unwrap();
+        w.write_all(data).unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(Duration::from_secs(120)) {
+        Ok(o) => o.expect("CLI output").into(),
+        Err(_) => {
+            // SAFETY: killing the CLI child we started, by PID.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("CLI {cmd:?} hung for 120 s");
+        }
+    }
+}
+
+fn pids_in(dir: &Path) -> Vec<i32> {
+    std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect()
+}
+
+fn kill_pidfiles(root: &Path) {
+    for sub in ["containers", "exec"] {
+        for e in std::fs::read_dir(root.join(sub)).into_iter().flatten().flatten() {
+            if let Ok(p) = std::fs::read_to_string(e.path().join("shim.pid")) {
+                if let Ok(pid) = p.trim().parse::<i32>() {
+                    let comm = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    if comm.contains("shim") {
+                        // SAFETY: a shim of this sandbox (checked by its cmdline), by PID.
+                        unsafe { libc::kill(pid, libc::SIGKILL) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.kill_daemon();
+        kill_pidfiles(&self.exec_root());
+        let parent = self.cgroup_parent.trim_start_matches('/').to_string();
+        for ctrl in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+            let base = ctrl.path().join(&parent);
+            if !base.is_dir() {
+                continue;
+            }
+            let children: Vec<PathBuf> = std::fs::read_dir(&base).into_iter().flatten().flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+            for c in &children {
+                let _ = std::fs::write(c.join("freezer.state"), "THAWED");
+                for pid in pids_in(c) {
+                    // SAFETY: processes inside this sandbox's own cgroup.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            for c in &children {
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while std::fs::remove_dir(c).is_err() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+            let _ = std::fs::remove_dir(&base);
+        }
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// Replace 64/12-hex ids and RFC3339 times so snapshots are stable.
+pub fn normalize(s: &str) -> String {
+    let mut out = String::new();
+    let b: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < b.len() {
+        let run = b[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
+        if (run == 64 || run == 12) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
+            out.push_str(if run == 64 { "<ID64>" } else { "<ID12>" });
+            i += run;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    out
+}
