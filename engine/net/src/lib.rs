@@ -15,3 +15,5 @@ pub mod links;
 pub mod netns;
 pub mod ports;
 pub mod resolv;
+pub mod netlink;
+pub mod bridge;
