@@ -17,3 +17,4 @@ pub mod ports;
 pub mod resolv;
 pub mod netlink;
 pub mod bridge;
+pub mod dns;
