@@ -55,6 +55,8 @@ pub struct Engine {
     berthd: Option<Child>,
     pub sock: PathBuf,
     pub cgroup_parent: String,
+    /// Extra berthd flags (e.g. `--default-runtime berth`).
+    extra: Vec<String>,
 }
 
 /// Output of a CLI run, with helpers for assertions.
@@ -78,6 +80,11 @@ impl From<Output> for Run {
 impl Engine {
     /// A sandbox with a running berthd.
     pub fn start() -> Engine {
+        Self::start_with(&[])
+    }
+
+    /// Like [`Engine::start`], with extra berthd flags.
+    pub fn start_with(extra: &[&str]) -> Engine {
         let (_, _) = bins();
         let dir = tempfile::Builder::new().prefix("berth-engine-").tempdir().expect("tempdir");
         let holder = Command::new("unshare")
@@ -95,7 +102,8 @@ impl Engine {
         let cgroup_parent = format!("/berth-test-{rand:x}");
         std::fs::write(dir.path().join("daemon.json"), "{}").unwrap();
         let sock = dir.path().join("berth.sock");
-        let mut e = Engine { dir, holder, berthd: None, sock, cgroup_parent };
+        let extra = extra.iter().map(|s| s.to_string()).collect();
+        let mut e = Engine { dir, holder, berthd: None, sock, cgroup_parent, extra };
         e.start_daemon();
         e
     }
@@ -134,6 +142,7 @@ impl Engine {
             .arg(self.dir.path().join("berthd.pid"))
             .arg("--cgroup-parent")
             .arg(&self.cgroup_parent)
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
