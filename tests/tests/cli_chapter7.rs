@@ -64,6 +64,16 @@ fn chapter7_sequence_through_berth() {
     let img = e.ok(&["commit", "web", "busybox:ch7"]);
     assert!(img.starts_with("sha256:"), "{img}");
     assert_eq!(e.ok(&["run", "--rm", "busybox:ch7", "cat", "/data.txt"]), "committed\n");
+    let hist = e.ok(&["history", "busybox:ch7"]);
+    assert!(hist.starts_with("IMAGE          CREATED") && hist.lines().count() == 3, "{hist}");
+
+    // diff and export of the running container
+    assert!(e.ok(&["diff", "web"]).lines().any(|l| l == "A /data.txt"));
+    let tar = e.dir.path().join("web.tar");
+    e.ok(&["export", "-o", tar.to_str().unwrap(), "web"]);
+    let list = std::process::Command::new("tar").arg("-tf").arg(&tar).output().unwrap();
+    let list = String::from_utf8_lossy(&list.stdout);
+    assert!(list.lines().any(|l| l.trim_start_matches("./") == "data.txt") && list.contains("bin/busybox"), "{list}");
 
     // rm of a running container: 409 text
     let r = e.berth(&["rm", "web"]);

@@ -303,3 +303,38 @@ pub fn commit(c: &Client, a: CommitArgs) -> CliResult {
     println!("{}", v["Id"].as_str().unwrap_or(""));
     Ok(())
 }
+
+/// `berth diff`: `C /etc`, `A /data.txt`, `D /gone`.
+pub fn diff(c: &Client, container: &str) -> CliResult {
+    let v: Vec<Value> = c.get_json(&format!("/containers/{}/changes", enc(container)))?;
+    for ch in v {
+        let k = match ch["Kind"].as_i64() {
+            Some(0) => "C",
+            Some(1) => "A",
+            Some(2) => "D",
+            _ => "?",
+        };
+        println!("{k} {}", ch["Path"].as_str().unwrap_or(""));
+    }
+    Ok(())
+}
+
+pub fn export(c: &Client, output: Option<&str>, container: &str) -> CliResult {
+    if output.is_none() && super::stream::is_tty(1) {
+        return Err(Failure::new("cowardly refusing to save to a terminal. Use the -o flag or redirect", 1));
+    }
+    let mut r = c.request("GET", &format!("/containers/{}/export", enc(container)), None)?.check()?;
+    let io = |e: std::io::Error| Failure::new(e.to_string(), 1);
+    match output {
+        Some(p) => {
+            let tmp = format!("{p}.tmp{}", std::process::id());
+            let mut f = std::fs::File::create(&tmp).map_err(io)?;
+            std::io::copy(r.reader(), &mut f).map_err(io)?;
+            std::fs::rename(&tmp, p).map_err(io)?;
+        }
+        None => {
+            std::io::copy(r.reader(), &mut std::io::stdout()).map_err(io)?;
+        }
+    }
+    Ok(())
+}

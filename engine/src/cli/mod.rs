@@ -115,6 +115,15 @@ enum Cmd {
     },
     /// Create a new image from a container's changes
     Commit(images::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff { container: String },
+    /// Export a container's filesystem as a tar archive
+    Export {
+        /// Write to a file, instead of STDOUT
+        #[arg(short = 'o', long = "output")]
+        output: Option<String>,
+        container: String,
+    },
 }
 
 /// A CLI failure: message for stderr and exit status.
@@ -202,6 +211,8 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Load { input, quiet } => images::load(&client, input.as_deref(), quiet),
         Cmd::Import { change, message, source, repository } => images::import(&client, &source, repository.as_deref(), message.as_deref(), &change),
         Cmd::Commit(a) => images::commit(&client, a),
+        Cmd::Diff { container } => images::diff(&client, &container),
+        Cmd::Export { output, container } => images::export(&client, output.as_deref(), &container),
     };
     match res {
         Ok(()) => 0,
