@@ -315,6 +315,6 @@ mod tests {
         assert!(t.read().unwrap().lookup(&req.container_id, "www").is_empty());
         c.remove_network("resnet").unwrap();
         assert_eq!(host.state.lock().unwrap().links.len(), 1, "only lo left");
-        assert!(fw.current.lock().unwrap().as_ref().unwrap().networks.is_empty());
+        assert!(fw.current.lock().unwrap().is_none(), "no berth table once nothing is published");
     }
 }

@@ -69,12 +69,20 @@ impl Publisher {
 
     /// Apply `next`; only on success does it become the state (kernel and file never disagree).
     fn commit(&mut self, next: Ruleset) -> Result<()> {
-        self.firewall.apply(&next)?;
+        // Nothing left to do: no table at all, so teardown leaves no chain behind either.
+        if next == Ruleset::default() {
+            self.firewall.clear()?;
+        } else {
+            self.firewall.apply(&next)?;
+        }
         self.rules = next;
         self.save()
     }
 
     pub fn reapply(&self) -> Result<()> {
+        if self.rules == Ruleset::default() {
+            return self.firewall.clear();
+        }
         self.firewall.apply(&self.rules)
     }
 

@@ -1,0 +1,198 @@
+//! Real networking in throwaway namespaces: a sandboxed "host" namespace holds the bridge and
+//! berth's nft table; "containers" are further namespaces. Nothing touches the root namespace.
+mod common;
+
+use berth_net::dns::server::DnsServer;
+use berth_net::dns::wire::{build_query, parse_response_a, TYPE_A};
+use berth_net::netlink::{real::RealNetlink, Netlink, VethPeer};
+use berth_net::netns::{run_in_netns, NetnsHandle};
+use berth_net::network::{DaemonNetConfig, NetworkCreate, BRIDGE_NAME_OPTION};
+use berth_net::ports::parse_port_spec;
+use berth_net::store::ConnectRequest;
+use berth_net::{ControllerConfig, NetController};
+use common::*;
+use std::net::UdpSocket;
+use std::path::Path;
+use std::time::Duration;
+
+fn ctl(state: &Path, host: &NetnsHandle) -> NetController {
+    NetController::open(ControllerConfig { state_dir: state.into(), host_netns: Some(host.path()), daemon: DaemonNetConfig::default() }).unwrap()
+}
+
+fn creq(id: char, name: &str) -> ConnectRequest {
+    ConnectRequest { container_id: id.to_string().repeat(64), container_name: format!("/{name}"), aliases: vec![], ip: None }
+}
+
+fn nft_table(host: &NetnsHandle) -> Option<String> {
+    let o = run_in(host, "nft", &["list", "table", "ip", "berth"]);
+    o.status.success().then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+}
+
+#[test]
+fn user_bridge_end_to_end() {
+    require_root!();
+    let root_before = root_links();
+    let state = tempfile::tempdir().unwrap();
+    let host = NetnsHandle::new().unwrap();
+    let (c1, c2, c3, remote) = (NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap());
+    let mut ctl = ctl(state.path(), &host);
+
+    // The course's bridge0: chosen subnet, gateway and device name.
+    let mut req = NetworkCreate { name: "bridge0".into(), subnet: Some("10.77.0.0/24".into()), gateway: Some("10.77.0.254".into()), ..Default::default() };
+    req.options.insert(BRIDGE_NAME_OPTION.into(), "docker1".into());
+    let net = ctl.create_network(&req).unwrap();
+    let e1 = ctl.connect("bridge0", &creq('a', "web"), &c1.path()).unwrap();
+    let e2 = ctl.connect("bridge0", &creq('b', "client"), &c2.path()).unwrap();
+    assert_eq!(e1.ip.unwrap().to_string(), "10.77.0.1");
+    assert_eq!(e2.ip.unwrap().to_string(), "10.77.0.2");
+
+    // Kernel truth via netlink: bridge, gateway address, ports, container addressing.
+    let mut hn = RealNetlink::open_in(&host.path()).unwrap();
+    let br = hn.link_by_name("docker1").unwrap().expect("bridge docker1");
+    assert!(br.up && br.kind.as_deref() == Some("bridge"));
+    assert!(hn.addrs().unwrap().iter().any(|a| a.index == br.index && a.addr.to_string() == "10.77.0.254/24"));
+    for ep in [&e1, &e2] {
+        let v = hn.link_by_name(ep.veth.as_deref().unwrap()).unwrap().expect("host veth");
+        assert_eq!(v.master, Some(br.index), "{} on docker1", v.name);
+        assert!(v.name.starts_with("veth") && v.name.len() == 11);
+    }
+    let mut cn = RealNetlink::open_in(&c1.path()).unwrap();
+    let eth0 = cn.link_by_name("eth0").unwrap().expect("eth0 in c1");
+    assert_eq!(eth0.mac, Some([0x02, 0x42, 10, 77, 0, 1]));
+    assert!(eth0.up && cn.link_by_name("lo").unwrap().unwrap().up);
+    assert!(cn.addrs().unwrap().iter().any(|a| a.index == eth0.index && a.addr.to_string() == "10.77.0.1/24"));
+    assert!(cn.routes().unwrap().iter().any(|r| r.dst.is_none() && r.gateway.map(|g| g.to_string()) == Some("10.77.0.254".into())));
+    assert_eq!(berth_net::netns::read_sysctl(&host.path(), "net.ipv4.ip_forward").unwrap(), "1");
+
+    // Container to container: TCP and ping.
+    serve_tcp(&c1, "0.0.0.0:80", "web");
+    assert_eq!(tcp_from(&c2, "10.77.0.1:80").unwrap(), "web:hi");
+    let ping = run_in(&c1, busybox().to_str().unwrap(), &["ping", "-c", "1", "-W", "2", "10.77.0.2"]);
+    assert!(ping.status.success(), "ping c1->c2: {}", String::from_utf8_lossy(&ping.stdout));
+
+    // Embedded DNS inside c2's namespace answers for web, not for unknown names.
+    let dns = DnsServer::spawn_in(&c2.path(), "127.0.0.11:53".parse().unwrap(), ctl.dns_table(), &e2.container_id).unwrap();
+    let ask = |name: &str| {
+        let name = name.to_string();
+        run_in_netns(&c2.path(), move || {
+            let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            s.send_to(&build_query(1, &name, TYPE_A), "127.0.0.11:53").unwrap();
+            let mut b = [0u8; 512];
+            let n = s.recv(&mut b).unwrap();
+            parse_response_a(&b[..n]).unwrap()
+        })
+        .unwrap()
+    };
+    assert_eq!(ask("web").2, vec![e1.ip.unwrap()]);
+    assert_eq!(ask("nosuch.example").1, 5, "REFUSED");
+    let nsl = run_in(&c2, busybox().to_str().unwrap(), &["nslookup", "web", "127.0.0.11"]);
+    assert!(String::from_utf8_lossy(&nsl.stdout).contains("10.77.0.1"), "busybox nslookup: {}", String::from_utf8_lossy(&nsl.stdout));
+    drop(dns);
+
+    // Publish 8080 -> web:80; reachable from the host (loopback and its own address) and from
+    // another machine on a LAN (the `remote` namespace, veth to the host).
+    let maps = ctl.publish("bridge0", &e1.container_id, &parse_port_spec("8080:80").unwrap()).unwrap();
+    assert_eq!(maps[0].host_port, 8080);
+    hn.create_veth("lan0", 1500, VethPeer { name: "lan0", netns_fd: std::os::fd::AsRawFd::as_raw_fd(remote.file()), mac: [2, 0, 0, 0, 0, 2] }).unwrap();
+    let lan = hn.link_by_name("lan0").unwrap().unwrap();
+    hn.add_addr(lan.index, "192.168.77.1/24".parse().unwrap()).unwrap();
+    hn.set_up(lan.index).unwrap();
+    let mut rn = RealNetlink::open_in(&remote.path()).unwrap();
+    let rl = rn.link_by_name("lan0").unwrap().unwrap();
+    rn.add_addr(rl.index, "192.168.77.2/24".parse().unwrap()).unwrap();
+    rn.set_up(rl.index).unwrap();
+    assert_eq!(tcp_from(&host, "127.0.0.1:8080").unwrap(), "web:hi");
+    assert_eq!(tcp_from(&host, "10.77.0.254:8080").unwrap(), "web:hi");
+    assert_eq!(tcp_from(&remote, "192.168.77.1:8080").unwrap(), "web:hi");
+    assert!(nft_table(&host).unwrap().contains("dnat to 10.77.0.1:80"));
+
+    // A host port already bound in the host namespace is refused with Docker's text.
+    let _busy = run_in_netns(&host.path(), || std::net::TcpListener::bind("0.0.0.0:9090")).unwrap().unwrap();
+    let err = ctl.publish("bridge0", &e2.container_id, &parse_port_spec("9090:80").unwrap()).unwrap_err();
+    assert_eq!(err.to_string(), "Bind for 0.0.0.0:9090 failed: port is already allocated");
+    let err = ctl.publish("bridge0", &e2.container_id, &parse_port_spec("8080:80").unwrap()).unwrap_err();
+    assert_eq!(err.to_string(), "Bind for 0.0.0.0:8080 failed: port is already allocated");
+
+    // Restart: a new controller over the same state dir keeps IPAM and the port map.
+    drop(ctl);
+    let mut ctl = self::ctl(state.path(), &host);
+    ctl.restore().unwrap();
+    let e3 = ctl.connect("bridge0", &creq('c', "third"), &c3.path()).unwrap();
+    assert_eq!(e3.ip.unwrap().to_string(), "10.77.0.3", "no address handed out twice across restarts");
+    assert_eq!(tcp_from(&host, "127.0.0.1:8080").unwrap(), "web:hi");
+    assert_eq!(tcp_from(&c3, "10.77.0.1:80").unwrap(), "web:hi");
+
+    // Removing a network in use is refused; teardown is exact.
+    let err = ctl.remove_network("bridge0").unwrap_err();
+    assert_eq!(err.to_string(), format!("error while removing network: network bridge0 id {} has active endpoints", net.id));
+    for c in ['a', 'b', 'c'] {
+        ctl.disconnect("bridge0", &c.to_string().repeat(64)).unwrap();
+    }
+    assert!(cn.link_by_name("eth0").unwrap().is_none(), "eth0 gone from c1");
+    ctl.remove_network("bridge0").unwrap();
+    let left: Vec<String> = hn.links().unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(left, ["lo", "lan0"], "only the test's own links remain in the host namespace");
+    assert!(hn.addrs().unwrap().iter().all(|a| !a.addr.to_string().starts_with("10.77.")), "no address left");
+    assert!(nft_table(&host).is_none(), "berth's nft table removed");
+    assert!(ctl.store().pool(&net.id).is_none());
+
+    let after = root_links();
+    for l in ["docker1", "lan0"].iter().map(|s| s.to_string()).chain([&e1, &e2, &e3].iter().map(|e| e.veth.clone().unwrap())) {
+        assert!(!after.contains(&l) || root_before.contains(&l), "{l} leaked into the root namespace");
+    }
+}
+
+#[test]
+fn default_bridge_none_and_bad_input() {
+    require_root!();
+    let state = tempfile::tempdir().unwrap();
+    let host = NetnsHandle::new().unwrap();
+    let (c1, c2, n1) = (NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap());
+    let mut ctl = ctl(state.path(), &host);
+
+    // Default bridge: berth0 172.17.0.0/16, created on first use, no embedded DNS.
+    let e1 = ctl.connect("bridge", &creq('a', "c1"), &c1.path()).unwrap();
+    assert_eq!(e1.ip.unwrap().to_string(), "172.17.0.2");
+    assert_eq!(e1.mac.as_deref(), Some("02:42:ac:11:00:02"));
+    let mut hn = RealNetlink::open_in(&host.path()).unwrap();
+    let b = hn.link_by_name("berth0").unwrap().expect("berth0");
+    assert!(hn.addrs().unwrap().iter().any(|a| a.index == b.index && a.addr.to_string() == "172.17.0.1/16"));
+    assert!(ctl.dns_table().read().unwrap().lookup(&e1.container_id, "c1").is_empty(), "no DNS on the default bridge");
+
+    // none: only lo, up.
+    ctl.connect("none", &creq('n', "lonely"), &n1.path()).unwrap();
+    let mut nn = RealNetlink::open_in(&n1.path()).unwrap();
+    let links = nn.links().unwrap();
+    assert_eq!(links.len(), 1);
+    assert!(links[0].name == "lo" && links[0].up);
+
+    // Bad input leaves nothing behind.
+    let err = ctl.create_network(&NetworkCreate { name: "x".into(), subnet: Some("172.17.8.0/24".into()), ..Default::default() }).unwrap_err();
+    assert_eq!(err.to_string(), "Pool overlaps with other one on this address space");
+    let err = ctl.create_network(&NetworkCreate { name: "x".into(), subnet: Some("10.9.0.0/24".into()), gateway: Some("10.10.0.1".into()), ..Default::default() }).unwrap_err();
+    assert_eq!(err.to_string(), "no matching subnet for gateway 10.10.0.1");
+    let u = ctl.create_network(&NetworkCreate { name: "u".into(), subnet: Some("10.9.0.0/24".into()), ..Default::default() }).unwrap();
+    let mut r = creq('s', "static");
+    r.ip = Some("10.9.0.50".parse().unwrap());
+    let es = ctl.connect("u", &r, &c2.path()).unwrap();
+    assert_eq!(es.ip, r.ip);
+    let mut r2 = creq('t', "dup");
+    r2.ip = Some("10.9.0.50".parse().unwrap());
+    let n2 = NetnsHandle::new().unwrap();
+    assert_eq!(ctl.connect("u", &r2, &n2.path()).unwrap_err().to_string(), "Address already in use");
+    let veths = hn.links().unwrap().into_iter().filter(|l| l.kind.as_deref() == Some("veth")).count();
+    assert_eq!(veths, 2, "failed connect left no veth");
+    assert_eq!(ctl.remove_network("bridge").unwrap_err().to_string(), "bridge is a pre-defined network and cannot be removed");
+
+    // Tear everything down: no link, address or rule left in the host namespace.
+    ctl.disconnect("u", &es.container_id).unwrap();
+    ctl.remove_network(&u.id).unwrap();
+    ctl.disconnect("bridge", &e1.container_id).unwrap();
+    ctl.disconnect("none", &'n'.to_string().repeat(64)).unwrap();
+    ctl.teardown_kernel().unwrap();
+    let left: Vec<String> = hn.links().unwrap().into_iter().map(|l| l.name).collect();
+    assert_eq!(left, ["lo"]);
+    assert!(nft_table(&host).is_none());
+    assert!(ctl.store().endpoints().is_empty());
+}
