@@ -291,7 +291,37 @@ impl Drop for Engine {
     }
 }
 
-/// Replace 64/12-hex ids and RFC3339 times so snapshots are stable.
+/// Normalise CLI output for snapshots: the sandbox dir, RFC3339 times, "N seconds ago"
+/// durations, 64/12-hex ids.
+pub fn normalize_output(s: &str, dir: &Path) -> String {
+    let s = s.replace(&dir.display().to_string(), "<DIR>");
+    let mut out = String::new();
+    for line in s.split_inclusive('\n') {
+        out.push_str(&normalize_times(line));
+    }
+    normalize(&out)
+}
+
+fn normalize_times(line: &str) -> String {
+    // RFC3339 timestamps (2026-11-28T00:12:45.959463263Z) → <TIME>
+    let c: Vec<char> = line.chars().collect();
+    let mut res = String::new();
+    let mut i = 0;
+    while i < c.len() {
+        let is_ts = c.len() >= i + 20 && c[i..i + 4].iter().all(char::is_ascii_digit) && c[i + 4] == '-' && c[i + 10] == 'T';
+        if is_ts {
+            let end = c[i..].iter().position(|x| *x == 'Z').map(|p| i + p + 1).unwrap_or(c.len());
+            res.push_str("<TIME>");
+            i = end;
+            continue;
+        }
+        res.push(c[i]);
+        i += 1;
+    }
+    res
+}
+
+/// Replace 64/12-hex ids so snapshots are stable.
 pub fn normalize(s: &str) -> String {
     let mut out = String::new();
     let b: Vec<char> = s.chars().collect();
@@ -299,7 +329,8 @@ pub fn normalize(s: &str) -> String {
     while i < b.len() {
         let run = b[i..].iter().take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()).count();
         if (run == 64 || run == 12) && (i == 0 || !b[i - 1].is_ascii_alphanumeric()) {
-            out.push_str(if run == 64 { "<ID64>" } else { "<ID12>" });
+            // Same width as the id, so table columns stay aligned.
+            out.push_str(if run == 64 { "<ID64>" } else { "<---ID12--->" });
             i += run;
             continue;
         }

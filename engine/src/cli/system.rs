@@ -87,10 +87,10 @@ pub fn human_size_binary(n: f64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    format!("{}{}", trim_float(v), units[i])
+    format!("{}{}", trim_float(v, 4), units[i])
 }
 
-/// go-units `HumanSize` (decimal units, 4 significant digits): `1.98MB`.
+/// go-units `HumanSizeWithPrecision(n, 3)` as CLI 28 prints image sizes: `1.98MB`.
 pub fn human_size(n: f64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB", "PB"];
     let mut v = n;
@@ -99,15 +99,15 @@ pub fn human_size(n: f64) -> String {
         v /= 1000.0;
         i += 1;
     }
-    format!("{}{}", trim_float(v), units[i])
+    format!("{}{}", trim_float(v, 3), units[i])
 }
 
-/// Go's `%.4g`.
-fn trim_float(v: f64) -> String {
+/// Go's `%.<sig>g` for the magnitudes sizes have.
+fn trim_float(v: f64, sig: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
-    let digits = 4 - (v.abs().log10().floor() as i32 + 1);
+    let digits = sig - (v.abs().log10().floor() as i32 + 1);
     let s = format!("{:.*}", digits.max(0) as usize, v);
     if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s }
 }
@@ -119,6 +119,7 @@ mod tests {
     #[test]
     fn sizes() {
         assert_eq!(human_size(1_980_000.0), "1.98MB");
+        assert_eq!(human_size(1_987_000.0), "1.99MB");
         assert_eq!(human_size(0.0), "0B");
         assert_eq!(human_size(6.0), "6B");
         assert_eq!(human_size_binary(24.0 * 1024.0 * 1024.0 * 1024.0), "24GiB");
