@@ -91,4 +91,15 @@ mod tests {
         let argv: Vec<String> = ["id", "-9"].iter().map(|s| s.to_string()).collect();
         assert_eq!(parse("kill", &argv, &flags).unwrap().positional, vec!["id", "-9"]);
     }
+
+    #[test]
+    fn exec_style_stops_at_the_first_positional() {
+        let flags = [Flag("env", &["--env", "-e"], true), Flag("tty", &["--tty", "-t"], false)];
+        let argv: Vec<String> =
+            ["-e", "A=1", "-t", "--env=B=2", "c1", "ls", "-la", "--env", "x"].iter().map(|s| s.to_string()).collect();
+        let p = parse_until_positional("exec", &argv, &flags).unwrap();
+        assert_eq!(p.all("env"), vec!["A=1", "B=2"]);
+        assert!(p.flag("tty"));
+        assert_eq!(p.positional, vec!["c1", "ls", "-la", "--env", "x"]);
+    }
 }
