@@ -218,6 +218,19 @@ impl NetController {
         self.publisher.clear()
     }
 
+    /// Start the embedded DNS server for a container on a user network: bound to
+    /// 127.0.0.11:53 inside its namespace, answering from the live table. None when the
+    /// container has no user network (default bridge, host, none). Keep it while the container
+    /// runs; dropping it stops the server.
+    pub fn start_dns(&self, container_id: &str, netns: &Path) -> Result<Option<crate::dns::server::DnsServer>> {
+        let on_user_net = self.dns.read().expect("dns lock").member_of.contains_key(container_id);
+        if !on_user_net {
+            return Ok(None);
+        }
+        let addr = std::net::SocketAddr::from((crate::resolv::EMBEDDED_DNS.parse::<std::net::Ipv4Addr>().expect("ip"), 53));
+        crate::dns::server::DnsServer::spawn_in(netns, addr, self.dns.clone(), container_id).map(Some)
+    }
+
     fn rebuild_dns(&mut self) {
         let mut t = DnsTable::default();
         for ep in self.store.endpoints() {

@@ -8,6 +8,7 @@ pub mod dns;
 pub mod error;
 pub mod firewall;
 pub mod hosts_file;
+pub mod inspect;
 pub mod ipam;
 pub mod links;
 pub mod mac;

@@ -2,7 +2,6 @@
 //! berth's nft table; "containers" are further namespaces. Nothing touches the root namespace.
 mod common;
 
-use berth_net::dns::server::DnsServer;
 use berth_net::dns::wire::{build_query, parse_response_a, TYPE_A};
 use berth_net::netlink::{real::RealNetlink, Netlink, VethPeer};
 use berth_net::netns::{run_in_netns, NetnsHandle};
@@ -71,7 +70,7 @@ fn user_bridge_end_to_end() {
     assert!(ping.status.success(), "ping c1->c2: {}", String::from_utf8_lossy(&ping.stdout));
 
     // Embedded DNS inside c2's namespace answers for web, not for unknown names.
-    let dns = DnsServer::spawn_in(&c2.path(), "127.0.0.11:53".parse().unwrap(), ctl.dns_table(), &e2.container_id).unwrap();
+    let dns = ctl.start_dns(&e2.container_id, &c2.path()).unwrap().expect("user network has DNS");
     let ask = |name: &str| {
         let name = name.to_string();
         run_in_netns(&c2.path(), move || {
@@ -159,6 +158,7 @@ fn default_bridge_none_and_bad_input() {
     let b = hn.link_by_name("berth0").unwrap().expect("berth0");
     assert!(hn.addrs().unwrap().iter().any(|a| a.index == b.index && a.addr.to_string() == "172.17.0.1/16"));
     assert!(ctl.dns_table().read().unwrap().lookup(&e1.container_id, "c1").is_empty(), "no DNS on the default bridge");
+    assert!(ctl.start_dns(&e1.container_id, &c1.path()).unwrap().is_none());
 
     // none: only lo, up.
     ctl.connect("none", &creq('n', "lonely"), &n1.path()).unwrap();
