@@ -105,6 +105,33 @@ fn user_bridge_end_to_end() {
     assert_eq!(tcp_from(&host, "10.77.0.254:8080").unwrap(), "web:hi");
     assert_eq!(tcp_from(&remote, "192.168.77.1:8080").unwrap(), "web:hi");
     assert!(nft_table(&host).unwrap().contains("dnat to 10.77.0.1:80"));
+    // Hairpin: a neighbour container through the host's address.
+    assert_eq!(tcp_from(&c2, "10.77.0.254:8080").unwrap(), "web:hi");
+    // Bound to one host address only.
+    ctl.publish("bridge0", &e1.container_id, &parse_port_spec("127.0.0.1:8081:80").unwrap()).unwrap();
+    assert_eq!(tcp_from(&host, "127.0.0.1:8081").unwrap(), "web:hi");
+    assert!(tcp_from(&remote, "192.168.77.1:8081").is_err(), "127.0.0.1-only port is not reachable from the LAN");
+    // UDP, random host port.
+    let udp = run_in_netns(&c1.path(), || UdpSocket::bind("0.0.0.0:53")).unwrap().unwrap();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 64];
+        while let Ok((n, from)) = udp.recv_from(&mut b) {
+            let _ = udp.send_to(&b[..n], from);
+        }
+    });
+    let m = ctl.publish("bridge0", &e1.container_id, &parse_port_spec("53/udp").unwrap()).unwrap();
+    assert!(m[0].host_port >= 32768, "random port from the ephemeral range");
+    let port = m[0].host_port;
+    let echoed = run_in_netns(&remote.path(), move || {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s.send_to(b"ping", ("192.168.77.1", port)).unwrap();
+        let mut b = [0u8; 16];
+        s.recv(&mut b).map(|n| b[..n].to_vec())
+    })
+    .unwrap()
+    .unwrap();
+    assert_eq!(echoed, b"ping");
 
     // A host port already bound in the host namespace is refused with Docker's text.
     let _busy = run_in_netns(&host.path(), || std::net::TcpListener::bind("0.0.0.0:9090")).unwrap().unwrap();
@@ -184,6 +211,20 @@ fn default_bridge_none_and_bad_input() {
     let veths = hn.links().unwrap().into_iter().filter(|l| l.kind.as_deref() == Some("veth")).count();
     assert_eq!(veths, 2, "failed connect left no veth");
     assert_eq!(ctl.remove_network("bridge").unwrap_err().to_string(), "bridge is a pre-defined network and cannot be removed");
+
+    // --internal: neighbours reach each other, nothing leaves the bridge, no default route.
+    let internal = ctl.create_network(&NetworkCreate { name: "int".into(), subnet: Some("10.66.0.0/24".into()), internal: true, ..Default::default() }).unwrap();
+    let (i1, i2) = (NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap());
+    let ei1 = ctl.connect("int", &creq('i', "i1"), &i1.path()).unwrap();
+    let ei2 = ctl.connect("int", &creq('j', "i2"), &i2.path()).unwrap();
+    serve_tcp(&i1, "0.0.0.0:80", "int");
+    serve_tcp(&c1, "0.0.0.0:80", "c1");
+    assert_eq!(tcp_from(&i2, &format!("{}:80", ei1.ip.unwrap())).unwrap(), "int:hi");
+    assert!(tcp_from(&i2, "172.17.0.2:80").is_err(), "internal network cannot leave its bridge");
+    assert!(RealNetlink::open_in(&i2.path()).unwrap().routes().unwrap().iter().all(|r| r.dst.is_some()), "no default route");
+    ctl.disconnect("int", &ei1.container_id).unwrap();
+    ctl.disconnect("int", &ei2.container_id).unwrap();
+    ctl.remove_network(&internal.id).unwrap();
 
     // Tear everything down: no link, address or rule left in the host namespace.
     ctl.disconnect("u", &es.container_id).unwrap();

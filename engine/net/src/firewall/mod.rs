@@ -66,6 +66,9 @@ impl Ruleset {
         for n in &self.networks {
             if !n.internal {
                 s.push_str(&format!("\t\tip saddr {} oifname != \"{}\" masquerade\n", n.subnet.trunc(), n.bridge));
+                // Hairpin: a container reaching a published port through the host's address must
+                // see replies come back through the host, not straight from its neighbour.
+                s.push_str(&format!("\t\tct status dnat ip saddr {sub} ip daddr {sub} oifname \"{}\" masquerade\n", n.bridge, sub = n.subnet.trunc()));
             }
             // Connections to a published port from 127.0.0.1 must not leave with a loopback source.
             s.push_str(&format!("\t\toifname \"{}\" ip saddr 127.0.0.0/8 masquerade\n", n.bridge));
@@ -102,6 +105,7 @@ mod tests {
         assert!(s.contains("ip saddr 172.17.0.0/16 oifname != \"berth0\" masquerade"));
         assert!(!s.contains("ip saddr 10.9.0.0/24"), "internal networks are not masqueraded");
         assert!(s.contains("iifname \"br-int\" oifname != \"br-int\" drop"));
+        assert!(s.contains("ct status dnat ip saddr 172.17.0.0/16 ip daddr 172.17.0.0/16 oifname \"berth0\" masquerade"));
         assert_eq!(s.matches('{').count(), s.matches('}').count());
     }
 }
