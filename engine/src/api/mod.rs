@@ -10,5 +10,6 @@ pub mod response;
 pub mod router;
 pub mod server;
 pub mod system;
+pub mod volumes;
 
 pub use response::{Body, Resp};

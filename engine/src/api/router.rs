@@ -108,6 +108,11 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
     }
     match (&m, segs.as_slice()) {
         (&Method::POST, ["commit"]) => i::commit(&d, &q).await,
+        (&Method::GET, ["volumes"]) => super::volumes::list(&d),
+        (&Method::POST, ["volumes", "create"]) => super::volumes::create(&d, req).await,
+        (&Method::POST, ["volumes", "prune"]) => super::volumes::prune(&d),
+        (&Method::GET, ["volumes", name]) => super::volumes::inspect(&d, name),
+        (&Method::DELETE, ["volumes", name]) => super::volumes::remove(&d, name, &q),
         (&Method::GET, ["containers", id, "export"]) => i::export(&d, id).await,
         (&Method::GET, ["containers", id, "changes"]) => i::changes(&d, id).await,
         (&Method::GET | &Method::HEAD, ["_ping"]) => s::ping(&m),

@@ -24,7 +24,8 @@ fn probe(c: &Client, name: &str, kind: Option<&str>) -> Result<Value, ClientErro
     let paths: Vec<String> = match kind {
         Some("container") => vec![format!("/containers/{n}/json")],
         Some("image") => vec![format!("/images/{name}/json")],
-        _ => vec![format!("/containers/{n}/json"), format!("/images/{name}/json")],
+        Some("volume") => vec![format!("/volumes/{n}")],
+        _ => vec![format!("/containers/{n}/json"), format!("/images/{name}/json"), format!("/volumes/{n}")],
     };
     let mut last = None;
     for p in paths {

@@ -10,6 +10,7 @@ mod ps;
 mod run;
 mod stream;
 mod system;
+mod volume;
 
 use clap::{Parser, Subcommand};
 
@@ -117,6 +118,9 @@ enum Cmd {
     Commit(images::CommitArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff { container: String },
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
     /// Export a container's filesystem as a tar archive
     Export {
         /// Write to a file, instead of STDOUT
@@ -211,6 +215,7 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Load { input, quiet } => images::load(&client, input.as_deref(), quiet),
         Cmd::Import { change, message, source, repository } => images::import(&client, &source, repository.as_deref(), message.as_deref(), &change),
         Cmd::Commit(a) => images::commit(&client, a),
+        Cmd::Volume(v) => volume::volume(&client, v),
         Cmd::Diff { container } => images::diff(&client, &container),
         Cmd::Export { output, container } => images::export(&client, output.as_deref(), &container),
     };

@@ -9,6 +9,7 @@ pub mod names;
 pub mod state;
 pub mod storage;
 pub mod view;
+pub mod volumes;
 
 pub use error::DaemonError;
 pub use state::Daemon;

@@ -1,0 +1,106 @@
+//! Local volumes: `<data-root>/volumes/<name>/_data`, as Docker's `local` driver lays them out.
+
+use serde_json::{json, Value};
+
+use super::error::DaemonError;
+use super::state::Daemon;
+
+/// Docker's rule for volume names.
+pub fn valid_volume_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    b.len() >= 2 && b[0].is_ascii_alphanumeric() && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
+}
+
+impl Daemon {
+    fn volume_json(&self, name: &str) -> Option<Value> {
+        let dir = self.volumes_root().join(name);
+        let data = dir.join("_data");
+        let meta = std::fs::metadata(&data).ok()?;
+        let created = meta
+            .created()
+            .or_else(|_| meta.modified())
+            .ok()
+            .map(|t| chrono::DateTime::<chrono::Utc>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default();
+        Some(json!({
+            "CreatedAt": created, "Driver": "local", "Labels": {}, "Mountpoint": data,
+            "Name": name, "Options": {}, "Scope": "local",
+        }))
+    }
+
+    /// Containers whose binds name this volume.
+    pub fn volume_users(&self, name: &str) -> Vec<String> {
+        let g = self.inner.lock().unwrap();
+        g.containers
+            .values()
+            .filter(|c| c.host_config.binds.iter().flatten().any(|b| b.split(':').next() == Some(name)))
+            .map(|c| c.id().to_string())
+            .collect()
+    }
+
+    pub fn volume_list(&self) -> Vec<Value> {
+        let mut names: Vec<String> = std::fs::read_dir(self.volumes_root())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names.iter().filter_map(|n| self.volume_json(n)).collect()
+    }
+
+    pub fn volume_create(&self, name: Option<&str>) -> Result<Value, DaemonError> {
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => n.to_string(),
+            None => crate::util::ids::generate_id(),
+        };
+        if !valid_volume_name(&name) {
+            return Err(DaemonError::InvalidParameter(format!(
+                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+            )));
+        }
+        let data = self.volumes_root().join(&name).join("_data");
+        std::fs::create_dir_all(&data).map_err(|e| DaemonError::System(format!("{}: {e}", data.display())))?;
+        Ok(self.volume_json(&name).expect("just created"))
+    }
+
+    pub fn volume_inspect(&self, name: &str) -> Result<Value, DaemonError> {
+        self.volume_json(name).ok_or_else(|| DaemonError::NotFound(format!("get {name}: no such volume")))
+    }
+
+    pub fn volume_remove(&self, name: &str, force: bool) -> Result<(), DaemonError> {
+        if self.volume_json(name).is_none() {
+            return if force { Ok(()) } else { Err(DaemonError::NotFound(format!("get {name}: no such volume"))) };
+        }
+        let users = self.volume_users(name);
+        if !users.is_empty() {
+            return Err(DaemonError::Conflict(format!("remove {name}: volume is in use - [{}]", users.join(", "))));
+        }
+        let dir = self.volumes_root().join(name);
+        std::fs::remove_dir_all(&dir).map_err(|e| DaemonError::System(format!("{}: {e}", dir.display())))
+    }
+
+    /// `POST /volumes/prune`: remove volumes no container uses.
+    pub fn volume_prune(&self) -> (Vec<String>, u64) {
+        let mut deleted = Vec::new();
+        let mut space = 0;
+        for v in self.volume_list() {
+            let n = v["Name"].as_str().unwrap_or("").to_string();
+            if self.volume_users(&n).is_empty() {
+                space += dir_size(&self.volumes_root().join(&n));
+                if self.volume_remove(&n, false).is_ok() {
+                    deleted.push(n);
+                }
+            }
+        }
+        (deleted, space)
+    }
+}
+
+fn dir_size(p: &std::path::Path) -> u64 {
+    let Ok(m) = std::fs::symlink_metadata(p) else { return 0 };
+    if !m.is_dir() {
+        return m.len();
+    }
+    std::fs::read_dir(p).into_iter().flatten().flatten().map(|e| dir_size(&e.path())).sum()
+}

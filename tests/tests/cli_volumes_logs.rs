@@ -1,0 +1,41 @@
+//! `volume` commands (berth and docker CLI), `logs -f` following until the container exits.
+
+use berth_tests::engine::{Engine, DOCKER};
+
+#[test]
+fn volumes_and_follow() {
+    let e = Engine::start();
+    e.import_busybox();
+    assert_eq!(e.ok(&["volume", "create", "vol1"]), "vol1\n");
+    assert_eq!(e.ok(&["volume", "ls"]), "DRIVER    VOLUME NAME\nlocal     vol1\n");
+    let v: serde_json::Value = serde_json::from_str(&e.ok(&["volume", "inspect", "vol1"])).unwrap();
+    assert_eq!(v[0]["Mountpoint"], e.data_root().join("volumes/vol1/_data").display().to_string());
+    e.ok(&["run", "--name", "user", "-v", "vol1:/v", "busybox", "sh", "-c", "echo persisted > /v/f"]);
+    assert_eq!(e.ok(&["run", "--rm", "-v", "vol1:/v", "busybox", "cat", "/v/f"]), "persisted\n");
+    let r = e.berth(&["volume", "rm", "vol1"]);
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.starts_with("Error response from daemon: remove vol1: volume is in use - ["), "{r:?}");
+    let v: serde_json::Value = serde_json::from_str(&e.ok(&["inspect", "vol1"])).unwrap();
+    assert_eq!(v[0]["Driver"], "local", "inspect falls through to volumes");
+    e.ok(&["rm", "user"]);
+    assert_eq!(e.ok(&["volume", "rm", "vol1"]), "vol1\n");
+    let r = e.berth(&["volume", "inspect", "vol1"]);
+    assert_eq!(r.stderr, "Error response from daemon: get vol1: no such volume\n");
+
+    // logs -f streams while the container runs and ends when it exits
+    e.ok(&["run", "-d", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3 4; do echo $i; sleep 0.3; done; echo done >&2"]);
+    let r = e.berth(&["logs", "-f", "counter"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "1\n2\n3\n4\n", "done\n"));
+
+    if std::path::Path::new(DOCKER).exists() {
+        let r = e.docker(&["volume", "create", "dv"]);
+        assert_eq!((r.code, r.stdout.as_str()), (0, "dv\n"), "{r:?}");
+        let r = e.docker(&["volume", "ls"]);
+        assert!(r.stdout.contains("local     dv"), "{r:?}");
+        // --tail counts entries of both streams: the last two are "4" (stdout) and "done" (stderr).
+        let r = e.docker(&["logs", "-f", "--tail", "2", "counter"]);
+        assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("4\n", "done\n"));
+        let r = e.docker(&["volume", "rm", "dv"]);
+        assert_eq!((r.code, r.stdout.as_str()), (0, "dv\n"), "{r:?}");
+    }
+}
