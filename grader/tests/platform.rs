@@ -31,6 +31,15 @@ fn config(dir: &Path) -> Config {
     Config::new(dir.join("labs"), env!("CARGO_BIN_EXE_berth-lab-host"))
 }
 
+/// Resets a lab when dropped, so a failing (panicking) test leaves nothing behind either.
+struct Guard(Config, String);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = hosts::reset(&self.0, &self.1);
+    }
+}
+
 fn is_root() -> bool {
     let r = nix::unistd::Uid::effective().is_root();
     if !r {
@@ -92,6 +101,7 @@ fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
     let mut cfg = config(t.path());
     cfg.helper = bin.path().join("berth-lab-host");
     let vl = VirtualLab::provision(&selftest(), &cfg)?;
+    let _guard = Guard(cfg.clone(), vl.state.lab_id.clone());
     let state = vl.state.clone();
     let r = (|| -> Result<()> {
         ensure!(run(&vl, "vm1", "hostname")? == "vm1");
@@ -172,6 +182,10 @@ fn parallel_labs_are_isolated_and_reset_cleanly() -> Result<()> {
         let b = s.spawn(|| VirtualLab::provision(&lab, &cb));
         (a.join().unwrap(), b.join().unwrap())
     });
+    let _guards = (
+        Guard(ca.clone(), lab.id.clone()),
+        Guard(cb.clone(), lab.id.clone()),
+    );
     let (a, b) = (la?, lb?);
     let (sa, sb) = (a.state.clone(), b.state.clone());
     let r = (|| -> Result<()> {
@@ -252,6 +266,18 @@ fn reset_cleans_up_after_a_killed_grader() -> Result<()> {
         !hosts::leftovers(&cfg, &state).is_empty(),
         "the lab should still be running after the crash"
     );
+    // Even without its state file (a deleted temporary dir), the helpers are found as orphans.
+    std::fs::remove_file(LabState::file(&state.dir))?;
+    let removed = hosts::reset_orphans(&cfg);
+    ensure!(
+        removed
+            .iter()
+            .filter(|r| r.contains("orphaned helper"))
+            .count()
+            >= 3,
+        "{removed:?}"
+    );
+    state.save()?;
     hosts::reset(&cfg, "platform-selftest")?;
     assert_clean(&cfg, &state)?;
     Ok(())
@@ -266,6 +292,7 @@ fn scripted_student_in_guided_mode() -> Result<()> {
     let cfg = config(t.path());
     let lab = selftest();
     let progress = t.path().join("progress.json");
+    let _guard = Guard(cfg.clone(), lab.id.clone());
     let opts = interactive::Options {
         progress_path: progress.clone(),
         allow_shell: false,
@@ -338,6 +365,7 @@ fn dead_service_and_dead_host_are_reported_clearly() -> Result<()> {
     let cfg = config(t.path());
     let lab = selftest();
     let vl = VirtualLab::provision(&lab, &cfg)?;
+    let _guard = Guard(cfg.clone(), lab.id.clone());
     let state = vl.state.clone();
     let r = (|| -> Result<()> {
         let vm1 = state.host("vm1").unwrap().init.as_ref().unwrap().pid;
@@ -428,6 +456,7 @@ fn shell_on_a_host_looks_like_the_course_through_a_pty() -> Result<()> {
     let t = tempfile::tempdir()?;
     let cfg = config(t.path());
     let vl = VirtualLab::provision(&selftest(), &cfg)?;
+    let _guard = Guard(cfg.clone(), vl.state.lab_id.clone());
     let state = vl.state.clone();
     let r = (|| -> Result<()> {
         let pty = nix::pty::openpty(None, None)?;

@@ -165,6 +165,9 @@ pub fn run(args: &[String]) -> Result<()> {
                 }
                 None => {
                     let ids = hosts::reset_all(&cfg)?;
+                    for what in hosts::reset_orphans(&cfg) {
+                        println!("removed {what}");
+                    }
                     println!(
                         "reset {} lab(s){}",
                         ids.len(),

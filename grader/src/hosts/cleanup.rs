@@ -187,3 +187,86 @@ pub fn reset_all(config: &Config) -> Result<Vec<String>, HostError> {
     }
     Ok(ids)
 }
+
+/// Cleans what crashed runs left without a state file to go by (e.g. a test's temporary state
+/// dir removed while its lab still ran): helpers whose `--tag` dir no longer exists, and empty
+/// `berth-lab-*` cgroups no live lab under `config.state_root` owns, older than a minute (so a
+/// lab being provisioned right now is left alone). Returns what was removed.
+pub fn reset_orphans(config: &Config) -> Vec<String> {
+    let pr = &config.proc_root;
+    let mut done = Vec::new();
+    for p in procfs::pids(pr) {
+        let Ok(raw) = std::fs::read(pr.join(p.to_string()).join("cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
+        if !args
+            .first()
+            .map(|a| a.ends_with(b"berth-lab-host"))
+            .unwrap_or(false)
+        {
+            continue;
+        }
+        let tag = args
+            .windows(2)
+            .find(|w| w[0] == b"--tag")
+            .map(|w| String::from_utf8_lossy(w[1]).into_owned());
+        if let Some(tag) = tag {
+            if !Path::new(&tag).join("state.json").exists()
+                && !matches!(procfs::stat(pr, p), Some(('Z', _)))
+            {
+                let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+                done.push(format!("orphaned helper {p} ({tag})"));
+            }
+        }
+    }
+    if !done.is_empty() {
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let owned: Vec<PathBuf> = std::fs::read_dir(&config.state_root)
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| LabState::load(&e.path()).ok())
+                .flat_map(|s| s.cgroups)
+                .collect()
+        })
+        .unwrap_or_default();
+    let Ok(controllers) = std::fs::read_dir(&config.cgroup_root) else {
+        return done;
+    };
+    let mut roots: Vec<PathBuf> = vec![config.cgroup_root.clone()];
+    roots.extend(controllers.flatten().map(|e| e.path()));
+    for root in roots {
+        let Ok(rd) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let d = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            let old = e
+                .metadata()
+                .ok()
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.elapsed().ok())
+                .map(|a| a > Duration::from_secs(60))
+                .unwrap_or(false);
+            if !name.starts_with("berth-lab-") || owned.contains(&d) || !old || !d.is_dir() {
+                continue;
+            }
+            let mut dirs = Vec::new();
+            cgroup_dirs_deepest_first(&d, &mut dirs);
+            let busy = dirs.iter().any(|x| {
+                std::fs::read_to_string(x.join("cgroup.procs"))
+                    .map(|s| !s.trim().is_empty())
+                    .unwrap_or(false)
+            });
+            if busy {
+                continue;
+            }
+            if dirs.iter().all(|x| std::fs::remove_dir(x).is_ok()) {
+                done.push(format!("orphaned cgroup {}", d.display()));
+            }
+        }
+    }
+    done
+}

@@ -340,22 +340,23 @@ fn host(a: &Args) -> R<()> {
 }
 
 /// pid 1 of a host: adopt and reap orphans; SIGTERM ends the host (the kernel then kills every
-/// process of the namespace).
+/// process of the namespace). Signals are taken with sigwait: an ignored SIGCHLD would never
+/// wake a pause(), and zombies would pile up.
 fn reap_forever() -> ! {
-    // As pid 1, signals without a handler are ignored, so SIGTERM needs one.
-    extern "C" fn on_term(_: libc::c_int) {
-        // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(0) }
-    }
-    // SAFETY: installing a handler that only calls _exit.
-    unsafe {
-        let _ = signal(Signal::SIGTERM, SigHandler::Handler(on_term));
-    }
+    use nix::sys::signal::SigSet;
+    use nix::sys::wait::WaitPidFlag;
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGCHLD);
+    set.add(Signal::SIGTERM);
+    let _ = set.thread_block();
     loop {
-        match waitpid(None::<Pid>, None) {
-            Ok(_) => {}
-            Err(nix::errno::Errno::ECHILD) => nix::unistd::pause(),
-            Err(_) => {}
+        while let Ok(st) = waitpid(None::<Pid>, Some(WaitPidFlag::WNOHANG)) {
+            if st == WaitStatus::StillAlive {
+                break;
+            }
+        }
+        if let Ok(Signal::SIGTERM) = set.wait() {
+            std::process::exit(0);
         }
     }
 }

@@ -10,7 +10,7 @@ pub mod init;
 mod lan;
 pub mod state;
 
-pub use cleanup::{leftovers, reset, reset_all};
+pub use cleanup::{leftovers, reset, reset_all, reset_orphans};
 pub use state::{HostState, LabState, Proc};
 
 use crate::catalog::Lab;
