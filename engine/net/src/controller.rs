@@ -331,3 +331,10 @@ mod tests {
         assert!(fw.current.lock().unwrap().is_none(), "no berth table once nothing is published");
     }
 }
+
+/// The daemon keeps one controller behind a Mutex shared across request handlers.
+#[allow(dead_code)]
+fn _controller_is_send() {
+    fn is_send<T: Send>() {}
+    is_send::<NetController>();
+}

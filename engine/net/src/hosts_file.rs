@@ -49,7 +49,7 @@ mod tests {
         assert!(h.ends_with("ff02::2\tip6-allrouters\n172.17.0.2\tb3e0206cb1f2\n"));
         assert_eq!(build_hosts("x", &[], &[], &[]), DEFAULT_CONTENT);
         let l = LinkHost { ip: "172.17.0.2".parse().unwrap(), alias: "haha".into(), hostname: "3e1a0cf17a18".into(), name: "/c1".into() };
-        let h = build_hosts("c2host", &["172.17.0.3".parse().unwrap()], &[l.clone()], &[]);
+        let h = build_hosts("c2host", &["172.17.0.3".parse().unwrap()], std::slice::from_ref(&l), &[]);
         assert!(h.ends_with("172.17.0.2\thaha 3e1a0cf17a18 c1\n172.17.0.3\tc2host\n"));
         let same = LinkHost { alias: "c1".into(), ..l };
         assert_eq!(link_line(&same), "172.17.0.2\tc1 3e1a0cf17a18\n");

@@ -70,8 +70,8 @@ impl Pool {
         for i in 0..size {
             let v = lo + (start - lo + i) % size;
             let ip = Ipv4Addr::from(v);
-            if !self.allocated.contains_key(&ip) {
-                self.allocated.insert(ip, owner.to_string());
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.allocated.entry(ip) {
+                slot.insert(owner.to_string());
                 self.cursor = if v == hi { lo } else { v + 1 };
                 return Ok(ip);
             }

@@ -257,7 +257,7 @@ mod tests {
         let e2 = s.connect("bridge", &creq("c2")).unwrap();
         assert_ne!(e2.ip.unwrap(), ip1, "no address handed out twice across restarts");
         s.disconnect("bridge", "c1").unwrap();
-        assert!(s.pool(&bridge_id).unwrap().allocated.get(&ip1).is_none());
+        assert!(!s.pool(&bridge_id).unwrap().allocated.contains_key(&ip1));
         drop(s);
         let s = Store::open(dir.path(), &cfg).unwrap();
         assert_eq!(s.endpoints().len(), 1);
