@@ -159,6 +159,21 @@ fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
                 );
             }
         }
+        // Orphans are adopted and reaped by the host's init: no zombies pile up.
+        run(
+            &vl,
+            "vm1",
+            "for i in 1 2 3 4 5; do (sleep 0.1 &); done; true",
+        )?;
+        std::thread::sleep(Duration::from_millis(800));
+        let vm1 = state.host("vm1").unwrap().init.as_ref().unwrap().pid;
+        let proc = Path::new("/proc");
+        let zombies: Vec<i32> = berth_grader::checks::procfs::pids(proc)
+            .into_iter()
+            .filter(|&p| berth_grader::checks::procfs::in_host(proc, vm1, p))
+            .filter(|&p| matches!(berth_grader::checks::procfs::stat(proc, p), Some(('Z', _))))
+            .collect();
+        ensure!(zombies.is_empty(), "zombies on vm1: {zombies:?}");
         ensure!(root_links() == before, "the root network namespace changed");
         Ok(())
     })();
