@@ -22,6 +22,21 @@ fn volumes_and_follow() {
     let r = e.berth(&["volume", "inspect", "vol1"]);
     assert_eq!(r.stderr, "Error response from daemon: get vol1: no such volume\n");
 
+    // anonymous volumes: image VOLUME and `-v /path`; `rm -v` removes them
+    let tar = berth_tests::engine::busybox_tar();
+    e.ok(&["import", "-c", "VOLUME [\"/data\"]", tar.to_str().unwrap(), "bbvol"]);
+    e.ok(&["run", "-d", "--name", "av", "-v", "/scratch", "bbvol", "sh", "-c", "echo a > /data/a; echo s > /scratch/s; sleep 100"]);
+    let mounts: serde_json::Value = serde_json::from_str(&e.ok(&["inspect", "-f", "{{json .Mounts}}", "av"])).unwrap();
+    let mounts = mounts.as_array().unwrap();
+    assert_eq!(mounts.len(), 2, "{mounts:?}");
+    let names: Vec<String> = mounts.iter().map(|m| m["Name"].as_str().unwrap().to_string()).collect();
+    assert!(names.iter().all(|n| n.len() == 64) && mounts.iter().all(|m| m["Type"] == "volume"), "{mounts:?}");
+    let ls = e.ok(&["volume", "ls", "-q"]);
+    assert!(names.iter().all(|n| ls.contains(n.as_str())), "{ls}");
+    e.ok(&["rm", "-f", "-v", "av"]);
+    let ls = e.ok(&["volume", "ls", "-q"]);
+    assert!(names.iter().all(|n| !ls.contains(n.as_str())), "rm -v removed them: {ls}");
+
     // logs -f streams while the container runs and ends when it exits
     e.ok(&["run", "-d", "--name", "counter", "busybox", "sh", "-c", "for i in 1 2 3 4; do echo $i; sleep 0.3; done; echo done >&2"]);
     let r = e.berth(&["logs", "-f", "counter"]);

@@ -196,6 +196,8 @@ fn create_body(a: &RunArgs) -> Result<Value, String> {
             None => (l.to_string(), json!("")),
         })
         .collect();
+    let binds: Vec<&String> = a.volume.iter().filter(|v| v.contains(':')).collect();
+    let binds = if binds.is_empty() { Value::Null } else { json!(binds) };
     let attach = !a.detach;
     let console = if a.tty { stream::term_size().map(|(r, c)| json!([r, c])).unwrap_or(json!([0, 0])) } else { json!([0, 0]) };
     Ok(json!({
@@ -211,7 +213,7 @@ fn create_body(a: &RunArgs) -> Result<Value, String> {
         "Env": if env.is_empty() { Value::Null } else { json!(env) },
         "Cmd": cmd,
         "Image": image,
-        "Volumes": {},
+        "Volumes": a.volume.iter().filter(|v| !v.contains(':')).map(|v| (v.clone(), json!({}))).collect::<serde_json::Map<_, _>>(),
         "WorkingDir": a.workdir.clone().unwrap_or_default(),
         "Entrypoint": a.entrypoint.as_ref().map(|e| if e.is_empty() { json!([""]) } else { json!([e]) }),
         "OnBuild": null,
@@ -219,7 +221,7 @@ fn create_body(a: &RunArgs) -> Result<Value, String> {
         "StopSignal": a.stop_signal,
         "StopTimeout": a.stop_timeout,
         "HostConfig": {
-            "Binds": if a.volume.is_empty() { Value::Null } else { json!(a.volume) },
+            "Binds": binds,
             "NetworkMode": a.network,
             "RestartPolicy": parse_restart(&a.restart)?,
             "AutoRemove": a.rm,

@@ -292,6 +292,18 @@ pub fn build(input: &SpecInput) -> Result<Value, SpecError> {
         }
         mounts.push(json!({"destination": b.destination, "type": "bind", "source": b.source, "options": opts}));
     }
+    for mp in c.record.mount_points.values() {
+        let (Some(src), Some(dst)) = (mp["Source"].as_str(), mp["Destination"].as_str()) else { continue };
+        let src = PathBuf::from(src);
+        if !src.exists() {
+            std::fs::create_dir_all(&src).map_err(|source| SpecError::Io { path: src.clone(), source })?;
+        }
+        let mut opts = vec!["rbind", "rprivate"];
+        if mp["RW"] == json!(false) {
+            opts.push("ro");
+        }
+        mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": opts}));
+    }
     let mut ns = vec![json!({"type": "mount"}), json!({"type": "network"}), json!({"type": "uts"}), json!({"type": "pid"}), json!({"type": "ipc"})];
     if hc.cgroupns_mode == "private" {
         ns.push(json!({"type": "cgroup"}));

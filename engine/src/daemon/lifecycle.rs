@@ -270,7 +270,7 @@ impl Daemon {
         self.notify();
         let Ok((auto_remove, policy, manual, count)) = res else { return };
         if auto_remove {
-            let _ = self.remove(id, true, false).await;
+            let _ = self.remove(id, true, true).await;
             return;
         }
         let restart = match Restart::from_policy(&policy).unwrap_or(Restart::No) {
@@ -414,7 +414,7 @@ impl Daemon {
     }
 
     /// `DELETE /containers/{id}?force=&v=`.
-    pub async fn remove(self: &Arc<Self>, r: &str, force: bool, _volumes: bool) -> Result<(), DaemonError> {
+    pub async fn remove(self: &Arc<Self>, r: &str, force: bool, volumes: bool) -> Result<(), DaemonError> {
         let id = self.resolve(r)?;
         let c = self.get(&id)?;
         if c.record.state.running && !c.record.state.restarting {
@@ -444,6 +444,16 @@ impl Daemon {
         let rm = self.images.remove_rootfs(&id);
         let _ = std::fs::remove_dir_all(self.state_dir(&id));
         self.store.remove(&id)?;
+        if volumes || c.host_config.auto_remove {
+            // `rm -v` and `--rm` remove the container's anonymous volumes (named ones stay).
+            for mp in c.record.mount_points.values() {
+                if mp["Anonymous"] == serde_json::json!(true) {
+                    if let Some(n) = mp["Name"].as_str() {
+                        let _ = std::fs::remove_dir_all(self.volumes_root().join(n));
+                    }
+                }
+            }
+        }
         {
             let mut g = self.inner.lock().unwrap();
             let code = g.containers.remove(&id).map(|c| c.record.state.exit_code).unwrap_or(0);

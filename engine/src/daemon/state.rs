@@ -196,7 +196,27 @@ impl Daemon {
             mount_points: Default::default(),
             exec_ids: vec![],
         };
-        let c = Container { record, host_config };
+        let mut c = Container { record, host_config };
+        // Anonymous volumes: every `Volumes` path (image VOLUME, `-v /path`) no bind covers.
+        let bound: Vec<String> = c
+            .host_config
+            .binds
+            .iter()
+            .flatten()
+            .filter_map(|b| b.split(':').nth(1).map(String::from))
+            .collect();
+        for dest in c.record.config.volumes.clone().unwrap_or_default().keys() {
+            if bound.iter().any(|b| b == dest) {
+                continue;
+            }
+            let name = ids::generate_id();
+            let source = self.volumes_root().join(&name).join("_data");
+            c.record.mount_points.insert(
+                dest.clone(),
+                serde_json::json!({"Type": "volume", "Name": name, "Source": source, "Destination": dest,
+                                   "Driver": "local", "RW": true, "Mode": "", "Propagation": "", "Anonymous": true}),
+            );
+        }
         // Reserve the name under the lock; roll back on any failure below.
         g.containers.insert(id.clone(), c.clone());
         g.live.insert(id.clone(), Live::default());

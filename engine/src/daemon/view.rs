@@ -93,6 +93,13 @@ fn mounts(c: &Container) -> Value {
             out.push(json!({"Type": "volume", "Name": parts[0], "Source": format!("/var/lib/berth/volumes/{}/_data", parts[0]), "Destination": parts[1], "Driver": "local", "Mode": parts.get(2).copied().unwrap_or("z"), "RW": rw, "Propagation": ""}));
         }
     }
+    for mp in c.record.mount_points.values() {
+        let mut m = mp.clone();
+        if let Some(o) = m.as_object_mut() {
+            o.remove("Anonymous");
+        }
+        out.push(m);
+    }
     Value::Array(out)
 }
 

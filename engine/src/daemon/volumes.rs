@@ -33,7 +33,10 @@ impl Daemon {
         let g = self.inner.lock().unwrap();
         g.containers
             .values()
-            .filter(|c| c.host_config.binds.iter().flatten().any(|b| b.split(':').next() == Some(name)))
+            .filter(|c| {
+                c.host_config.binds.iter().flatten().any(|b| b.split(':').next() == Some(name))
+                    || c.record.mount_points.values().any(|m| m["Name"].as_str() == Some(name))
+            })
             .map(|c| c.id().to_string())
             .collect()
     }
