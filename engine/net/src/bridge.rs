@@ -38,23 +38,31 @@ pub fn remove_bridge(nl: &mut dyn Netlink, name: &str) -> Result<()> {
 }
 
 /// Plug endpoint `ep` into bridge `bridge_index`: veth pair with the container end created
-/// inside the container namespace as `eth0` (MAC derived from the IP), host end on the bridge,
-/// address and default route inside. `ctr` is a netlink socket opened in that namespace.
-pub fn attach(host: &mut dyn Netlink, ctr: &mut dyn Netlink, ctr_netns: RawFd, bridge_index: u32, ep: &Endpoint, mtu: u32, internal: bool) -> Result<()> {
+/// inside the container namespace (MAC derived from the IP), host end on the bridge, address and
+/// default route inside. `ctr` is a netlink socket opened in that namespace. The container end
+/// is `eth0`, or the next free `ethN` for a second network (`docker network connect`), and the
+/// first network's default route is kept, as Docker does. Returns the interface name.
+pub fn attach(host: &mut dyn Netlink, ctr: &mut dyn Netlink, ctr_netns: RawFd, bridge_index: u32, ep: &Endpoint, mtu: u32, internal: bool) -> Result<String> {
     let veth = ep.veth.as_deref().ok_or_else(|| NetError::Netlink("endpoint has no veth name".into()))?;
     let ip = ep.ip.ok_or_else(|| NetError::Netlink("endpoint has no address".into()))?;
     let mac = crate::mac::mac_from_ip(ip);
-    host.create_veth(veth, mtu, VethPeer { name: CONTAINER_IFNAME, netns_fd: ctr_netns, mac })?;
+    let existing: Vec<String> = ctr.links()?.into_iter().map(|l| l.name).collect();
+    let ifname = (0..)
+        .map(|i| if i == 0 { CONTAINER_IFNAME.to_string() } else { format!("eth{i}") })
+        .find(|n| !existing.contains(n))
+        .expect("a free ethN");
+    host.create_veth(veth, mtu, VethPeer { name: &ifname, netns_fd: ctr_netns, mac })?;
     let r = (|| -> Result<()> {
         let hl = host.link_by_name(veth)?.ok_or_else(|| NetError::Netlink(format!("{veth} vanished")))?;
         host.set_master(hl.index, bridge_index)?;
         host.set_up(hl.index)?;
         bring_up_loopback(ctr)?;
-        let cl = ctr.link_by_name(CONTAINER_IFNAME)?.ok_or_else(|| NetError::Netlink("eth0 not in container namespace".into()))?;
+        let cl = ctr.link_by_name(&ifname)?.ok_or_else(|| NetError::Netlink(format!("{ifname} not in container namespace")))?;
         ctr.add_addr(cl.index, Ipv4Net::new(ip, ep.prefix))?;
         ctr.set_up(cl.index)?;
         // Docker gives internal networks no default route: nothing beyond the bridge is reachable.
-        if let (Some(gw), false) = (ep.gateway, internal) {
+        let has_default = ctr.routes()?.iter().any(|r| r.dst.is_none());
+        if let (Some(gw), false, false) = (ep.gateway, internal, has_default) {
             ctr.add_default_route(gw)?;
         }
         Ok(())
@@ -66,7 +74,7 @@ pub fn attach(host: &mut dyn Netlink, ctr: &mut dyn Netlink, ctr_netns: RawFd, b
         }
         return Err(e);
     }
-    Ok(())
+    Ok(ifname)
 }
 
 /// Remove the endpoint's veth (both ends go). Missing is fine: the container's namespace may be
@@ -126,6 +134,17 @@ mod tests {
         assert!(e0.up && c.link_by_name("lo").unwrap().unwrap().up);
         assert_eq!(c.addrs().unwrap()[0].addr.to_string(), "172.17.0.2/16");
         assert_eq!(c.routes().unwrap()[0].gateway.unwrap().to_string(), "172.17.0.1");
+        // A second network: eth1, default route unchanged.
+        let mut ep2 = ep();
+        ep2.veth = Some("veth7654321".into());
+        ep2.ip = Some("10.0.0.2".parse().unwrap());
+        ep2.prefix = 24;
+        ep2.gateway = Some("10.0.0.1".parse().unwrap());
+        let b2 = ensure_bridge(&mut host, "br-2", 1500, "10.0.0.1/24".parse().unwrap()).unwrap();
+        assert_eq!(attach(&mut host, &mut c, -1, b2, &ep2, 1500, false).unwrap(), "eth1");
+        assert_eq!(c.routes().unwrap().len(), 1, "first network keeps the default route");
+        detach(&mut host, &ep2).unwrap();
+        remove_bridge(&mut host, "br-2").unwrap();
         detach(&mut host, &ep()).unwrap();
         assert!(host.link_by_name("veth1234567").unwrap().is_none());
         remove_bridge(&mut host, "berth0").unwrap();

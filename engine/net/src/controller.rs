@@ -153,7 +153,7 @@ impl NetController {
                     let idx = self.bring_up_network(&n)?;
                     let mut ctr = self.opener.open_in(netns)?;
                     let nsfile = std::fs::File::open(netns).map_err(|e| NetError::Netns { path: netns.display().to_string(), source: e })?;
-                    bridge::attach(self.host.as_mut(), ctr.as_mut(), nsfile.as_raw_fd(), idx, &ep, n.mtu, n.internal)
+                    bridge::attach(self.host.as_mut(), ctr.as_mut(), nsfile.as_raw_fd(), idx, &ep, n.mtu, n.internal).map(|_| ())
                 }
             }
         })();
@@ -190,6 +190,22 @@ impl NetController {
             .ok_or_else(|| NetError::NotConnected { container: container_id.to_string(), network: n.name.clone() })?;
         let ip = ep.ip.ok_or_else(|| NetError::PortSpec(format!("network {} has no addresses to publish to", n.name)))?;
         self.publisher.publish(&ep.id, ip, bindings)
+    }
+
+    /// `docker network prune`: remove every user network without endpoints; returns their names.
+    pub fn prune(&mut self) -> Result<Vec<String>> {
+        let unused: Vec<String> = self
+            .store
+            .networks()
+            .iter()
+            .filter(|n| !n.is_predefined() && self.store.endpoints_of(&n.id).is_empty())
+            .map(|n| n.id.clone())
+            .collect();
+        let mut names = Vec::new();
+        for id in unused {
+            names.push(self.remove_network(&id)?.name);
+        }
+        Ok(names)
     }
 
     /// After a daemon restart: bridges back (they survive unless the namespace was recreated)
@@ -326,7 +342,9 @@ mod tests {
         c.disconnect("resnet", &req.container_id).unwrap();
         assert!(fw.current.lock().unwrap().as_ref().unwrap().ports.is_empty());
         assert!(t.read().unwrap().lookup(&req.container_id, "www").is_empty());
-        c.remove_network("resnet").unwrap();
+        c.create_network(&NetworkCreate { name: "other".into(), ..Default::default() }).unwrap();
+        assert_eq!(c.prune().unwrap(), ["resnet", "other"]);
+        assert_eq!(c.store().networks().len(), 3, "pre-defined networks stay");
         assert_eq!(host.state.lock().unwrap().links.len(), 1, "only lo left");
         assert!(fw.current.lock().unwrap().is_none(), "no berth table once nothing is published");
     }

@@ -149,6 +149,20 @@ fn user_bridge_end_to_end() {
     assert_eq!(tcp_from(&host, "127.0.0.1:8080").unwrap(), "web:hi");
     assert_eq!(tcp_from(&c3, "10.77.0.1:80").unwrap(), "web:hi");
 
+    // `network connect` to a second network: eth1 in c1, default route stays on bridge0.
+    let second = ctl.create_network(&NetworkCreate { name: "second".into(), subnet: Some("10.78.0.0/24".into()), ..Default::default() }).unwrap();
+    let e1b = ctl.connect("second", &creq('a', "web"), &c1.path()).unwrap();
+    let eth1 = cn.link_by_name("eth1").unwrap().expect("eth1 in c1");
+    assert!(cn.addrs().unwrap().iter().any(|a| a.index == eth1.index && a.addr.to_string() == "10.78.0.2/24"));
+    let defaults: Vec<_> = cn.routes().unwrap().into_iter().filter(|r| r.dst.is_none()).collect();
+    assert_eq!(defaults.len(), 1);
+    assert_eq!(defaults[0].gateway.unwrap().to_string(), "10.77.0.254");
+    assert_eq!(tcp_from(&host, &format!("{}:80", e1b.ip.unwrap())).unwrap(), "web:hi");
+    ctl.disconnect("second", &e1b.container_id).unwrap();
+    assert!(cn.link_by_name("eth1").unwrap().is_none());
+    assert_eq!(ctl.prune().unwrap(), ["second"]);
+    assert!(hn.link_by_name(second.bridge.as_deref().unwrap()).unwrap().is_none());
+
     // Removing a network in use is refused; teardown is exact.
     let err = ctl.remove_network("bridge0").unwrap_err();
     assert_eq!(err.to_string(), format!("error while removing network: network bridge0 id {} has active endpoints", net.id));
