@@ -54,3 +54,22 @@ fn volumes_and_follow() {
         assert_eq!((r.code, r.stdout.as_str()), (0, "dv\n"), "{r:?}");
     }
 }
+
+#[test]
+fn prune_commands() {
+    let e = Engine::start();
+    e.import_busybox();
+    e.ok(&["run", "--name", "stopped1", "busybox", "true"]);
+    e.ok(&["run", "-d", "--name", "running1", "busybox", "sleep", "100"]);
+    let out = e.ok(&["container", "prune", "-f"]);
+    assert!(out.starts_with("Deleted Containers:\n") && out.lines().count() == 4, "{out}");
+    assert_eq!(e.ok(&["ps", "-a", "--format", "{{.Names}}"]), "running1\n");
+    e.ok(&["tag", "busybox", "extra:1"]);
+    e.ok(&["rmi", "extra:1"]);
+    let r = e.berth(&["rmi", "busybox"]);
+    assert_eq!(r.code, 1, "image used by running1: {r:?}");
+    assert!(r.stderr.contains("conflict: unable to remove repository reference \"busybox\" (must force) - container"), "{r:?}");
+    let out = e.ok(&["image", "prune", "-f", "-a"]);
+    assert!(out.ends_with("Total reclaimed space: 0B\n"), "in-use image is kept: {out}");
+    assert!(e.ok(&["images", "-q"]).lines().count() == 1);
+}

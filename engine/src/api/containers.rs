@@ -164,3 +164,23 @@ pub async fn top(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
         .collect();
     response::json(200, &json!({"Titles": titles, "Processes": procs}))
 }
+
+/// `POST /containers/prune`: remove every stopped container.
+pub async fn prune(d: &Arc<Daemon>) -> Resp {
+    let stopped: Vec<String> = d
+        .inner
+        .lock()
+        .unwrap()
+        .containers
+        .values()
+        .filter(|c| !c.record.state.running)
+        .map(|c| c.id().to_string())
+        .collect();
+    let mut deleted = Vec::new();
+    for id in stopped {
+        if d.remove(&id, false, false).await.is_ok() {
+            deleted.push(id);
+        }
+    }
+    response::json(200, &json!({"ContainersDeleted": deleted, "SpaceReclaimed": 0}))
+}

@@ -339,3 +339,24 @@ pub async fn changes(d: &Arc<Daemon>, r: &str) -> Resp {
         Err(e) => err(e),
     }
 }
+
+/// `POST /images/prune?filters={"dangling":{"false":true}}` (= `-a`).
+pub async fn prune(d: &Arc<Daemon>, q: &Query) -> Resp {
+    let s = match store(d) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let all = q
+        .get("filters")
+        .and_then(|f| serde_json::from_str::<Value>(f).ok())
+        .map(|v| v["dangling"].get("false").is_some() || v["dangling"].get("0").is_some())
+        .unwrap_or(false);
+    let refs = containers_refs(d);
+    match tokio::task::spawn_blocking(move || s.prune_images(all, &refs)).await.expect("prune panicked") {
+        Ok(r) => response::json(
+            200,
+            &json!({"ImagesDeleted": r.deleted.iter().map(|i| i.to_json()).collect::<Vec<_>>(), "SpaceReclaimed": r.space_reclaimed}),
+        ),
+        Err(e) => err(e),
+    }
+}

@@ -6,6 +6,7 @@ mod images;
 mod inspect;
 mod lifecycle;
 mod logs;
+mod prune;
 mod ps;
 mod run;
 mod stream;
@@ -121,6 +122,15 @@ enum Cmd {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// Manage containers (`berth container prune`)
+    #[command(subcommand)]
+    Container(prune::ContainerCmd),
+    /// Manage images (`berth image prune`)
+    #[command(subcommand)]
+    Image(prune::ImageCmd),
+    /// Manage berth (`berth system prune`)
+    #[command(subcommand)]
+    System(prune::SystemCmd),
     /// Export a container's filesystem as a tar archive
     Export {
         /// Write to a file, instead of STDOUT
@@ -216,6 +226,9 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Import { change, message, source, repository } => images::import(&client, &source, repository.as_deref(), message.as_deref(), &change),
         Cmd::Commit(a) => images::commit(&client, a),
         Cmd::Volume(v) => volume::volume(&client, v),
+        Cmd::Container(c) => prune::container(&client, c),
+        Cmd::Image(c) => prune::image(&client, c),
+        Cmd::System(c) => prune::system(&client, c),
         Cmd::Diff { container } => images::diff(&client, &container),
         Cmd::Export { output, container } => images::export(&client, output.as_deref(), &container),
     };
