@@ -263,6 +263,13 @@ mod tests {
         assert_eq!(s.endpoints().len(), 1);
     }
     #[test]
+    fn corrupt_state_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATE_FILE), "{not json").unwrap();
+        let e = Store::open(dir.path(), &DaemonNetConfig::default()).err().unwrap().to_string();
+        assert!(e.starts_with(&format!("state file {}", dir.path().join(STATE_FILE).display())), "{e}");
+    }
+    #[test]
     fn remove_rules() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(dir.path(), &DaemonNetConfig::default()).unwrap();

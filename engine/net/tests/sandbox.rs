@@ -142,6 +142,9 @@ fn user_bridge_end_to_end() {
 
     // Restart: a new controller over the same state dir keeps IPAM and the port map.
     drop(ctl);
+    // Simulate a crash that lost the rules (e.g. a firewall reload): restore puts them back.
+    assert!(run_in(&host, "nft", &["delete", "table", "ip", "berth"]).status.success());
+    assert!(tcp_from(&host, "127.0.0.1:8080").is_err());
     let mut ctl = self::ctl(state.path(), &host);
     ctl.restore().unwrap();
     let e3 = ctl.connect("bridge0", &creq('c', "third"), &c3.path()).unwrap();

@@ -125,6 +125,17 @@ impl Netlink for RealNetlink {
         Ok(msgs.iter().filter_map(|m| if let RouteNetlinkMessage::NewLink(l) = m { Some(link_from(l)) } else { None }).collect())
     }
 
+    /// One RTM_GETLINK by name instead of a dump: connect() asks this several times.
+    fn link_by_name(&mut self, name: &str) -> Result<Option<Link>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_string()));
+        match self.request(&format!("get link {name}"), RouteNetlinkMessage::GetLink(m), 0) {
+            Ok(msgs) => Ok(msgs.iter().find_map(|m| if let RouteNetlinkMessage::NewLink(l) = m { Some(link_from(l)) } else { None })),
+            Err(NetError::Netlink(e)) if e.contains("No such device") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn create_bridge(&mut self, name: &str, mtu: u32) -> Result<()> {
         let mut m = LinkMessage::default();
         m.attributes.push(LinkAttribute::IfName(name.to_string()));
