@@ -92,7 +92,7 @@ impl NetController {
         }
         match &self.host_netns {
             Some(p) => crate::netns::write_sysctl(p, key, value),
-            None => Ok(std::fs::write(format!("/proc/sys/{}", key.replace('.', "/")), value)?),
+            None => Ok(std::fs::write(crate::netns::sysctl_path(key), value)?),
         }
     }
 
@@ -105,7 +105,7 @@ impl NetController {
         let rest = (|| -> Result<()> {
             bridge::bring_up_loopback(self.host.as_mut())?;
             self.sysctl("net.ipv4.ip_forward", "1")?;
-            self.sysctl(&format!("net.ipv4.conf.{name}.route_localnet"), "1")?;
+            self.sysctl(&format!("net/ipv4/conf/{name}/route_localnet"), "1")?;
             self.publisher.add_network(NatNetwork { bridge: name.clone(), subnet: n.subnet.expect("subnet"), internal: n.internal })
         })();
         if let Err(e) = rest {

@@ -55,13 +55,23 @@ impl NetnsHandle {
     }
 }
 
+/// `net.ipv4.ip_forward` or, when a component may contain dots (interface names), the
+/// slash form `net/ipv4/conf/br.0/route_localnet`.
+pub fn sysctl_path(key: &str) -> String {
+    if key.contains('/') {
+        format!("/proc/sys/{key}")
+    } else {
+        format!("/proc/sys/{}", key.replace('.', "/"))
+    }
+}
+
 /// Write a sysctl as seen from the namespace at `netns` (net.* sysctls are per namespace).
 pub fn write_sysctl(netns: &Path, key: &str, value: &str) -> Result<()> {
-    let p = format!("/proc/sys/{}", key.replace('.', "/"));
+    let p = sysctl_path(key);
     run_in_netns(netns, || std::fs::write(&p, value))?.map_err(|e| NetError::Io(std::io::Error::new(e.kind(), format!("{p}: {e}"))))
 }
 
 pub fn read_sysctl(netns: &Path, key: &str) -> Result<String> {
-    let p = format!("/proc/sys/{}", key.replace('.', "/"));
+    let p = sysctl_path(key);
     Ok(run_in_netns(netns, || std::fs::read_to_string(&p))??.trim().to_string())
 }

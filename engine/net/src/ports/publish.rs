@@ -21,9 +21,14 @@ pub struct BindProbe {
 
 impl PortProbe for BindProbe {
     fn is_free(&self, ip: Ipv4Addr, port: u16, proto: Proto) -> bool {
-        let test = move || match proto {
-            Proto::Tcp => std::net::TcpListener::bind((ip, port)).is_ok(),
-            Proto::Udp => std::net::UdpSocket::bind((ip, port)).is_ok(),
+        // Only "in use" means taken; other bind errors (say, an address this host does not
+        // have) are not a port conflict.
+        let test = move || {
+            let r = match proto {
+                Proto::Tcp => std::net::TcpListener::bind((ip, port)).map(|_| ()),
+                Proto::Udp => std::net::UdpSocket::bind((ip, port)).map(|_| ()),
+            };
+            !matches!(r, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse)
         };
         match &self.netns {
             Some(p) => crate::netns::run_in_netns(p, test).unwrap_or(false),
