@@ -238,13 +238,20 @@ impl NetController {
     /// 127.0.0.11:53 inside its namespace, answering from the live table. None when the
     /// container has no user network (default bridge, host, none). Keep it while the container
     /// runs; dropping it stops the server.
-    pub fn start_dns(&self, container_id: &str, netns: &Path) -> Result<Option<crate::dns::server::DnsServer>> {
+    /// `upstreams`: where unknown names are relayed (from the host namespace), normally
+    /// `resolv::upstream_servers(<host resolv.conf>)` on port 53; empty = answer REFUSED.
+    pub fn start_dns(&self, container_id: &str, netns: &Path, upstreams: &[std::net::SocketAddr]) -> Result<Option<crate::dns::server::DnsServer>> {
         let on_user_net = self.dns.read().expect("dns lock").member_of.contains_key(container_id);
         if !on_user_net {
             return Ok(None);
         }
+        let fwd = if upstreams.is_empty() {
+            None
+        } else {
+            Some(crate::dns::server::Forwarder::new(self.host_netns.as_deref(), upstreams.to_vec())?)
+        };
         let addr = std::net::SocketAddr::from((crate::resolv::EMBEDDED_DNS.parse::<std::net::Ipv4Addr>().expect("ip"), 53));
-        crate::dns::server::DnsServer::spawn_in(netns, addr, self.dns.clone(), container_id).map(Some)
+        crate::dns::server::DnsServer::spawn_in(netns, addr, self.dns.clone(), container_id, fwd).map(Some)
     }
 
     fn rebuild_dns(&mut self) {
@@ -263,6 +270,9 @@ impl NetController {
                 }
             }
             t.member_of.entry(ep.container_id.clone()).or_default().push(n.id.clone());
+            if n.internal {
+                t.internal.insert(n.id.clone());
+            }
         }
         *self.dns.write().expect("dns lock") = t;
     }

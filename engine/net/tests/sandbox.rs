@@ -70,7 +70,16 @@ fn user_bridge_end_to_end() {
     assert!(ping.status.success(), "ping c1->c2: {}", String::from_utf8_lossy(&ping.stdout));
 
     // Embedded DNS inside c2's namespace answers for web, not for unknown names.
-    let dns = ctl.start_dns(&e2.container_id, &c2.path()).unwrap().expect("user network has DNS");
+    // Upstream for unknown names: a fake resolver on the sandbox host's loopback.
+    let up = run_in_netns(&host.path(), || UdpSocket::bind("127.0.0.1:5300")).unwrap().unwrap();
+    std::thread::spawn(move || {
+        let mut b = [0u8; 512];
+        while let Ok((n, from)) = up.recv_from(&mut b) {
+            let q = berth_net::dns::wire::parse_query(&b[..n]).unwrap();
+            let _ = up.send_to(&berth_net::dns::wire::build_response(&q, 0, &["192.0.2.9".parse().unwrap()], 60), from);
+        }
+    });
+    let dns = ctl.start_dns(&e2.container_id, &c2.path(), &["127.0.0.1:5300".parse().unwrap()]).unwrap().expect("user network has DNS");
     let ask = |name: &str| {
         let name = name.to_string();
         run_in_netns(&c2.path(), move || {
@@ -84,7 +93,7 @@ fn user_bridge_end_to_end() {
         .unwrap()
     };
     assert_eq!(ask("web").2, vec![e1.ip.unwrap()]);
-    assert_eq!(ask("nosuch.example").1, 5, "REFUSED");
+    assert_eq!(ask("elsewhere.example").2, vec!["192.0.2.9".parse::<std::net::Ipv4Addr>().unwrap()], "forwarded from the host namespace");
     let nsl = run_in(&c2, busybox().to_str().unwrap(), &["nslookup", "web", "127.0.0.11"]);
     assert!(String::from_utf8_lossy(&nsl.stdout).contains("10.77.0.1"), "busybox nslookup: {}", String::from_utf8_lossy(&nsl.stdout));
     drop(dns);
@@ -202,7 +211,7 @@ fn default_bridge_none_and_bad_input() {
     let b = hn.link_by_name("berth0").unwrap().expect("berth0");
     assert!(hn.addrs().unwrap().iter().any(|a| a.index == b.index && a.addr.to_string() == "172.17.0.1/16"));
     assert!(ctl.dns_table().read().unwrap().lookup(&e1.container_id, "c1").is_empty(), "no DNS on the default bridge");
-    assert!(ctl.start_dns(&e1.container_id, &c1.path()).unwrap().is_none());
+    assert!(ctl.start_dns(&e1.container_id, &c1.path(), &[]).unwrap().is_none());
 
     // none: only lo, up.
     ctl.connect("none", &creq('n', "lonely"), &n1.path()).unwrap();

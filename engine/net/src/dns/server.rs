@@ -2,9 +2,13 @@
 //! bound to 127.0.0.11:53 on a thread that joined the container's namespace, so it lives there
 //! (no iptables redirect needed, unlike Docker), and is served from a daemon thread.
 //! Names it knows get A records; AAAA and other types for known names get an empty NOERROR (so
-//! resolvers do not fall back); unknown names get REFUSED: berth does not forward queries out.
+//! resolvers do not fall back). Unknown names are relayed to the upstream servers the daemon
+//! gives (the host's resolv.conf, filtered) from a socket in the host namespace, as Docker does;
+//! without upstreams, or for containers only on `--internal` networks, they get REFUSED.
 use super::table::SharedTable;
 use super::wire::{build_response, parse_query, CLASS_IN, RCODE_FORMERR, RCODE_NOERROR, RCODE_REFUSED, TYPE_A};
+
+pub const RCODE_SERVFAIL: u8 = 2;
 use crate::error::Result;
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
@@ -14,8 +18,44 @@ use std::time::Duration;
 
 pub const TTL: u32 = 600;
 
-/// Answer one datagram. Pure: the server loop and the tests share it.
-pub fn answer(table: &SharedTable, container_id: &str, req: &[u8]) -> Option<Vec<u8>> {
+/// Relays queries for names berth does not know to upstream servers.
+pub struct Forwarder {
+    sock: UdpSocket,
+    servers: Vec<SocketAddr>,
+}
+
+impl Forwarder {
+    /// The socket is created in `netns` (the host side), so queries leave the way the host's
+    /// own would, never from inside the container.
+    pub fn new(netns: Option<&Path>, servers: Vec<SocketAddr>) -> Result<Forwarder> {
+        let bind = || UdpSocket::bind("0.0.0.0:0");
+        let sock = match netns {
+            Some(p) => crate::netns::run_in_netns(p, bind)??,
+            None => bind()?,
+        };
+        sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+        Ok(Forwarder { sock, servers })
+    }
+
+    fn forward(&self, req: &[u8]) -> Option<Vec<u8>> {
+        let mut buf = [0u8; 4096];
+        for s in &self.servers {
+            if self.sock.send_to(req, s).is_err() {
+                continue;
+            }
+            while let Ok((n, from)) = self.sock.recv_from(&mut buf) {
+                // Same server, same id: a late answer to an earlier query is skipped.
+                if from == *s && n >= 2 && buf[..2] == req[..2] {
+                    return Some(buf[..n].to_vec());
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Answer one datagram. The server loop and the tests share it.
+pub fn answer(table: &SharedTable, container_id: &str, req: &[u8], fwd: Option<&Forwarder>) -> Option<Vec<u8>> {
     let q = match parse_query(req) {
         Some(q) => q,
         None if req.len() >= 12 && req[2] & 0x80 == 0 => {
@@ -28,9 +68,15 @@ pub fn answer(table: &SharedTable, container_id: &str, req: &[u8]) -> Option<Vec
         }
         None => return None,
     };
-    let ips = table.read().expect("dns table lock").lookup(container_id, &q.name);
+    let (ips, may_forward) = {
+        let t = table.read().expect("dns table lock");
+        (t.lookup(container_id, &q.name), t.may_forward(container_id))
+    };
     Some(if ips.is_empty() {
-        build_response(&q, RCODE_REFUSED, &[], 0)
+        match fwd {
+            Some(f) if may_forward => f.forward(req).unwrap_or_else(|| build_response(&q, RCODE_SERVFAIL, &[], 0)),
+            _ => build_response(&q, RCODE_REFUSED, &[], 0),
+        }
     } else if q.qtype == TYPE_A && q.qclass == CLASS_IN {
         build_response(&q, RCODE_NOERROR, &ips, TTL)
     } else {
@@ -47,12 +93,12 @@ pub struct DnsServer {
 impl DnsServer {
     /// Bind `addr` (normally 127.0.0.11:53) inside the namespace at `netns` and serve
     /// `container_id`'s view of `table` until dropped.
-    pub fn spawn_in(netns: &Path, addr: SocketAddr, table: SharedTable, container_id: &str) -> Result<DnsServer> {
+    pub fn spawn_in(netns: &Path, addr: SocketAddr, table: SharedTable, container_id: &str, fwd: Option<Forwarder>) -> Result<DnsServer> {
         let sock = crate::netns::run_in_netns(netns, || UdpSocket::bind(addr))??;
-        Self::serve(sock, table, container_id)
+        Self::serve(sock, table, container_id, fwd)
     }
 
-    pub fn serve(sock: UdpSocket, table: SharedTable, container_id: &str) -> Result<DnsServer> {
+    pub fn serve(sock: UdpSocket, table: SharedTable, container_id: &str, fwd: Option<Forwarder>) -> Result<DnsServer> {
         sock.set_read_timeout(Some(Duration::from_millis(200)))?;
         let addr = sock.local_addr()?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -63,7 +109,7 @@ impl DnsServer {
             while !s2.load(Ordering::Relaxed) {
                 match sock.recv_from(&mut buf) {
                     Ok((n, peer)) => {
-                        if let Some(resp) = answer(&table, &cid, &buf[..n]) {
+                        if let Some(resp) = answer(&table, &cid, &buf[..n], fwd.as_ref()) {
                             let _ = sock.send_to(&resp, peer);
                         }
                     }
@@ -98,7 +144,7 @@ mod tests {
         t.names.insert("n".into(), vec![("web".into(), "172.18.0.2".parse().unwrap())]);
         t.member_of.insert("c".into(), vec!["n".into()]);
         let table: SharedTable = Arc::new(RwLock::new(t));
-        let srv = DnsServer::serve(UdpSocket::bind("127.0.0.1:0").unwrap(), table.clone(), "c").unwrap();
+        let srv = DnsServer::serve(UdpSocket::bind("127.0.0.1:0").unwrap(), table.clone(), "c", None).unwrap();
         let cl = UdpSocket::bind("127.0.0.1:0").unwrap();
         cl.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut buf = [0u8; 512];
@@ -119,5 +165,34 @@ mod tests {
         let n = cl.recv(&mut buf).unwrap();
         assert_eq!(parse_response_a(&buf[..n]).unwrap().2.len(), 1);
         drop(srv);
+    }
+
+    #[test]
+    fn forwards_unknown_names_to_upstream() {
+        // A fake upstream on loopback answering 192.0.2.7 for anything.
+        let up = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let up_addr = up.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 512];
+            while let Ok((n, from)) = up.recv_from(&mut b) {
+                let q = parse_query(&b[..n]).unwrap();
+                let _ = up.send_to(&build_response(&q, 0, &["192.0.2.7".parse().unwrap()], 60), from);
+            }
+        });
+        let mut t = DnsTable::default();
+        t.names.insert("n".into(), vec![("web".into(), "172.18.0.2".parse().unwrap())]);
+        t.member_of.insert("c".into(), vec!["n".into()]);
+        let table: SharedTable = Arc::new(RwLock::new(t));
+        let fwd = Forwarder::new(None, vec![up_addr]).unwrap();
+        let ask = |name: &str, fwd: Option<&Forwarder>| parse_response_a(&answer(&table, "c", &build_query(3, name, TYPE_A), fwd).unwrap()).unwrap();
+        assert_eq!(ask("example.org", Some(&fwd)).2, vec!["192.0.2.7".parse::<std::net::Ipv4Addr>().unwrap()]);
+        assert_eq!(ask("web", Some(&fwd)).2, vec!["172.18.0.2".parse::<std::net::Ipv4Addr>().unwrap()], "own names are not forwarded");
+        table.write().unwrap().internal.insert("n".into());
+        assert_eq!(ask("example.org", Some(&fwd)).1, RCODE_REFUSED, "internal networks do not forward");
+        // Upstream silent: SERVFAIL after the timeout.
+        table.write().unwrap().internal.clear();
+        let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let fwd2 = Forwarder::new(None, vec![dead.local_addr().unwrap()]).unwrap();
+        assert_eq!(ask("example.org", Some(&fwd2)).1, RCODE_SERVFAIL);
     }
 }

@@ -1,6 +1,6 @@
 //! Who is called what on which network: the data the embedded DNS answers from. The controller
 //! rebuilds it on every connect/disconnect; servers read it on every query.
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, RwLock};
 
@@ -10,6 +10,8 @@ pub struct DnsTable {
     pub names: BTreeMap<String, Vec<(String, Ipv4Addr)>>,
     /// container id -> network ids with embedded DNS it is attached to.
     pub member_of: BTreeMap<String, Vec<String>>,
+    /// `--internal` networks: their containers get no answers from outside.
+    pub internal: BTreeSet<String>,
 }
 
 pub type SharedTable = Arc<RwLock<DnsTable>>;
@@ -29,6 +31,11 @@ impl DnsTable {
         }
         out
     }
+
+    /// Unknown names are forwarded only for containers with a way out (a non-internal network).
+    pub fn may_forward(&self, container_id: &str) -> bool {
+        self.member_of.get(container_id).into_iter().flatten().any(|n| !self.internal.contains(n))
+    }
 }
 
 #[cfg(test)]
@@ -43,5 +50,8 @@ mod tests {
         assert_eq!(t.lookup("a", "WEB."), vec!["172.18.0.2".parse::<Ipv4Addr>().unwrap()]);
         assert!(t.lookup("a", "cache").is_empty(), "other network is invisible");
         assert!(t.lookup("stranger", "web").is_empty());
+        assert!(t.may_forward("a") && !t.may_forward("stranger"));
+        t.internal.insert("n1".into());
+        assert!(!t.may_forward("a"));
     }
 }
