@@ -46,6 +46,9 @@ pub struct NetController {
     default_mtu: u32,
     /// Skip sysctls (unit tests with fakes have no namespace to write them in).
     sysctls: bool,
+    /// Networks whose bridge, sysctls and NAT this instance has set up: later connects only
+    /// look the bridge up (the setup costs a few namespace switches).
+    ready: std::collections::HashMap<String, u32>,
 }
 
 impl NetController {
@@ -70,6 +73,7 @@ impl NetController {
             dns: Arc::new(RwLock::new(DnsTable::default())),
             default_mtu: cfg.daemon.mtu.unwrap_or(crate::network::DEFAULT_MTU),
             sysctls,
+            ready: Default::default(),
         };
         c.rebuild_dns();
         Ok(c)
@@ -114,7 +118,19 @@ impl NetController {
             }
             return Err(e);
         }
+        self.ready.insert(n.id.clone(), idx);
         Ok(idx)
+    }
+
+    /// The bridge's index, setting the network up unless this instance already did and the
+    /// device is still there under that index.
+    fn ready_bridge(&mut self, n: &Network) -> Result<u32> {
+        if let (Some(idx), Some(name)) = (self.ready.get(&n.id).copied(), n.bridge.as_deref()) {
+            if self.host.link_by_name(name)?.map(|l| l.index) == Some(idx) {
+                return Ok(idx);
+            }
+        }
+        self.bring_up_network(n)
     }
 
     /// `docker network create`: the bridge device is created right away, as Docker does.
@@ -133,6 +149,7 @@ impl NetController {
     /// and its NAT rules.
     pub fn remove_network(&mut self, key: &str) -> Result<Network> {
         let n = self.store.remove(key)?;
+        self.ready.remove(&n.id);
         if let Some(b) = &n.bridge {
             self.publisher.remove_network(b)?;
             bridge::remove_bridge(self.host.as_mut(), b)?;
@@ -150,7 +167,7 @@ impl NetController {
                 Driver::Host => Ok(()),
                 Driver::Null => bridge::bring_up_loopback(self.opener.open_in(netns)?.as_mut()),
                 Driver::Bridge => {
-                    let idx = self.bring_up_network(&n)?;
+                    let idx = self.ready_bridge(&n)?;
                     let mut ctr = self.opener.open_in(netns)?;
                     let nsfile = std::fs::File::open(netns).map_err(|e| NetError::Netns { path: netns.display().to_string(), source: e })?;
                     bridge::attach(self.host.as_mut(), ctr.as_mut(), nsfile.as_raw_fd(), idx, &ep, n.mtu, n.internal).map(|_| ())
@@ -227,6 +244,7 @@ impl NetController {
         for ep in &eps {
             bridge::detach(self.host.as_mut(), ep)?;
         }
+        self.ready.clear();
         let bridges: Vec<String> = self.store.networks().iter().filter_map(|n| n.bridge.clone()).collect();
         for b in bridges {
             bridge::remove_bridge(self.host.as_mut(), &b)?;
