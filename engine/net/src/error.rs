@@ -27,6 +27,10 @@ pub enum NetError {
     NotFound(String),
     #[error("user specified IP address is supported on user defined networks only")]
     StaticIpOnDefault,
+    #[error("user specified IP address is supported only when connecting to networks with user configured subnets")]
+    StaticIpNoUserSubnet,
+    #[error("Invalid address {0}: It does not belong to any of this network's subnets")]
+    StaticIpOutsideSubnet(std::net::Ipv4Addr),
     #[error("Address already in use")]
     AddressInUse,
     #[error("requested address is out of range")]
@@ -66,7 +70,7 @@ impl NetError {
             OnlyOneInstance(_) | PreDefined(_) | ActiveEndpoints { .. } | NotConnected { .. } => 403,
             UnknownDriver(_) | NotFound(_) => 404,
             PoolOverlap | GatewayOutsideSubnet(_) | RangeOutsideSubnet(_) | InvalidCidr(_)
-            | InvalidGateway(_) | StaticIpOnDefault | AddressInUse | AddressOutOfRange
+            | InvalidGateway(_) | StaticIpOnDefault | StaticIpNoUserSubnet | StaticIpOutsideSubnet(_) | AddressInUse | AddressOutOfRange
             | PortSpec(_) | InvalidOption(..) => 400,
             _ => 500,
         }

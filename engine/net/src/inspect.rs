@@ -84,6 +84,13 @@ pub fn ports_json(exposed: &[String], maps: &[PortMap]) -> Value {
     Value::Object(m)
 }
 
+/// `docker port <c>` lines: `80/tcp -> 0.0.0.0:8000`, sorted by container port.
+pub fn port_lines(maps: &[PortMap]) -> Vec<String> {
+    let mut v: Vec<&PortMap> = maps.iter().collect();
+    v.sort_by_key(|p| (p.container_port, p.proto, p.host_ip, p.host_port));
+    v.iter().map(|p| format!("{}/{} -> {}:{}", p.container_port, p.proto, p.host_ip, p.host_port)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +123,7 @@ mod tests {
             &[PortMap { owner: "x".into(), host_ip: "0.0.0.0".parse().unwrap(), host_port: 8000, proto: Proto::Tcp, container_ip: "172.17.0.2".parse().unwrap(), container_port: 80 }],
         );
         assert_eq!(p.to_string(), r#"{"443/tcp":null,"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8000"}]}"#);
+        let m = PortMap { owner: "x".into(), host_ip: "0.0.0.0".parse().unwrap(), host_port: 8000, proto: Proto::Tcp, container_ip: "172.17.0.2".parse().unwrap(), container_port: 80 };
+        assert_eq!(port_lines(&[m]), ["80/tcp -> 0.0.0.0:8000"]);
     }
 }

@@ -55,6 +55,9 @@ pub struct Network {
     pub mtu: u32,
     /// The default bridge: no DNS, no `--ip`, links allowed.
     pub default_bridge: bool,
+    /// `--subnet` was given: only then does Docker accept `--ip` on the network.
+    #[serde(default)]
+    pub user_subnet: bool,
     pub created: String,
 }
 
@@ -160,6 +163,7 @@ pub fn default_bridge(cfg: &DaemonNetConfig) -> Result<Network> {
         bridge: Some(device),
         mtu,
         default_bridge: true,
+        user_subnet: false,
         created: now_rfc3339(),
     })
 }
@@ -178,6 +182,7 @@ pub fn predefined_plain(name: &str, driver: Driver) -> Network {
         bridge: None,
         mtu: 0,
         default_bridge: false,
+        user_subnet: false,
         created: now_rfc3339(),
     }
 }
@@ -268,6 +273,7 @@ pub fn build_network(req: &NetworkCreate, existing: &[Network], default_mtu: u32
         bridge: Some(bridge),
         mtu,
         default_bridge: false,
+        user_subnet: req.subnet.is_some(),
         created: now_rfc3339(),
     })
 }

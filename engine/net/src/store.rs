@@ -197,7 +197,13 @@ impl Store {
             if req.ip.is_some() && n.default_bridge {
                 return Err(NetError::StaticIpOnDefault);
             }
+            if req.ip.is_some() && !n.user_subnet {
+                return Err(NetError::StaticIpNoUserSubnet);
+            }
             let pool = self.state.pools.get_mut(&n.id).expect("bridge network has a pool");
+            if let Some(ip) = req.ip.filter(|ip| !pool.subnet.contains(*ip)) {
+                return Err(NetError::StaticIpOutsideSubnet(ip));
+            }
             let ip = match req.ip {
                 Some(ip) => {
                     pool.reserve(ip, &id)?;
@@ -300,10 +306,15 @@ mod tests {
         r2.ip = r.ip;
         assert_eq!(s.connect("u", &r2).unwrap_err().to_string(), "Address already in use");
         assert_eq!(s.endpoints().len(), 1, "failed connect records nothing");
+        r2.ip = Some("10.2.0.9".parse().unwrap());
+        assert_eq!(s.connect("u", &r2).unwrap_err().to_string(), "Invalid address 10.2.0.9: It does not belong to any of this network's subnets");
+        s.create(&NetworkCreate { name: "auto".into(), ..Default::default() }, 1500).unwrap();
+        r2.ip = Some("172.18.0.9".parse().unwrap());
+        assert_eq!(s.connect("auto", &r2).unwrap_err().to_string(), "user specified IP address is supported only when connecting to networks with user configured subnets");
         drop(s);
         let cfg = DaemonNetConfig { bip: Some("10.20.0.1/24".into()), ..Default::default() };
         let s = Store::open(dir.path(), &cfg).unwrap();
         assert_eq!(s.get("bridge").unwrap().subnet.unwrap().to_string(), "10.20.0.0/24");
-        assert_eq!(s.networks().len(), 4);
+        assert_eq!(s.networks().len(), 5);
     }
 }
