@@ -296,6 +296,13 @@ impl NetController {
     }
 }
 
+/// The daemon keeps one controller behind a Mutex shared across request handlers.
+#[allow(dead_code)]
+fn _controller_is_send() {
+    fn is_send<T: Send>() {}
+    is_send::<NetController>();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -376,11 +383,4 @@ mod tests {
         assert_eq!(host.state.lock().unwrap().links.len(), 1, "only lo left");
         assert!(fw.current.lock().unwrap().is_none(), "no berth table once nothing is published");
     }
-}
-
-/// The daemon keeps one controller behind a Mutex shared across request handlers.
-#[allow(dead_code)]
-fn _controller_is_send() {
-    fn is_send<T: Send>() {}
-    is_send::<NetController>();
 }
