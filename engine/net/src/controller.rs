@@ -148,13 +148,14 @@ impl NetController {
     /// `docker network rm`: refuses pre-defined and in-use networks, then deletes the bridge
     /// and its NAT rules.
     pub fn remove_network(&mut self, key: &str) -> Result<Network> {
-        let n = self.store.remove(key)?;
-        self.ready.remove(&n.id);
+        // Kernel first, record last: a failure leaves the network listed, so `rm` can be retried.
+        let n = self.store.check_removable(key)?;
         if let Some(b) = &n.bridge {
             self.publisher.remove_network(b)?;
             bridge::remove_bridge(self.host.as_mut(), b)?;
         }
-        Ok(n)
+        self.ready.remove(&n.id);
+        self.store.remove(&n.id)
     }
 
     /// Attach a container (whose namespace is at `netns`) to a network. For `host` only the
@@ -239,17 +240,25 @@ impl NetController {
     }
 
     /// Remove every device and rule berth made (daemon shutdown / lab reset). State is kept.
+    /// Best effort: every step is tried, the first error is returned (netavark's teardown idiom).
     pub fn teardown_kernel(&mut self) -> Result<()> {
+        let mut first: Option<NetError> = None;
+        let mut keep = |r: Result<()>| {
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        };
         let eps: Vec<Endpoint> = self.store.endpoints().to_vec();
         for ep in &eps {
-            bridge::detach(self.host.as_mut(), ep)?;
+            keep(bridge::detach(self.host.as_mut(), ep));
         }
         self.ready.clear();
         let bridges: Vec<String> = self.store.networks().iter().filter_map(|n| n.bridge.clone()).collect();
         for b in bridges {
-            bridge::remove_bridge(self.host.as_mut(), &b)?;
+            keep(bridge::remove_bridge(self.host.as_mut(), &b));
         }
-        self.publisher.clear()
+        keep(self.publisher.clear());
+        first.map_or(Ok(()), Err)
     }
 
     /// Start the embedded DNS server for a container on a user network: bound to

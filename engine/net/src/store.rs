@@ -144,6 +144,15 @@ impl Store {
 
     /// Remove a user network. The caller tears the bridge down afterwards (see `bridge::remove_bridge`).
     pub fn remove(&mut self, key: &str) -> Result<Network> {
+        let n = self.check_removable(key)?;
+        self.state.networks.retain(|x| x.id != n.id);
+        self.state.pools.remove(&n.id);
+        self.save()?;
+        Ok(n)
+    }
+
+    /// Docker's refusals for `network rm`, without changing anything.
+    pub fn check_removable(&self, key: &str) -> Result<Network> {
         let n = self.get(key)?.clone();
         if n.is_predefined() {
             return Err(NetError::PreDefined(n.name));
@@ -151,9 +160,6 @@ impl Store {
         if !self.endpoints_of(&n.id).is_empty() {
             return Err(NetError::ActiveEndpoints { name: n.name, id: n.id });
         }
-        self.state.networks.retain(|x| x.id != n.id);
-        self.state.pools.remove(&n.id);
-        self.save()?;
         Ok(n)
     }
 
