@@ -5,6 +5,7 @@ mod common;
 use berth_net::dns::wire::{build_query, parse_response_a, TYPE_A};
 use berth_net::netlink::{real::RealNetlink, Netlink, VethPeer};
 use berth_net::netns::{run_in_netns, NetnsHandle};
+use berth_net::mode::{container_netns, JoinTarget};
 use berth_net::network::{DaemonNetConfig, NetworkCreate, BRIDGE_NAME_OPTION};
 use berth_net::ports::parse_port_spec;
 use berth_net::store::ConnectRequest;
@@ -20,6 +21,15 @@ fn ctl(state: &Path, host: &NetnsHandle) -> NetController {
 
 fn creq(id: char, name: &str) -> ConnectRequest {
     ConnectRequest { container_id: id.to_string().repeat(64), container_name: format!("/{name}"), aliases: vec![], ip: None }
+}
+
+/// Kills (by its own PID) a process the test started, also when an assertion fails.
+struct KillOnDrop(std::process::Child);
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn nft_table(host: &NetnsHandle) -> Option<String> {
@@ -160,6 +170,32 @@ fn user_bridge_end_to_end() {
     assert_eq!(e3.ip.unwrap().to_string(), "10.77.0.3", "no address handed out twice across restarts");
     assert_eq!(tcp_from(&host, "127.0.0.1:8080").unwrap(), "web:hi");
     assert_eq!(tcp_from(&c3, "10.77.0.1:80").unwrap(), "web:hi");
+
+    // container:<c1>: a process in c1's namespace (a running "container") is joined through
+    // /proc/<pid>/ns/net and sees c1's eth0; a stopped target gets Docker's error.
+    let mut sleeper = {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(c1.file());
+        let mut cmd = std::process::Command::new(busybox());
+        cmd.args(["sleep", "30"]);
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        KillOnDrop(cmd.spawn().unwrap())
+    };
+    let target = JoinTarget { id: &e1.container_id, running: true, pid: Some(sleeper.0.id()) };
+    let joined = container_netns(&target).unwrap();
+    let mut jn = RealNetlink::open_in(&joined).unwrap();
+    let j_eth0 = jn.link_by_name("eth0").unwrap().expect("eth0 seen through container:");
+    assert!(jn.addrs().unwrap().iter().any(|a| a.index == j_eth0.index && a.addr.to_string() == "10.77.0.1/24"));
+    sleeper.0.kill().unwrap();
+    sleeper.0.wait().unwrap();
+    let err = container_netns(&JoinTarget { id: &e1.container_id, running: false, pid: None }).unwrap_err();
+    assert_eq!(err.to_string(), format!("cannot join network of a non running container: {}", e1.container_id));
 
     // `network connect` to a second network: eth1 in c1, default route stays on bridge0.
     let second = ctl.create_network(&NetworkCreate { name: "second".into(), subnet: Some("10.78.0.0/24".into()), ..Default::default() }).unwrap();
