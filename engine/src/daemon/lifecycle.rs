@@ -535,6 +535,9 @@ impl Daemon {
                 let alive = proto::call(&sock, &Request::Status, Some(Duration::from_secs(2)));
                 match alive {
                     Ok(r) if r.running => {
+                        // Re-take the rootfs reference the previous daemon held (the overlay
+                        // is still mounted), so export/commit don't unmount it under us.
+                        let _ = self.images.mount_rootfs(&id);
                         self.spawn_monitor(&id);
                         continue;
                     }

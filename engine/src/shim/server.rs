@@ -452,9 +452,6 @@ impl Shim {
         });
         let _ = rx.recv_timeout(Duration::from_secs(2));
         let oom_killed = code == 137 && self.oom_killed();
-        if let Process::Init { .. } = self.cfg.process {
-            let _ = self.cfg.runtime.simple(&["delete", "--force", &self.cfg.id]);
-        }
         let exit = ExitStatus { exit_code: code, oom_killed, finished_at: crate::util::time::now() };
         if let Ok(data) = serde_json::to_vec(&exit) {
             let _ = crate::util::fs::write_atomic(&self.dir.join("exit.json"), &data, 0o600);
@@ -467,8 +464,13 @@ impl Shim {
         }
         self.cond.notify_all();
         drop(g);
+        // Runtime cleanup (state dir, cgroup) after the waiters know: it is not on the
+        // critical path of `run --rm`.
+        if let Process::Init { .. } = self.cfg.process {
+            let _ = self.cfg.runtime.simple(&["delete", "--force", &self.cfg.id]);
+        }
         // Give pending `wait` replies a moment to go out, then leave; exit.json stays for berthd.
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(Duration::from_millis(300));
         remove_own_socket(&self.dir);
         std::process::exit(0);
     }

@@ -3,6 +3,7 @@
 
 mod images;
 mod pull;
+mod run;
 mod runtime;
 
 use anyhow::{bail, Result};
@@ -12,7 +13,8 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("runtime") => runtime::run(&args[1..]),
         Some("images") => images::run(&args[1..]),
         Some("pull") => pull::run(&args[1..]),
-        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull)"),
-        None => bail!("usage: cargo xtask bench runtime|images|pull"),
+        Some("run") => run::run(&args[1..]),
+        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull, run)"),
+        None => bail!("usage: cargo xtask bench runtime|images|pull|run"),
     }
 }
