@@ -72,4 +72,6 @@ fn prune_commands() {
     let out = e.ok(&["image", "prune", "-f", "-a"]);
     assert!(out.ends_with("Total reclaimed space: 0B\n"), "in-use image is kept: {out}");
     assert!(e.ok(&["images", "-q"]).lines().count() == 1);
+    let info = e.ok(&["info"]);
+    assert!(info.contains(" Images: 1\n") && info.contains("  Running: 1\n"), "{info}");
 }

@@ -91,7 +91,7 @@ pub fn info(d: &Daemon) -> Resp {
         200,
         &json!({
             "ID": "", "Containers": total, "ContainersRunning": running, "ContainersPaused": paused, "ContainersStopped": stopped,
-            "Images": 0,
+            "Images": d.images.store().and_then(|s| s.list_images(&Default::default()).ok()).map(|v| v.len()).unwrap_or(0),
             "Driver": d.images.driver_name(),
             "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"], ["Native Overlay Diff", "true"], ["userxattr", "false"]],
             "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"], "Authorization": null, "Log": ["json-file"]},
