@@ -52,7 +52,8 @@ pub fn run(args: &[String]) -> Result<()> {
     if !st.success() {
         bail!("building berth failed");
     }
-    let berth = root.join("target/release/berth");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let berth = target.join("release/berth");
     if Command::new("runc").arg("--version").stdout(Stdio::null()).status().map(|s| !s.success()).unwrap_or(true) {
         bail!("runc is not installed (apt-get install runc, or cargo xtask ci)");
     }
