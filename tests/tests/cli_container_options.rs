@@ -54,6 +54,16 @@ fn options_and_commands() {
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("is not running"), "{r:?}");
 
+    // attach to a running container: output until it exits, then its exit code
+    e.ok(&["run", "-d", "--name", "late", "busybox", "sh", "-c", "sleep 1; echo late; exit 4"]);
+    let r = e.berth(&["attach", "late"]);
+    assert_eq!((r.code, r.stdout.as_str()), (4, "late\n"), "{r:?}");
+    let r = e.berth(&["attach", "late"]);
+    assert_eq!((r.code, r.stderr.as_str()), (1, "You cannot attach to a stopped container, start it first\n"));
+    // start -a attaches before starting, like docker start -a
+    let r = e.berth(&["start", "-a", "late"]);
+    assert_eq!((r.code, r.stdout.as_str()), (4, "late\n"), "{r:?}");
+
     let r = e.berth(&["run", "--name", "bad name", "busybox", "true"]);
     assert_eq!(r.code, 125);
     assert!(r.stderr.contains("Invalid container name (bad name), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"), "{r:?}");

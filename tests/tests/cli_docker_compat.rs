@@ -43,6 +43,14 @@ fn docker_cli_against_berthd() {
     let r = e.docker(&["inspect", "nosuch"]);
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (1, "[]\n", "Error: No such object: nosuch\n"));
 
+    let r = e.docker(&["run", "-d", "--name", "late", "busybox", "sh", "-c", "sleep 1; echo late; exit 4"]);
+    assert_eq!(r.code, 0);
+    let r = e.docker(&["attach", "late"]);
+    assert_eq!((r.code, r.stdout.as_str()), (4, "late\n"), "{r:?}");
+    let r = e.docker(&["start", "-a", "late"]);
+    assert_eq!((r.code, r.stdout.as_str()), (4, "late\n"), "{r:?}");
+    assert_eq!(e.docker(&["rm", "late"]).code, 0);
+
     let r = e.docker(&["run", "busybox", "nosuchcmd"]);
     assert_eq!(r.code, 127, "{r:?}");
 
