@@ -74,3 +74,15 @@ fn options_and_commands() {
     assert_eq!(r.code, 125);
     assert!(r.stderr.starts_with("Unable to find image 'nosuchimage:latest' locally\n"), "{r:?}");
 }
+
+#[test]
+fn oom_kill_is_recorded() {
+    let e = Engine::start();
+    e.import_busybox();
+    let r = e.berth(&[
+        "run", "--name", "oom", "-m", "16m", "--memory-swap", "16m", "busybox", "sh", "-c",
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(r.code, 137, "{r:?}");
+    assert_eq!(e.ok(&["inspect", "-f", "{{.State.OOMKilled}} {{.State.ExitCode}}", "oom"]), "true 137\n");
+}
