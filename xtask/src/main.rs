@@ -35,7 +35,7 @@ usage: cargo xtask COMMAND
 
 commands:
   ci          install the Debian packages the tests need, build fixtures, run the whole test suite
-  bench WHAT  run a benchmark (runtime, images)
+  bench WHAT  run a benchmark (runtime, run, images, pull)
   lab …       the labs: list, ID [--solve|--check|--report json|junit], shell ID [HOST], reset [ID]
   fixtures    build the offline fixtures (busybox root filesystem, images) into target/fixtures
 ";
