@@ -100,7 +100,8 @@ fn find<'a>(catalog: &'a Catalog, extra: &'a [Lab], id: &str) -> Result<&'a Lab>
     bail!("there is no lab {id:?}{hint} (`cargo xtask lab list` shows them all)")
 }
 
-/// Builds the berth-lab-host helper (fast when up to date) and returns its path.
+/// Builds what a lab host runs (fast when up to date): the berth-lab-host helper, berthd and
+/// the berth CLI, all shown to hosts from the same directory; returns the helper's path.
 fn helper() -> Result<PathBuf> {
     if let Some(p) = std::env::var_os("BERTH_LAB_HOST") {
         return Ok(p.into());
@@ -114,13 +115,19 @@ fn helper() -> Result<PathBuf> {
             "-q",
             "-p",
             "berth-grader",
+            "-p",
+            "berth",
             "--bin",
             "berth-lab-host",
+            "--bin",
+            "berthd",
+            "--bin",
+            "berth",
         ])
         .status()
-        .context("building berth-lab-host")?;
+        .context("building berth-lab-host, berthd and berth")?;
     if !st.success() {
-        bail!("building berth-lab-host failed ({st})");
+        bail!("building berth-lab-host, berthd and berth failed ({st})");
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -141,8 +148,15 @@ extern "C" {
     fn libc_geteuid() -> u32;
 }
 
-fn config(o: &Opts) -> Result<Config> {
-    Ok(Config::new(&o.state, helper()?))
+/// The lab's fixture images, built (or found up to date) when any host needs one.
+fn config(o: &Opts, lab: Option<&Lab>) -> Result<Config> {
+    let mut c = Config::new(&o.state, helper()?);
+    if lab.map(|l| l.hosts.iter().any(|h| !h.images.is_empty())).unwrap_or(false) {
+        c.images_dir = Some(crate::fixtures::build_all()?.join("images"));
+    } else {
+        c.images_dir = Some(crate::fixtures::fixtures_dir().join("images"));
+    }
+    Ok(c)
 }
 
 pub fn run(args: &[String]) -> Result<()> {
@@ -189,7 +203,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 .context("usage: cargo xtask lab shell ID [HOST]")?;
             let (catalog, extra) = catalog()?;
             let lab = find(&catalog, &extra, id)?;
-            let vl = VirtualLab::attach(&config(&o)?, id)?;
+            let vl = VirtualLab::attach(&config(&o, None)?, id)?;
             let host = o
                 .positional
                 .get(2)
@@ -202,7 +216,12 @@ pub fn run(args: &[String]) -> Result<()> {
             need_root()?;
             let (catalog, extra) = catalog()?;
             let lab = find(&catalog, &extra, id)?;
-            let cfg = config(&o)?;
+            // --check attaches to a running lab: nothing to build or load.
+            let cfg = if o.solve || !(o.check || o.report.is_some()) {
+                config(&o, Some(lab))?
+            } else {
+                config(&o, None)?
+            };
             if o.solve || o.check || o.report.is_some() {
                 let r = if o.solve {
                     runner::solve(lab, &catalog.objectives, &cfg)?

@@ -54,6 +54,10 @@ pub struct HostSpec {
     /// Long-running programs the host starts when provisioned (e.g. berthd).
     #[serde(default)]
     pub services: Vec<Service>,
+    /// Fixture images (`target/fixtures/images/<name>.tar`) loaded into the host's engine
+    /// (`POST /images/load` on /run/berth.sock) once its services are ready.
+    #[serde(default)]
+    pub images: Vec<String>,
 }
 
 impl HostSpec {

@@ -57,6 +57,18 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
         if !addrs.insert(a) {
             return Err((f("address"), format!("address {a} is used twice")));
         }
+        for (j, img) in h.images.iter().enumerate() {
+            let ok = !img.is_empty()
+                && img
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+            if !ok || img.starts_with('.') {
+                return Err((
+                    f(&format!("images[{j}]")),
+                    format!("{img:?} is not a fixture image name (a file name in target/fixtures/images, without .tar)"),
+                ));
+            }
+        }
         for (j, s) in h.services.iter().enumerate() {
             for (k, c) in s.ready.iter().enumerate() {
                 check_refs(lab, c, &format!("hosts[{i}].services[{j}].ready[{k}]"))?;

@@ -117,26 +117,50 @@ impl FileCheck {
         let Some(pid) = ctx.hosts.pid(&self.host) else {
             return Outcome::fail(expected, format!("host {} is not running", self.host));
         };
-        let full = ctx
-            .proc_root
-            .join(procfs::pid_dir(pid))
-            .join("root")
-            .join(self.path.trim_start_matches('/'));
-        let md = match std::fs::symlink_metadata(&full) {
+        let root = ctx.proc_root.join(procfs::pid_dir(pid)).join("root");
+        if !self.path.contains('*') {
+            let full = root.join(self.path.trim_start_matches('/'));
+            return self.probe_one(&expected, &full, &self.path);
+        }
+        // A `*` in a component matches names the lab cannot know in advance (the engine's
+        // random layer ids): the check holds if any match satisfies it.
+        let found = super::glob::expand(&root, &self.path);
+        if found.is_empty() {
+            return if self.exists {
+                Outcome::fail(expected, format!("nothing matches {}", self.path))
+            } else {
+                Outcome::pass(format!("nothing matches {}", self.path))
+            };
+        }
+        let mut observed = Vec::new();
+        for shown in &found {
+            let full = root.join(shown.trim_start_matches('/'));
+            match self.probe_one(&expected, &full, shown) {
+                Outcome::Pass { observed } => return Outcome::Pass { observed },
+                Outcome::Fail { observed: o, .. } => observed.push(o),
+            }
+        }
+        observed.truncate(3);
+        Outcome::fail(expected, observed.join("; "))
+    }
+
+    fn probe_one(&self, expected: &str, full: &Path, shown: &str) -> Outcome {
+        let expected = expected.to_string();
+        let md = match std::fs::symlink_metadata(full) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return if self.exists {
-                    Outcome::fail(expected, format!("{} does not exist", self.path))
+                    Outcome::fail(expected, format!("{shown} does not exist"))
                 } else {
-                    Outcome::pass(format!("{} does not exist", self.path))
+                    Outcome::pass(format!("{shown} does not exist"))
                 };
             }
-            Err(e) => return Outcome::fail(expected, format!("{}: {e}", self.path)),
+            Err(e) => return Outcome::fail(expected, format!("{shown}: {e}")),
         };
         let kind = kind_of(&md);
         let mut observed = format!(
             "{} is a {kind:?} (mode {:o}, rdev {}:{})",
-            self.path,
+            shown,
             md.mode(),
             libc::major(md.rdev()),
             libc::minor(md.rdev())
@@ -150,7 +174,7 @@ impl FileCheck {
             }
         }
         if let Some(re) = &self.content {
-            let text = match std::fs::read(&full) {
+            let text = match std::fs::read(full) {
                 Ok(b) => String::from_utf8_lossy(&b).into_owned(),
                 Err(e) => return Outcome::fail(expected, format!("{observed}; cannot read: {e}")),
             };
@@ -164,7 +188,7 @@ impl FileCheck {
             }
         }
         if let Some(x) = &self.xattr {
-            match get_xattr(&full, &x.name) {
+            match get_xattr(full, &x.name) {
                 Ok(Some(v)) => {
                     let v = String::from_utf8_lossy(&v).into_owned();
                     observed += &format!(", xattr {}={v:?}", x.name);

@@ -5,6 +5,7 @@ pub mod cgroup;
 pub mod command;
 pub mod engine;
 pub mod file;
+pub mod glob;
 pub mod http;
 pub mod latch;
 pub mod mount;

@@ -96,6 +96,15 @@ pub struct MountCheck {
     pub upperdir: Option<String>,
     #[serde(default)]
     pub workdir: Option<String>,
+    /// overlay: one regex per lower layer, topmost first (the chain's length must match), for
+    /// engine-made mounts whose layer ids are random.
+    #[serde(default)]
+    pub lowerdir_matches: Option<Vec<String>>,
+    /// overlay: regexes for the upper and work dirs.
+    #[serde(default)]
+    pub upperdir_matches: Option<String>,
+    #[serde(default)]
+    pub workdir_matches: Option<String>,
 }
 
 fn yes() -> bool {
@@ -122,6 +131,15 @@ impl MountCheck {
         }
         if let Some(w) = &self.workdir {
             parts.push(format!("workdir={w}"));
+        }
+        if let Some(l) = &self.lowerdir_matches {
+            parts.push(format!("lowerdir ~ /{}/", l.join(":")));
+        }
+        if let Some(u) = &self.upperdir_matches {
+            parts.push(format!("upperdir ~ /{u}/"));
+        }
+        if let Some(w) = &self.workdir_matches {
+            parts.push(format!("workdir ~ /{w}/"));
         }
         if !self.options.is_empty() {
             parts.push(format!("options {}", self.options.join(",")));
@@ -162,6 +180,27 @@ impl MountCheck {
                     m.lowerdirs().join(":"),
                     l.join(":")
                 ));
+            }
+        }
+        let re_ok = |re: &str, v: &str| regex::Regex::new(re).map(|r| r.is_match(v)).unwrap_or(false);
+        if let Some(l) = &self.lowerdir_matches {
+            let have = m.lowerdirs();
+            if have.len() != l.len() || !have.iter().zip(l).all(|(h, re)| re_ok(re, h)) {
+                bad.push(format!(
+                    "lowerdir {} !~ /{}/ ({} layers, {} expected)",
+                    have.join(":"),
+                    l.join(":"),
+                    have.len(),
+                    l.len()
+                ));
+            }
+        }
+        for (k, want) in [("upperdir", &self.upperdir_matches), ("workdir", &self.workdir_matches)] {
+            if let Some(re) = want {
+                let have = m.super_opt(k).unwrap_or("(none)");
+                if !re_ok(re, have) {
+                    bad.push(format!("{k} {have} !~ /{re}/"));
+                }
             }
         }
         for (k, want) in [("upperdir", &self.upperdir), ("workdir", &self.workdir)] {
@@ -257,8 +296,27 @@ mod tests {
             lowerdir: Some(vec!["/l/b".into(), "/l/a".into()]),
             upperdir: Some("/u".into()),
             workdir: Some("/w".into()),
+            lowerdir_matches: None,
+            upperdir_matches: None,
+            workdir_matches: None,
         };
         assert!(chk.probe(&c).passed());
+        let patterns = MountCheck {
+            lowerdir: None,
+            upperdir: None,
+            lowerdir_matches: Some(vec!["^/l/[a-z]$".into(), "^/l/a$".into()]),
+            upperdir_matches: Some("^/u$".into()),
+            ..chk.clone()
+        };
+        assert!(patterns.probe(&c).passed());
+        let one_layer = MountCheck {
+            lowerdir_matches: Some(vec!["^/l/[a-z]$".into()]),
+            ..patterns.clone()
+        };
+        match one_layer.probe(&c) {
+            Outcome::Fail { observed, .. } => assert!(observed.contains("2 layers, 1 expected"), "{observed}"),
+            o => panic!("{o:?}"),
+        }
         chk.lowerdir = Some(vec!["/l/a".into(), "/l/b".into()]);
         match chk.probe(&c) {
             Outcome::Fail { observed, .. } => {

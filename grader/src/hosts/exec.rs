@@ -31,7 +31,8 @@ fn command(vl: &VirtualLab, h: &HostState, argv: &[&str]) -> Result<Command, Hos
         .env("USER", "root")
         .env("LANG", "C.UTF-8")
         .env("BERTH_LAB", &vl.state.lab_id)
-        .env("BERTH_HOST", &h.name)
+        // Not BERTH_HOST: the berth CLI reads that as its daemon address (like DOCKER_HOST).
+        .env("BERTH_VM", &h.name)
         .env("BERTH_CGROUP", &h.cgroup)
         .env("BERTH_LAB_DIR", super::init::LAB_DIR)
         .env(

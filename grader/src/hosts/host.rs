@@ -37,6 +37,24 @@ fn cgroups(vl: &mut VirtualLab, lab_cg: &str, host: &str) -> Result<Vec<PathBuf>
         mkdir(&d)
     };
     if !v1.is_empty() {
+        // The host's berthd puts containers below the host's cgroup (--cgroup-parent
+        // /$BERTH_CGROUP) in every hierarchy it uses, also those the host itself does not
+        // join: record the lab's dir there too, so reset sweeps whatever was created in them.
+        let others = std::fs::read_dir(&root)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|c| !v1.contains(&c.as_str()) && root.join(c).join("cgroup.procs").exists())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        for c in others {
+            let d = root.join(c).join(lab_cg);
+            if !vl.state.cgroups.contains(&d) {
+                vl.state.cgroups.push(d);
+                vl.state.save().map_err(io(&vl.state.dir))?;
+            }
+        }
         for c in v1 {
             create(vl, root.join(c).join(lab_cg))?;
             let d = root.join(c).join(lab_cg).join(host);
@@ -145,6 +163,9 @@ pub(super) fn start(
     }
     if vl.state.lab_dir.is_dir() {
         cmd.arg("--lab-dir").arg(&vl.state.lab_dir);
+    }
+    if let Some(d) = vl.config.images_dir.as_ref().filter(|d| d.is_dir()) {
+        cmd.arg("--images-dir").arg(d);
     }
     let pid = super::lan::spawn_helper(cmd, &format!("host {}", h.name), Duration::from_secs(10))?;
     let proc_root = vl.config.proc_root.clone();

@@ -29,6 +29,8 @@ type R<T> = Result<T, String>;
 pub const BIN_DIR: &str = "/run/berth-lab/bin";
 /// Where a host sees the lab's folder ($BERTH_LAB_DIR).
 pub const LAB_DIR: &str = "/run/berth-lab/lab";
+/// Where a host sees the fixture image archives (`docker load -i /run/berth-lab/images/busybox.tar`).
+pub const IMAGES_DIR: &str = "/run/berth-lab/images";
 
 static CHILD: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
@@ -288,7 +290,11 @@ fn host(a: &Args) -> R<()> {
     .collect::<R<_>>()?;
     // The grader's binaries and the lab's files, shown read-only at fixed places inside the
     // host (their real paths may be hidden by the private /tmp or /run).
-    let shared: Vec<(File, &str)> = [("bin-dir", BIN_DIR), ("lab-dir", LAB_DIR)]
+    let shared: Vec<(File, &str)> = [
+        ("bin-dir", BIN_DIR),
+        ("lab-dir", LAB_DIR),
+        ("images-dir", IMAGES_DIR),
+    ]
         .iter()
         .filter_map(|(k, t)| a.get(k).ok().map(|p| (p, *t)))
         .map(|(p, t)| Ok((File::open(p).map_err(|e| format!("{p}: {e}"))?, t)))

@@ -6,6 +6,7 @@
 mod cleanup;
 pub mod exec;
 mod host;
+pub mod images;
 pub mod init;
 mod lan;
 pub mod state;
@@ -41,6 +42,13 @@ pub enum HostError {
     HostDead { lab: String, host: String },
     #[error("cannot find the berth-lab-host helper binary: {0}")]
     NoHelper(String),
+    #[error("lab {lab}, host {host}: fixture image {image} is missing ({path}): run `cargo xtask fixtures`")]
+    MissingImage {
+        lab: String,
+        host: String,
+        image: String,
+        path: String,
+    },
     #[error("reset of {dir} left: {what}")]
     Leftovers { dir: String, what: String },
 }
@@ -58,6 +66,9 @@ pub struct Config {
     pub helper: PathBuf,
     pub proc_root: PathBuf,
     pub cgroup_root: PathBuf,
+    /// Where fixture image archives (`<name>.tar`) are found: `$BERTH_FIXTURES/images` by
+    /// default; callers that know the workspace set `<workspace>/target/fixtures/images`.
+    pub images_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -67,6 +78,8 @@ impl Config {
             helper: helper.into(),
             proc_root: "/proc".into(),
             cgroup_root: "/sys/fs/cgroup".into(),
+            images_dir: std::env::var_os("BERTH_FIXTURES")
+                .map(|f| PathBuf::from(f).join("images")),
         }
     }
 
@@ -148,6 +161,9 @@ impl VirtualLab {
     }
 
     fn build(&mut self, lab: &Lab) -> Result<(), HostError> {
+        // Before anything is created: a missing fixture is the student's first error, not a
+        // half-built lab.
+        let archives = images::archives(lab, self.config.images_dir.as_deref())?;
         lan::start(self, lab)?;
         let suffix: String = format!("{:04x}", rand::random::<u16>());
         let lab_cg = format!("berth-lab-{}-{suffix}", lab.id);
@@ -158,6 +174,7 @@ impl VirtualLab {
             for s in &h.services {
                 host::start_service(self, lab, h, s)?;
             }
+            images::load(self, h, &archives)?;
         }
         Ok(())
     }
