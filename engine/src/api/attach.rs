@@ -155,6 +155,7 @@ pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incomi
         Err(e) => return response::error(&e),
     };
     let id = c.id().to_string();
+    d.container_event(&c, "attach", &[]);
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
     let tty = c.record.config.tty;
     let running = c.record.state.running && !c.record.state.restarting;

@@ -172,8 +172,14 @@ pub async fn tag(d: &Arc<Daemon>, name: &str, q: &Query) -> Resp {
         None => repo,
     };
     let n = name.to_string();
+    let (s2, t2) = (s.clone(), target.clone());
     match tokio::task::spawn_blocking(move || s.tag(&n, &target)).await.expect("tag panicked") {
-        Ok(()) => response::empty(201),
+        Ok(()) => {
+            if let Ok(id) = s2.resolve_image(&t2) {
+                d.image_event(id.as_str(), &crate::daemon::images::with_default_tag(&t2), "tag");
+            }
+            response::empty(201)
+        }
         Err(e) => err(e),
     }
 }
@@ -185,8 +191,17 @@ pub async fn remove(d: &Arc<Daemon>, name: &str, q: &Query) -> Resp {
     };
     let refs = containers_refs(d);
     let (n, force, prune) = (name.to_string(), q.bool("force"), !q.bool("noprune"));
+    let img = s.resolve_image(name).map(|i| i.as_str().to_string()).unwrap_or_default();
     match tokio::task::spawn_blocking(move || s.remove_image(&n, force, prune, &refs)).await.expect("rmi panicked") {
-        Ok(items) => response::json(200, &items.iter().map(|i| i.to_json()).collect::<Vec<_>>()),
+        Ok(items) => {
+            for i in &items {
+                match i {
+                    berth_storage::RemovedItem::Untagged(_) => d.image_event(&img, &img, "untag"),
+                    berth_storage::RemovedItem::Deleted(id) => d.image_event(id, id, "delete"),
+                }
+            }
+            response::json(200, &items.iter().map(|i| i.to_json()).collect::<Vec<_>>())
+        }
         Err(e) => err(e),
     }
 }
@@ -233,8 +248,17 @@ pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> Resp {
         Err(r) => return r,
     };
     let mut r = body_reader(req);
+    let s2 = s.clone();
     match tokio::task::spawn_blocking(move || s.load(&mut r)).await.expect("load panicked") {
-        Ok(lines) => json_lines(lines.into_iter().map(|l| json!({"stream": format!("{l}\n")})).collect()),
+        Ok(lines) => {
+            for l in &lines {
+                let r = l.strip_prefix("Loaded image ID: ").or_else(|| l.strip_prefix("Loaded image: ")).unwrap_or(l);
+                if let Ok(id) = s2.resolve_image(r) {
+                    d.image_event(id.as_str(), id.as_str(), "load");
+                }
+            }
+            json_lines(lines.into_iter().map(|l| json!({"stream": format!("{l}\n")})).collect())
+        }
         Err(e) => err(e),
     }
 }
@@ -258,6 +282,7 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> Resp 
         Some(t) => format!("{r}:{t}"),
         None => r.to_string(),
     });
+    let tagged = reference.clone();
     let opts = berth_storage::ImportOptions {
         reference,
         message: q.get("message").filter(|m| !m.is_empty()).map(String::from),
@@ -266,7 +291,13 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> Resp 
     };
     let mut r = body_reader(req);
     match tokio::task::spawn_blocking(move || s.import(&mut r, &opts)).await.expect("import panicked") {
-        Ok(id) => json_lines(vec![json!({"status": id.as_str()})]),
+        Ok(id) => {
+            if let Some(r) = &tagged {
+                d.image_event(id.as_str(), &crate::daemon::images::with_default_tag(r), "tag");
+            }
+            d.image_event(id.as_str(), id.as_str(), "import");
+            json_lines(vec![json!({"status": id.as_str()})])
+        }
         Err(e) => err(e),
     }
 }
@@ -300,8 +331,15 @@ pub async fn commit(d: &Arc<Daemon>, q: &Query) -> Resp {
         created_by: created_by.join(" "),
     };
     let id = c.id().to_string();
+    let (comment, image_ref) = (opts.comment.clone(), opts.reference.clone().unwrap_or_default());
     match tokio::task::spawn_blocking(move || s.commit(&id, &opts)).await.expect("commit panicked") {
-        Ok(img) => response::json(201, &json!({"Id": img.as_str()})),
+        Ok(img) => {
+            if !image_ref.is_empty() {
+                d.image_event(img.as_str(), &crate::daemon::images::with_default_tag(&image_ref), "tag");
+            }
+            d.container_event(&c, "commit", &[("comment", comment), ("imageID", img.as_str().to_string()), ("imageRef", image_ref)]);
+            response::json(201, &json!({"Id": img.as_str()}))
+        }
         Err(e) => err(e),
     }
 }

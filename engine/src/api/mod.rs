@@ -2,6 +2,7 @@
 
 pub mod attach;
 pub mod containers;
+pub mod events;
 pub mod exec;
 pub mod images;
 pub mod logs;

@@ -119,6 +119,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
         (&Method::GET | &Method::HEAD, ["_ping"]) => s::ping(&m),
         (&Method::GET, ["version"]) => s::version(&d),
         (&Method::GET, ["info"]) => s::info(&d),
+        (&Method::GET, ["events"]) => super::events::events(&d, &q).await,
         (&Method::GET, ["containers", "json"]) => c::list(&d, &q),
         (&Method::POST, ["containers", "prune"]) => c::prune(&d).await,
         (&Method::POST, ["containers", "create"]) => c::create(&d, &q, req).await,

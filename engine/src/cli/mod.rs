@@ -1,6 +1,7 @@
 //! The `berth` CLI: Docker's command syntax, tables, formats, exit codes and error texts,
 //! as a client of berthd's Engine API.
 
+mod events;
 pub mod format;
 mod images;
 mod inspect;
@@ -33,6 +34,8 @@ enum Cmd {
     Version,
     /// Display system-wide information
     Info,
+    /// Get real time events from the server
+    Events(events::EventsArgs),
     /// List containers
     Ps(ps::PsArgs),
     /// Create and run a new container from an image
@@ -200,6 +203,7 @@ pub fn main(args: &[String]) -> i32 {
     let res = match cli.cmd {
         Cmd::Version => system::version(&client),
         Cmd::Info => system::info(&client),
+        Cmd::Events(a) => events::events(&client, a),
         Cmd::Ps(a) => ps::ps(&client, a),
         Cmd::Run(a) => run::run(&client, a),
         Cmd::Create(a) => run::create_cmd(&client, a),

@@ -64,6 +64,8 @@ impl Daemon {
             Exec { id: id.clone(), container_id: cid.clone(), config: cfg, running: false, started: false, exit_code: None, pid: 0 },
         );
         let _ = self.update(&cid, |c| c.record.exec_ids.push(id.clone()));
+        let cmdline = self.execs.lock().unwrap()[&id].config.cmd.clone().unwrap_or_default().join(" ");
+        self.container_event(&c, &format!("exec_create: {cmdline}"), &[("execID", id.clone())]);
         Ok(id)
     }
 
@@ -89,6 +91,8 @@ impl Daemon {
         if let Some(x) = self.execs.lock().unwrap().get_mut(id) {
             x.started = true;
         }
+        let cmdline = e.config.cmd.clone().unwrap_or_default().join(" ");
+        self.container_event(&c, &format!("exec_start: {cmdline}"), &[("execID", id.to_string())]);
         let d = self.clone();
         let id2 = id.to_string();
         let res = tokio::task::spawn_blocking(move || d.exec_start_blocking(&id2, &e, attach)).await.expect("exec start panicked");
@@ -100,6 +104,7 @@ impl Daemon {
                 }
                 let d = self.clone();
                 let id = id.to_string();
+                let e_cid = c.id().to_string();
                 tokio::spawn(async move {
                     let dir = d.exec_dir(&id);
                     let sock = crate::shim::socket_path(&dir);
@@ -114,6 +119,7 @@ impl Daemon {
                         x.running = false;
                         x.exit_code = Some(code);
                     }
+                    d.container_event_ref(&e_cid, "exec_die", &[("execID", id.clone()), ("exitCode", code.to_string())]);
                     d.notify();
                     tokio::time::sleep(Duration::from_secs(1)).await;
                     let _ = std::fs::remove_dir_all(&dir);

@@ -105,6 +105,7 @@ impl Daemon {
         }
         match res {
             Ok(()) => {
+                self.container_event_ref(&id, "start", &[]);
                 self.spawn_monitor(&id);
                 Ok(())
             }
@@ -267,6 +268,12 @@ impl Daemon {
                 l.exit_seq += 1;
             }
         }
+        if let Ok(c) = self.get(id) {
+            if exit.oom_killed {
+                self.container_event(&c, "oom", &[]);
+            }
+            self.container_event(&c, "die", &[("exitCode", exit.exit_code.to_string())]);
+        }
         self.notify();
         let Ok((auto_remove, policy, manual, count)) = res else { return };
         if auto_remove {
@@ -369,14 +376,17 @@ impl Daemon {
         if c.record.state.paused {
             let _ = self.runtime.simple(&["resume", &id]);
         }
+        self.container_event(&c, "kill", &[("signal", sig.to_string())]);
         let _ = self.shim_call(&id, Request::Kill { signal: sig });
         let wait = if timeout < 0 { None } else { Some(Duration::from_secs(timeout as u64)) };
         if !self.wait_exit_after(&id, seq, wait).await {
+            self.container_event(&c, "kill", &[("signal", libc::SIGKILL.to_string())]);
             let _ = self.shim_call(&id, Request::Kill { signal: libc::SIGKILL });
             if !self.wait_exit_after(&id, seq, Some(Duration::from_secs(30))).await {
                 return Err(DaemonError::System(format!("tried to kill container, but did not receive an exit event")));
             }
         }
+        self.container_event(&c, "stop", &[]);
         Ok(())
     }
 
@@ -395,6 +405,7 @@ impl Daemon {
             self.update(&id, |c| c.record.has_been_manually_stopped = true)?;
         }
         let seq = self.exit_seq(&id);
+        self.container_event(&c, "kill", &[("signal", sig.to_string())]);
         self.shim_call(&id, Request::Kill { signal: sig })?;
         if sig == libc::SIGKILL {
             self.wait_exit_after(&id, seq, Some(Duration::from_secs(10))).await;
@@ -408,7 +419,10 @@ impl Daemon {
             Err(e) => return Err(e),
         }
         match self.start(r).await {
-            Ok(()) | Err(DaemonError::NotModified) => Ok(()),
+            Ok(()) | Err(DaemonError::NotModified) => {
+                self.container_event_ref(r, "restart", &[]);
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -460,6 +474,7 @@ impl Daemon {
             g.live.remove(&id);
             g.removed.insert(id.clone(), code);
         }
+        self.container_event(&c, "destroy", &[]);
         self.notify();
         rm.map_err(DaemonError::from)
     }
@@ -510,6 +525,7 @@ impl Daemon {
             .await
             .map_err(|e| DaemonError::System(e.to_string()))?;
         self.update(&id, |c| c.record.state.paused = pause)?;
+        self.container_event(&c, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
 

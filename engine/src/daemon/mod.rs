@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod exec;
 pub mod images;
 pub mod lifecycle;

@@ -56,6 +56,7 @@ pub struct Daemon {
     pub changed: watch::Sender<u64>,
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub execs: Mutex<HashMap<String, super::exec::Exec>>,
+    pub events: super::events::Events,
 }
 
 impl Daemon {
@@ -75,6 +76,7 @@ impl Daemon {
             changed,
             started_at: chrono::Utc::now(),
             execs: Mutex::new(HashMap::new()),
+            events: Default::default(),
         });
         let (loaded, errs) = d.store.load_all();
         for e in errs {
@@ -239,6 +241,7 @@ impl Daemon {
             return Err(e);
         }
         self.notify();
+        self.container_event(&c, "create", &[]);
         Ok((id, vec![]))
     }
 
@@ -265,8 +268,11 @@ impl Daemon {
             )));
         }
         let c = g.containers.get_mut(&id).expect("resolved");
-        c.record.name = new;
+        let old = std::mem::replace(&mut c.record.name, new);
         self.store.save(c)?;
+        let c = c.clone();
+        drop(g);
+        self.container_event(&c, "rename", &[("oldName", old)]);
         Ok(())
     }
 }

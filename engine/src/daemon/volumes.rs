@@ -63,7 +63,11 @@ impl Daemon {
             )));
         }
         let data = self.volumes_root().join(&name).join("_data");
+        let existed = data.is_dir();
         std::fs::create_dir_all(&data).map_err(|e| DaemonError::System(format!("{}: {e}", data.display())))?;
+        if !existed {
+            self.volume_event(&name, "create");
+        }
         Ok(self.volume_json(&name).expect("just created"))
     }
 
@@ -80,7 +84,9 @@ impl Daemon {
             return Err(DaemonError::Conflict(format!("remove {name}: volume is in use - [{}]", users.join(", "))));
         }
         let dir = self.volumes_root().join(name);
-        std::fs::remove_dir_all(&dir).map_err(|e| DaemonError::System(format!("{}: {e}", dir.display())))
+        std::fs::remove_dir_all(&dir).map_err(|e| DaemonError::System(format!("{}: {e}", dir.display())))?;
+        self.volume_event(name, "destroy");
+        Ok(())
     }
 
     /// `POST /volumes/prune`: remove volumes no container uses.
