@@ -119,8 +119,22 @@ pub fn shell_command(vl: &VirtualLab, h: &HostState) -> Result<Command, HostErro
 /// An interactive bash on the caller's terminal; returns its exit status.
 pub fn shell(vl: &VirtualLab, h: &HostState) -> Result<i32, HostError> {
     let mut c = shell_command(vl, h)?;
+    // bash takes the terminal for its own process group (job control) and, living in the
+    // host's pid namespace, cannot name ours to give it back: we take it back ourselves, or
+    // the guided mode would read EOF/EIO from a terminal it no longer owns.
+    // SAFETY: tcgetpgrp on fd 0 has no memory effects; -1 when stdin is not a terminal.
+    let fg = unsafe { libc::tcgetpgrp(0) };
     let s = c
         .status()
-        .map_err(|e| HostError::Helper(format!("shell on {}: {e}", h.name)))?;
-    Ok(s.code().unwrap_or(128))
+        .map_err(|e| HostError::Helper(format!("shell on {}: {e}", h.name)));
+    if fg > 0 {
+        // SAFETY: SIGTTOU is ignored around tcsetpgrp (a background group may not set the
+        // foreground one otherwise), then its previous disposition is restored.
+        unsafe {
+            let old = libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+            libc::tcsetpgrp(0, fg);
+            libc::signal(libc::SIGTTOU, old);
+        }
+    }
+    Ok(s?.code().unwrap_or(128))
 }
