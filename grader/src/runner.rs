@@ -139,8 +139,32 @@ pub fn check_step(
             ));
         }
         r.notes.extend(host_problems(vl, lab));
+        r.notes.extend(missing_objects(lab, step, &r));
     }
     r
+}
+
+/// A failing engine check that finds no matching object usually means the student removed
+/// something an earlier step made (or has not made it yet): say how to get it back.
+fn missing_objects(lab: &Lab, step: &Step, r: &StepResult) -> Vec<String> {
+    step.checks
+        .iter()
+        .zip(&r.checks)
+        .filter_map(|(c, cr)| match (c, &cr.outcome) {
+            (CheckSpec::Engine(e), Outcome::Fail { observed, .. })
+                if e.present && observed.ends_with("none matching") =>
+            {
+                Some(format!(
+                    "step {}: the engine on {} has no {} — if an earlier step made it and it was removed, redo that step (the guide's `solve` replays a step), or start over with `cargo xtask lab reset {}`",
+                    step.id,
+                    e.host,
+                    cr.description.split(" exists").next().unwrap_or(&cr.description).split(" has ").next().unwrap_or_default(),
+                    lab.id
+                ))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// Hosts that died and services whose readiness checks no longer hold, with what to do.
