@@ -148,14 +148,22 @@ extern "C" {
     fn libc_geteuid() -> u32;
 }
 
-/// The lab's fixture images, built (or found up to date) when any host needs one.
+/// The fixture images, built when the lab needs one that is missing (a clean checkout): the
+/// images its hosts load, and busybox, which labs may ask the student to `docker load` from
+/// /run/berth-lab/images. Up-to-date fixtures are not re-checked (that takes seconds).
 fn config(o: &Opts, lab: Option<&Lab>) -> Result<Config> {
     let mut c = Config::new(&o.state, helper()?);
-    if lab.map(|l| l.hosts.iter().any(|h| !h.images.is_empty())).unwrap_or(false) {
-        c.images_dir = Some(crate::fixtures::build_all()?.join("images"));
-    } else {
-        c.images_dir = Some(crate::fixtures::fixtures_dir().join("images"));
+    let dir = crate::fixtures::fixtures_dir().join("images");
+    if let Some(lab) = lab {
+        let missing = std::iter::once("busybox")
+            .chain(lab.hosts.iter().flat_map(|h| h.images.iter().map(String::as_str)))
+            .any(|i| !dir.join(format!("{i}.tar")).is_file());
+        if missing {
+            eprintln!("building the fixture images (once)…");
+            crate::fixtures::build_all()?;
+        }
     }
+    c.images_dir = Some(dir);
     Ok(c)
 }
 
