@@ -86,6 +86,7 @@ impl Write for Conn {
     }
 }
 
+#[derive(Clone)]
 pub struct Client {
     host: String,
     addr: Addr,

@@ -10,6 +10,7 @@ pub mod query;
 pub mod response;
 pub mod router;
 pub mod server;
+pub mod stats;
 pub mod system;
 pub mod volumes;
 

@@ -126,6 +126,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
         (&Method::GET, ["containers", id, "json"]) => c::inspect(&d, id),
         (&Method::GET, ["containers", id, "logs"]) => super::logs::logs(&d, id, &q).await,
         (&Method::GET, ["containers", id, "top"]) => c::top(&d, id, &q).await,
+        (&Method::GET, ["containers", id, "stats"]) => super::stats::stats(&d, id, &q).await,
         (&Method::POST, ["containers", id, "start"]) => c::start(&d, id).await,
         (&Method::POST, ["containers", id, "stop"]) => c::stop(&d, id, &q).await,
         (&Method::POST, ["containers", id, "restart"]) => c::restart(&d, id, &q).await,

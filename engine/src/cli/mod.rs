@@ -10,6 +10,7 @@ mod logs;
 mod prune;
 mod ps;
 mod run;
+mod stats;
 mod stream;
 mod system;
 mod volume;
@@ -60,6 +61,8 @@ enum Cmd {
     Unpause(lifecycle::Names),
     /// Rename a container
     Rename { container: String, new_name: String },
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Display the running processes of a container
     Top {
         container: String,
@@ -218,6 +221,7 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Rename { container, new_name } => lifecycle::rename(&client, &container, &new_name),
         Cmd::Top { container, ps_args } => lifecycle::top(&client, &container, &ps_args),
         Cmd::Logs(a) => logs::logs(&client, a),
+        Cmd::Stats(a) => stats::stats(&client, a),
         Cmd::Exec(a) => run::exec(&client, a),
         Cmd::Attach(a) => run::attach(&client, a),
         Cmd::Inspect(a) => inspect::inspect(&client, a),

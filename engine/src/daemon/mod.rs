@@ -8,6 +8,7 @@ pub mod images;
 pub mod lifecycle;
 pub mod names;
 pub mod state;
+pub mod stats;
 pub mod storage;
 pub mod view;
 pub mod volumes;
