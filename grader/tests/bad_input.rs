@@ -121,3 +121,30 @@ fn a_missing_fixture_image_is_named_before_anything_is_created() -> Result<()> {
     ensure!(!cfg.lab_dir(&lab.id).join("state.json").exists(), "nothing was provisioned");
     Ok(())
 }
+
+#[test]
+fn reset_removes_containers_cgroups_of_a_daemon_started_by_hand() -> Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root");
+        return Ok(());
+    }
+    // In 3-daemon the student starts berthd with its defaults: containers land in /berth/<id>.
+    let lab = lab("3-daemon");
+    let t = tempfile::tempdir()?;
+    let cfg = config(t.path());
+    let vl = VirtualLab::provision(&lab, &cfg)?;
+    let _guard = Guard(cfg.clone(), lab.id.clone());
+    runner::apply_solution(&vl, &lab.steps[0])?;
+    let out = vl.run(
+        "vm1",
+        "docker load -i /run/berth-lab/images/busybox.tar >/dev/null && docker run -d --name stray busybox sleep 3007",
+        Duration::from_secs(60),
+    )?;
+    ensure!(out.status == 0, "{}", out.stderr);
+    let id = out.stdout.trim().to_string();
+    let cg = cfg.cgroup_root.join("memory/berth").join(&id);
+    ensure!(cg.is_dir(), "{} exists while the container runs", cg.display());
+    vl.teardown()?;
+    ensure!(!cg.exists(), "{} was left behind", cg.display());
+    Ok(())
+}

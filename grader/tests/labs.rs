@@ -42,7 +42,33 @@ fn labs() -> Vec<Lab> {
     labs
 }
 
+/// Labs whose hosts run berthd need it built next to the helper (`cargo test -p berth-grader`
+/// alone does not build another package's binaries; `cargo test --workspace` does).
+fn binaries_for(lab: &Lab) -> Result<(), String> {
+    let dir = Path::new(env!("CARGO_BIN_EXE_berth-lab-host"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    for bin in ["berthd", "berth"] {
+        let uses = lab
+            .hosts
+            .iter()
+            .flat_map(|h| &h.services)
+            .any(|s| s.start.contains("berthd"))
+            || lab.steps.iter().any(|s| s.solution.iter().any(|a| a.run.contains("berthd")));
+        if uses && !dir.join(bin).is_file() {
+            return Err(format!(
+                "lab {}: {bin} is not built in {} (run `cargo build -p berth`)",
+                lab.id,
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn solve_all(lab: &Lab) -> Result<Vec<berth_grader::runner::StepResult>, String> {
+    binaries_for(lab)?;
     let t = tempfile::tempdir().map_err(|e| e.to_string())?;
     let objectives = Catalog::load(&root().join("labs"))
         .map_err(|e| e.to_string())?
@@ -68,6 +94,7 @@ fn solve_trial(lab: Arc<Lab>, run: Arc<SolveRun>, i: usize) -> Result<(), Failed
 }
 
 fn broken_trial(lab: Arc<Lab>, i: usize) -> Result<(), Failed> {
+    binaries_for(&lab)?;
     let step = &lab.steps[i];
     let mut failed_once = vec![false; step.checks.len()];
     for b in &step.broken {

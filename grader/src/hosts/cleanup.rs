@@ -99,6 +99,30 @@ pub fn leftovers(config: &Config, s: &LabState) -> Vec<String> {
     left
 }
 
+/// Cgroups a host's berthd made outside the host's own cgroup: a daemon started without
+/// `--cgroup-parent /$BERTH_CGROUP` (the student restarting it by hand) puts containers in
+/// `/berth/<id>` of every hierarchy. Only ids of containers in the host's own data root count.
+fn stray_container_cgroups(config: &Config, s: &LabState) -> Vec<PathBuf> {
+    let ids: Vec<String> = s
+        .hosts
+        .iter()
+        .filter_map(|h| std::fs::read_dir(h.dir.join("var-lib-berth/containers")).ok())
+        .flat_map(|rd| rd.flatten())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .collect();
+    let Ok(ctrls) = std::fs::read_dir(&config.cgroup_root) else {
+        return vec![];
+    };
+    let mut roots: Vec<PathBuf> = ctrls.flatten().map(|e| e.path()).collect();
+    roots.push(config.cgroup_root.clone());
+    roots
+        .iter()
+        .flat_map(|r| ids.iter().map(move |id| r.join("berth").join(id)))
+        .filter(|d| d.is_dir())
+        .collect()
+}
+
 /// Resets one lab (by id) under `config.state_root`. Works on a dead lab, a half-provisioned
 /// one, and on an id that is not running at all (then it does nothing).
 pub fn reset(config: &Config, lab_id: &str) -> Result<(), HostError> {
@@ -141,7 +165,7 @@ pub fn reset(config: &Config, lab_id: &str) -> Result<(), HostError> {
         std::thread::sleep(Duration::from_millis(20));
     }
     // Cgroups: children the student made first, then the host's, then the lab's.
-    let mut dirs = Vec::new();
+    let mut dirs = stray_container_cgroups(config, &state);
     for c in state.cgroups.iter().rev() {
         cgroup_dirs_deepest_first(c, &mut dirs);
     }
