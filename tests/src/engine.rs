@@ -168,6 +168,20 @@ impl Engine {
         std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
     }
 
+    /// SIGTERM berthd (by PID) and wait for it: a clean daemon stop.
+    pub fn stop_daemon(&mut self) {
+        if let Some(mut c) = self.berthd.take() {
+            // SAFETY: signalling the berthd we started (nsenter execs it, same PID).
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
     /// SIGKILL berthd (by PID), leaving containers and shims running.
     pub fn kill_daemon(&mut self) {
         if let Some(mut c) = self.berthd.take() {
@@ -200,6 +214,12 @@ impl Engine {
         let cfg = self.dir.path().join("docker-config");
         let _ = std::fs::create_dir_all(&cfg);
         run_with(Command::new(DOCKER).args(args).env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", &cfg).env_remove("DOCKER_API_VERSION"), stdin)
+    }
+
+    /// Run a host command inside the sandbox's mount and network namespaces (where berthd's
+    /// bridges and rules live), e.g. `ip -n`-free `ip link` or `nft list ruleset`.
+    pub fn in_sandbox(&self, args: &[&str]) -> Run {
+        run_with(Command::new("nsenter").arg("-t").arg(self.holder.id().to_string()).args(["-m", "-n", "--"]).args(args), None)
     }
 
     /// Import the busybox fixture as `busybox:latest`.

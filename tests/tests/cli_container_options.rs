@@ -34,7 +34,9 @@ fn options_and_commands() {
     let hosts = e.ok(&["exec", "lim", "cat", "/etc/hosts"]);
     assert!(hosts.starts_with("127.0.0.1\tlocalhost\n"), "{hosts}");
     let links = e.ok(&["exec", "lim", "ip", "-o", "link"]);
-    assert_eq!(links.lines().count(), 1, "only lo in the container's netns: {links}");
+    // Default bridge (issue 6): lo plus the veth end eth0, nothing else.
+    assert_eq!(links.lines().count(), 2, "lo and eth0 in the container's netns: {links}");
+    assert!(links.contains(" eth0@"), "{links}");
 
     let top = e.ok(&["top", "lim"]);
     assert!(top.lines().next().unwrap().contains("PID") && top.contains("sleep 1000"), "{top}");

@@ -75,3 +75,51 @@ pub fn read_sysctl(netns: &Path, key: &str) -> Result<String> {
     let p = sysctl_path(key);
     Ok(run_in_netns(netns, || std::fs::read_to_string(&p))??.trim().to_string())
 }
+
+/// A new network namespace bound to the file `path` (what `ip netns add` and Docker's sandbox
+/// files do), so it outlives the daemon and can be named in an OCI spec
+/// (`linux.namespaces[].path`). The unshare happens on a short-lived thread.
+pub fn create_bound(path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(path).map_err(|e| netns_err(path, e))?;
+    let target = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| netns_err(path, std::io::Error::other(e)))?;
+    let r = std::thread::spawn(move || -> std::io::Result<()> {
+        // SAFETY: unshare affects only this thread; the mount call gets valid C strings.
+        unsafe {
+            if libc::unshare(libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let src = c"/proc/thread-self/ns/net";
+            if libc::mount(src.as_ptr(), target.as_ptr(), std::ptr::null(), libc::MS_BIND, std::ptr::null()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    })
+    .join()
+    .expect("netns thread panicked");
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(path);
+        return Err(netns_err(path, e));
+    }
+    Ok(())
+}
+
+/// Undo [`create_bound`]: unmount (the namespace goes once nothing else holds it) and delete
+/// the file. Missing is fine, so teardown can be repeated.
+pub fn remove_bound(path: &Path) -> Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).map_err(|e| netns_err(path, std::io::Error::other(e)))?;
+    // SAFETY: valid C string; MNT_DETACH so a busy reference does not block teardown.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+        let e = std::io::Error::last_os_error();
+        if !matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) {
+            return Err(netns_err(path, e));
+        }
+    }
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(netns_err(path, e)),
+        _ => Ok(()),
+    }
+}

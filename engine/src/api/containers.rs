@@ -41,7 +41,14 @@ pub fn list(d: &Daemon, q: &Query) -> Resp {
     if let Some(l) = limit {
         cs.truncate(l as usize);
     }
-    let out: Vec<_> = cs.into_iter().map(view::list_entry).collect();
+    let out: Vec<_> = cs
+        .into_iter()
+        .map(|c| {
+            let mut v = view::list_entry(c);
+            (v["Ports"], v["NetworkSettings"]) = d.net_list_fields(c);
+            v
+        })
+        .collect();
     response::json(200, &out)
 }
 

@@ -115,6 +115,7 @@ fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
             _ = int.recv() => {}
         }
         // Containers keep running under their shims; the next berthd re-attaches to them.
+        daemon.net_shutdown();
         let _ = std::fs::remove_file(&cfg.pidfile);
         for h in &cfg.hosts {
             if let Ok(berth::daemon::config::ListenAddr::Unix(p)) = berth::daemon::config::parse_host(h) {

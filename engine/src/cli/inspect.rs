@@ -25,7 +25,8 @@ fn probe(c: &Client, name: &str, kind: Option<&str>) -> Result<Value, ClientErro
         Some("container") => vec![format!("/containers/{n}/json")],
         Some("image") => vec![format!("/images/{name}/json")],
         Some("volume") => vec![format!("/volumes/{n}")],
-        _ => vec![format!("/containers/{n}/json"), format!("/images/{name}/json"), format!("/volumes/{n}")],
+        Some("network") => vec![format!("/networks/{n}")],
+        _ => vec![format!("/containers/{n}/json"), format!("/images/{name}/json"), format!("/volumes/{n}"), format!("/networks/{n}")],
     };
     let mut last = None;
     for p in paths {

@@ -7,6 +7,7 @@ mod images;
 mod inspect;
 mod lifecycle;
 mod logs;
+mod network;
 mod prune;
 mod ps;
 mod run;
@@ -128,6 +129,11 @@ enum Cmd {
     /// Manage volumes
     #[command(subcommand)]
     Volume(volume::VolumeCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// List port mappings or a specific mapping for the container
+    Port { container: String, private_port: Option<String> },
     /// Manage containers (`berth container prune`)
     #[command(subcommand)]
     Container(prune::ContainerCmd),
@@ -234,6 +240,8 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Import { change, message, source, repository } => images::import(&client, &source, repository.as_deref(), message.as_deref(), &change),
         Cmd::Commit(a) => images::commit(&client, a),
         Cmd::Volume(v) => volume::volume(&client, v),
+        Cmd::Network(n) => network::network(&client, n),
+        Cmd::Port { container, private_port } => network::port(&client, &container, private_port.as_deref()),
         Cmd::Container(c) => prune::container(&client, c),
         Cmd::Image(c) => prune::image(&client, c),
         Cmd::System(c) => prune::system(&client, c),

@@ -71,14 +71,14 @@ pub fn row(c: &Value, trunc: bool, now: i64) -> Value {
         "Command": if trunc { go_quote(&ellipsis(cmd, 20)) } else { go_quote(cmd) },
         "CreatedAt": chrono::DateTime::from_timestamp(created, 0).map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string()).unwrap_or_default(),
         "RunningFor": format!("{} ago", human_duration(now - created)),
-        "Ports": "",
+        "Ports": super::network::ports_column(&c["Ports"]),
         "State": c["State"],
         "Status": c["Status"],
         "Size": "",
         "Names": names.join(","),
         "Labels": labels.unwrap_or_default(),
         "Mounts": "",
-        "Networks": "",
+        "Networks": c["NetworkSettings"]["Networks"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>().join(",")).unwrap_or_default(),
     })
 }
 

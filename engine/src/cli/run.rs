@@ -88,6 +88,27 @@ pub struct RunArgs {
     /// Connect a container to a network
     #[arg(long = "network", alias = "net", default_value = "default")]
     network: String,
+    /// Publish a container's port(s) to the host
+    #[arg(short = 'p', long = "publish")]
+    publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long = "expose")]
+    expose: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long = "ip")]
+    ip: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", alias = "net-alias")]
+    network_alias: Vec<String>,
+    /// Add link to another container
+    #[arg(long = "link")]
+    link: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip)
+    #[arg(long = "add-host")]
+    add_host: Vec<String>,
     /// Signal to stop the container
     #[arg(long = "stop-signal")]
     stop_signal: Option<String>,
@@ -170,6 +191,53 @@ fn validate_image(r: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The network parts of the create body: `ExposedPorts`, `PortBindings` and
+/// `NetworkingConfig`, as the docker CLI builds them (and with its `-p`/`--link` errors).
+struct NetFields {
+    exposed: Value,
+    bindings: Value,
+    networking: Value,
+}
+
+fn network_fields(a: &RunArgs) -> Result<NetFields, String> {
+    let mut exposed = serde_json::Map::new();
+    let mut bindings = serde_json::Map::new();
+    for p in &a.publish {
+        for b in berth_net::ports::parse_port_spec(p).map_err(|e| e.to_string())? {
+            exposed.insert(b.key(), json!({}));
+            let ip = if b.host_ip.is_unspecified() && !p.starts_with("0.0.0.0:") { String::new() } else { b.host_ip.to_string() };
+            let list = bindings.entry(b.key()).or_insert_with(|| json!([]));
+            list.as_array_mut().expect("array").push(json!({"HostIp": ip, "HostPort": b.host_port.map(|p| p.to_string()).unwrap_or_default()}));
+        }
+    }
+    for e in &a.expose {
+        for b in berth_net::ports::parse_port_spec(e).map_err(|e| e.to_string())? {
+            exposed.insert(b.key(), json!({}));
+        }
+    }
+    for l in &a.link {
+        if l.split(':').count() > 2 {
+            return Err(format!("invalid argument \"{l}\" for \"--link\" flag: bad format for links: {l}"));
+        }
+    }
+    let mut ep = serde_json::Map::new();
+    if let Some(ip) = &a.ip {
+        if ip.parse::<std::net::Ipv4Addr>().is_err() {
+            return Err(format!("invalid argument \"{ip}\" for \"--ip\" flag: invalid IP address: {ip}"));
+        }
+        ep.insert("IPAMConfig".into(), json!({"IPv4Address": ip}));
+    }
+    if !a.network_alias.is_empty() {
+        ep.insert("Aliases".into(), json!(a.network_alias));
+    }
+    let networking = if ep.is_empty() { Value::Null } else { json!({"EndpointsConfig": {a.network.clone(): ep}}) };
+    Ok(NetFields {
+        exposed: if exposed.is_empty() { Value::Null } else { Value::Object(exposed) },
+        bindings: if bindings.is_empty() { json!({}) } else { Value::Object(bindings) },
+        networking,
+    })
+}
+
 /// The create body the docker CLI would send.
 fn create_body(a: &RunArgs) -> Result<Value, String> {
     let image = a.args[0].clone();
@@ -198,6 +266,7 @@ fn create_body(a: &RunArgs) -> Result<Value, String> {
         .collect();
     let binds: Vec<&String> = a.volume.iter().filter(|v| v.contains(':')).collect();
     let binds = if binds.is_empty() { Value::Null } else { json!(binds) };
+    let net = network_fields(a)?;
     let attach = !a.detach;
     let console = if a.tty { stream::term_size().map(|(r, c)| json!([r, c])).unwrap_or(json!([0, 0])) } else { json!([0, 0]) };
     Ok(json!({
@@ -220,7 +289,13 @@ fn create_body(a: &RunArgs) -> Result<Value, String> {
         "Labels": labels,
         "StopSignal": a.stop_signal,
         "StopTimeout": a.stop_timeout,
+        "ExposedPorts": net.exposed,
+        "NetworkingConfig": net.networking,
         "HostConfig": {
+            "PortBindings": net.bindings,
+            "PublishAllPorts": a.publish_all,
+            "Links": if a.link.is_empty() { Value::Null } else { json!(a.link) },
+            "ExtraHosts": if a.add_host.is_empty() { Value::Null } else { json!(a.add_host) },
             "Binds": binds,
             "NetworkMode": a.network,
             "RestartPolicy": parse_restart(&a.restart)?,

@@ -34,6 +34,9 @@ pub struct ImageConfig {
     pub volumes: Option<BTreeMap<String, serde_json::Value>>,
     pub labels: Option<BTreeMap<String, String>>,
     pub stop_signal: Option<String>,
+    /// `EXPOSE`d ports (`-P` publishes them; `--link` env lists them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,6 +138,12 @@ pub fn merge_config(c: &mut crate::container::config::Config, img: &ImageConfig)
     }
     if c.stop_signal.is_none() {
         c.stop_signal = img.stop_signal.clone();
+    }
+    if let Some(p) = &img.exposed_ports {
+        let ports = c.exposed_ports.get_or_insert_with(BTreeMap::new);
+        for (k, v) in p {
+            ports.entry(k.clone()).or_insert_with(|| v.clone());
+        }
     }
 }
 

@@ -121,6 +121,14 @@ impl Daemon {
     }
 
     fn start_blocking(self: &Arc<Self>, id: &str) -> Result<(), DaemonError> {
+        let r = self.start_prepared(id);
+        if r.is_err() {
+            self.net_teardown(id);
+        }
+        r
+    }
+
+    fn start_prepared(self: &Arc<Self>, id: &str) -> Result<(), DaemonError> {
         let c = self.get(id)?;
         let dir = self.state_dir(id);
         std::fs::create_dir_all(&dir).map_err(|e| DaemonError::System(format!("{}: {e}", dir.display())))?;
@@ -142,6 +150,8 @@ impl Daemon {
             args,
         })
         .map_err(|e| fail(e.into()))?;
+        let mut oci = oci;
+        self.net_start(&c).map_err(fail)?.apply(&mut oci);
         let data = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         crate::util::fs::write_atomic(&dir.join("config.json"), &data, 0o600)
             .map_err(|e| fail(DaemonError::System(format!("config.json: {e}"))))?;
@@ -252,6 +262,9 @@ impl Daemon {
 
     async fn handle_exit(self: &Arc<Self>, id: &str, exit: ExitStatus) {
         let _ = self.images.unmount_rootfs(id);
+        let d = self.clone();
+        let id2 = id.to_string();
+        blocking(move || d.net_teardown(&id2)).await;
         let res = self.update(id, |c| {
             let s = &mut c.record.state;
             s.running = false;
@@ -455,6 +468,9 @@ impl Daemon {
             c.record.state.removal_in_progress = true;
         }
         let _ = self.images.unmount_rootfs(&id);
+        let d = self.clone();
+        let id2 = id.clone();
+        blocking(move || d.net_teardown(&id2)).await;
         let rm = self.images.remove_rootfs(&id);
         let _ = std::fs::remove_dir_all(self.state_dir(&id));
         self.store.remove(&id)?;
@@ -541,6 +557,8 @@ impl Daemon {
     /// After a (possibly unclean) daemon start: reconnect to live shims, record exits that
     /// happened while we were away, and apply restart policies.
     pub async fn recover(self: &Arc<Self>) {
+        let d = self.clone();
+        blocking(move || d.net_reconcile()).await;
         let all: Vec<_> = self.inner.lock().unwrap().containers.values().cloned().collect();
         for c in all {
             let id = c.id().to_string();
@@ -554,6 +572,7 @@ impl Daemon {
                         // Re-take the rootfs reference the previous daemon held (the overlay
                         // is still mounted), so export/commit don't unmount it under us.
                         let _ = self.images.mount_rootfs(&id);
+                        self.net_recover(&id, s.pid);
                         self.spawn_monitor(&id);
                         continue;
                     }

@@ -57,6 +57,8 @@ pub struct Daemon {
     pub started_at: chrono::DateTime<chrono::Utc>,
     pub execs: Mutex<HashMap<String, super::exec::Exec>>,
     pub events: super::events::Events,
+    /// Container networking (bridges, endpoints, ports, DNS).
+    pub net: super::network::NetService,
 }
 
 impl Daemon {
@@ -65,6 +67,7 @@ impl Daemon {
         std::fs::create_dir_all(config.exec_root.join("containers"))
             .map_err(|e| DaemonError::System(format!("{}: {e}", config.exec_root.display())))?;
         let runtime = Runtime::resolve(&config.default_runtime, &berth_binary, &config.exec_root);
+        let net = super::network::NetService::open(&config)?;
         let (changed, _) = watch::channel(0);
         let d = Arc::new(Daemon {
             config,
@@ -77,6 +80,7 @@ impl Daemon {
             started_at: chrono::Utc::now(),
             execs: Mutex::new(HashMap::new()),
             events: Default::default(),
+            net,
         });
         let (loaded, errs) = d.store.load_all();
         for e in errs {
@@ -124,7 +128,7 @@ impl Daemon {
     }
 
     pub fn create(&self, name: Option<&str>, req: CreateRequest) -> Result<(String, Vec<String>), DaemonError> {
-        let CreateRequest { mut config, mut host_config, .. } = req;
+        let CreateRequest { mut config, mut host_config, networking_config } = req;
         if let Some(n) = name.filter(|n| !n.is_empty()) {
             if !names::valid_name(n) {
                 return Err(DaemonError::InvalidParameter(format!(
@@ -155,6 +159,7 @@ impl Daemon {
             return Err(DaemonError::InvalidParameter("No command specified".into()));
         }
         host_config.fill_defaults(&self.runtime.name);
+        let (netcfg, warnings) = self.net_prepare(&mut config, &host_config, networking_config.as_ref())?;
         let id = ids::generate_id();
         if config.hostname.is_empty() {
             config.hostname = ids::short_id(&id).to_string();
@@ -225,6 +230,7 @@ impl Daemon {
         drop(g);
         let res = (|| -> Result<(), DaemonError> {
             self.store.create_dir(&id)?;
+            netcfg.save(&dir)?;
             crate::container::files::write_all(&dir, &c.record.config.hostname, &[])
                 .map_err(|e| DaemonError::System(format!("{}: {e}", dir.display())))?;
             self.images.create_rootfs(&id, &image.id)?;
@@ -242,7 +248,7 @@ impl Daemon {
         }
         self.notify();
         self.container_event(&c, "create", &[]);
-        Ok((id, vec![]))
+        Ok((id, warnings))
     }
 
     pub fn volumes_root(&self) -> PathBuf {

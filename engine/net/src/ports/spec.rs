@@ -1,4 +1,5 @@
-//! `-p` specs as Docker's go-connections `nat.ParsePortSpec` reads them, with its error texts.
+//! `-p` specs as Docker's go-connections `nat.ParsePortSpec` reads them, with its error texts
+//! (v0.5, lowercase, as docker CLI 28 prints them).
 use crate::error::{NetError, Result};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -61,7 +62,7 @@ pub fn parse_port_spec(raw: &str) -> Result<Vec<PortBinding>> {
         1 => ("", "", parts[0]),
         2 => ("", parts[0], parts[1]),
         3 => (parts[0], parts[1], parts[2]),
-        _ => return Err(perr(format!("Invalid ip address: {}", parts[..n - 2].join(":")))),
+        _ => return Err(perr(format!("invalid IP address: {}", parts[..n - 2].join(":")))),
     };
     let (cport, proto) = match cport.split_once('/') {
         Some((p, pr)) => (p, pr),
@@ -70,28 +71,28 @@ pub fn parse_port_spec(raw: &str) -> Result<Vec<PortBinding>> {
     let host_ip = if ip.is_empty() {
         Ipv4Addr::UNSPECIFIED
     } else {
-        ip.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| perr(format!("Invalid ip address: {ip}")))?
+        ip.trim_start_matches('[').trim_end_matches(']').parse().map_err(|_| perr(format!("invalid IP address: {ip}")))?
     };
     if cport.is_empty() {
-        return Err(perr(format!("No port specified: {raw}<empty>")));
+        return Err(perr(format!("no port specified: {raw}<empty>")));
     }
-    let (cs, ce) = parse_range(cport).filter(|(a, _)| *a > 0).ok_or_else(|| perr(format!("Invalid containerPort: {cport}")))?;
+    let (cs, ce) = parse_range(cport).filter(|(a, _)| *a > 0).ok_or_else(|| perr(format!("invalid containerPort: {cport}")))?;
     let hrange = if host.is_empty() {
         None
     } else {
-        Some(parse_range(host).ok_or_else(|| perr(format!("Invalid hostPort: {host}")))?)
+        Some(parse_range(host).ok_or_else(|| perr(format!("invalid hostPort: {host}")))?)
     };
     if let Some((hs, he)) = hrange {
         // A host range with a single container port means "any one of these" in Docker; berth
         // takes the first, keeping the rule simple.
         if ce - cs != he - hs && ce != cs {
-            return Err(perr(format!("Invalid ranges specified for container and host Ports: {cport} and {host}")));
+            return Err(perr(format!("invalid ranges specified for container and host Ports: {cport} and {host}")));
         }
     }
     let proto = match proto.to_ascii_lowercase().as_str() {
         "tcp" | "" => Proto::Tcp,
         "udp" => Proto::Udp,
-        _ => return Err(perr(format!("Invalid proto: {proto}"))),
+        _ => return Err(perr(format!("invalid proto: {proto}"))),
     };
     Ok((cs..=ce)
         .enumerate()
@@ -139,13 +140,13 @@ mod tests {
     #[test]
     fn errors() {
         let e = |s: &str| parse_port_spec(s).unwrap_err().to_string();
-        assert_eq!(e("8000:http"), "Invalid containerPort: http");
-        assert_eq!(e("x:80"), "Invalid hostPort: x");
-        assert_eq!(e("1.2.3:8000:80"), "Invalid ip address: 1.2.3");
-        assert_eq!(e("8000:80/sctpx"), "Invalid proto: sctpx");
-        assert_eq!(e("8000:"), "No port specified: 8000:<empty>");
-        assert_eq!(e("8000-8001:80-83"), "Invalid ranges specified for container and host Ports: 80-83 and 8000-8001");
-        assert_eq!(e("99999:80"), "Invalid hostPort: 99999");
+        assert_eq!(e("8000:http"), "invalid containerPort: http");
+        assert_eq!(e("x:80"), "invalid hostPort: x");
+        assert_eq!(e("1.2.3:8000:80"), "invalid IP address: 1.2.3");
+        assert_eq!(e("8000:80/sctpx"), "invalid proto: sctpx");
+        assert_eq!(e("8000:"), "no port specified: 8000:<empty>");
+        assert_eq!(e("8000-8001:80-83"), "invalid ranges specified for container and host Ports: 80-83 and 8000-8001");
+        assert_eq!(e("99999:80"), "invalid hostPort: 99999");
     }
     #[test]
     fn expose() {

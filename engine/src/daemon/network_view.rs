@@ -1,0 +1,129 @@
+//! A container's network as the API shows it: inspect's `NetworkSettings`, and the `Ports` /
+//! `NetworkSettings.Networks` of `GET /containers/json`.
+
+use berth_net::firewall::PortMap;
+use berth_net::inspect;
+use berth_net::mode::NetworkMode;
+use berth_net::store::Endpoint;
+use serde_json::{json, Map, Value};
+
+use super::network_create::ContainerNet;
+use super::state::Daemon;
+use crate::container::record::Container;
+
+/// What the controller knows about one container, copied out under its lock.
+struct Snapshot {
+    /// (network name, endpoint) in attach order.
+    endpoints: Vec<(String, Endpoint)>,
+    /// Published ports of every endpoint.
+    ports: Vec<PortMap>,
+    /// Network name → id, for a stopped container's configured networks.
+    configured: Vec<(String, String)>,
+}
+
+fn exposed_keys(c: &Container) -> Vec<String> {
+    c.record.config.exposed_ports.iter().flat_map(|m| m.keys().cloned()).collect()
+}
+
+impl Daemon {
+    fn net_snapshot(&self, c: &Container) -> Snapshot {
+        let ctl = self.net.lock();
+        let st = ctl.store();
+        let endpoints: Vec<(String, Endpoint)> = st
+            .endpoints()
+            .iter()
+            .filter(|e| e.container_id == c.id())
+            .map(|e| (st.get(&e.network_id).map(|n| n.name.clone()).unwrap_or_default(), e.clone()))
+            .collect();
+        let ports = endpoints.iter().flat_map(|(_, e)| ctl.publisher().ports_of(&e.id)).collect();
+        let mut configured = Vec::new();
+        let primary = match NetworkMode::parse(&c.host_config.network_mode) {
+            NetworkMode::Network(n) => Some(n),
+            NetworkMode::Host => Some("host".into()),
+            NetworkMode::None => Some("none".into()),
+            NetworkMode::Container(_) => None,
+        };
+        let extra = ContainerNet::load(&self.store.dir(c.id())).extra;
+        for key in primary.into_iter().chain(extra.into_iter().map(|x| x.network_id)) {
+            if let Ok(n) = st.get(&key) {
+                configured.push((n.name.clone(), n.id.clone()));
+            }
+        }
+        Snapshot { endpoints, ports, configured }
+    }
+
+    /// `NetworkSettings` of `GET /containers/{id}/json`. The top-level address fields are the
+    /// default bridge's only, as in Docker; a stopped container lists its networks empty.
+    pub fn net_settings(&self, c: &Container) -> Value {
+        let s = self.net_snapshot(c);
+        let running = c.record.state.running;
+        let cn = ContainerNet::load(&self.store.dir(c.id()));
+        let links: Vec<String> = cn.links.iter().map(|l| format!("/{}:{}/{}", l.name, c.record.name, l.alias)).collect();
+        let mut networks = Map::new();
+        for (name, id) in &s.configured {
+            let mut v = json!({
+                "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "", "EndpointID": "", "Gateway": "",
+                "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "MacAddress": "", "DriverOpts": null,
+            });
+            // Docker fills NetworkID at the first start and keeps it after a stop.
+            if c.record.has_been_started_before {
+                v["NetworkID"] = json!(id);
+            }
+            if cn.ip.is_some() && Some(name) == s.configured.first().map(|f| &f.0) {
+                v["IPAMConfig"] = json!({"IPv4Address": cn.ip.map(|i| i.to_string())});
+            }
+            networks.insert(name.clone(), v);
+        }
+        let mut top = json!({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""});
+        for (i, (name, e)) in s.endpoints.iter().enumerate() {
+            let static_ip = i == 0 && cn.ip.is_some() || cn.extra.iter().any(|x| x.network_id == e.network_id && x.ip.is_some());
+            let l = if name == "bridge" { links.clone() } else { vec![] };
+            let v = inspect::endpoint_settings(e, static_ip, &l);
+            if name == "bridge" {
+                for k in ["EndpointID", "Gateway", "IPAddress", "IPPrefixLen", "MacAddress"] {
+                    top[k] = v[k].clone();
+                }
+            }
+            networks.insert(name.clone(), v);
+        }
+        let ports = if running && !s.endpoints.is_empty() && c.host_config.network_mode != "host" {
+            inspect::ports_json(&exposed_keys(c), &s.ports)
+        } else {
+            json!({})
+        };
+        let ns = self.net.netns_path(c.id());
+        let sandbox_key = if running && ns.exists() { ns.display().to_string() } else { String::new() };
+        json!({
+            "Bridge": "", "SandboxID": if sandbox_key.is_empty() { String::new() } else { c.id().to_string() },
+            "HairpinMode": false, "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+            "Ports": ports, "SandboxKey": sandbox_key, "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+            "EndpointID": top["EndpointID"], "Gateway": top["Gateway"], "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "IPAddress": top["IPAddress"], "IPPrefixLen": top["IPPrefixLen"], "IPv6Gateway": "", "MacAddress": top["MacAddress"],
+            "Networks": networks,
+        })
+    }
+
+    /// `Ports` and `NetworkSettings` of a `GET /containers/json` entry.
+    pub fn net_list_fields(&self, c: &Container) -> (Value, Value) {
+        let s = self.net_snapshot(c);
+        let mut ports: Vec<Value> = Vec::new();
+        for p in &s.ports {
+            ports.push(json!({"IP": p.host_ip.to_string(), "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto.to_string()}));
+        }
+        if c.record.state.running {
+            for k in exposed_keys(c) {
+                let (port, proto) = k.split_once('/').unwrap_or((&k, "tcp"));
+                let Ok(port) = port.parse::<u16>() else { continue };
+                if !s.ports.iter().any(|p| p.container_port == port && p.proto.to_string() == proto) {
+                    ports.push(json!({"PrivatePort": port, "Type": proto}));
+                }
+            }
+        }
+        let mut networks = Map::new();
+        for (name, e) in &s.endpoints {
+            networks.insert(name.clone(), inspect::endpoint_settings(e, false, &[]));
+        }
+        (Value::Array(ports), json!({"Networks": networks}))
+    }
+}

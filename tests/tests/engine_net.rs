@@ -1,0 +1,377 @@
+//! Container networking through berthd (issue 6): default bridge, the course's user bridge via
+//! the real docker CLI, published ports, links, embedded DNS, none/host/container: modes, bad
+//! input leaving nothing behind, daemon SIGKILL + restart, teardown.
+//! Everything happens inside the Engine sandbox's own network namespace; the host's root
+//! namespace is never touched (berthd, its bridges and nft table live in the sandbox).
+
+use berth_tests::engine::{Engine, Run};
+
+fn sandbox_out(e: &Engine, args: &[&str]) -> String {
+    let r = e.in_sandbox(args);
+    assert_eq!(r.code, 0, "{args:?}: {r:?}");
+    r.stdout
+}
+
+/// Host-side veth names in the sandbox (berthd's "host" namespace).
+fn veths(e: &Engine) -> Vec<String> {
+    sandbox_out(e, &["ip", "-o", "link", "show", "type", "veth"])
+        .lines()
+        .filter_map(|l| l.split(": ").nth(1).map(|n| n.split('@').next().unwrap_or(n).to_string()))
+        .collect()
+}
+
+fn nft_ruleset(e: &Engine) -> String {
+    sandbox_out(e, &["nft", "list", "ruleset"])
+}
+
+/// `busybox wget` from the sandbox (the daemon's namespace), with a short timeout.
+fn host_wget(e: &Engine, url: &str) -> Run {
+    e.in_sandbox(&["busybox", "timeout", "5", "busybox", "wget", "-qO-", url])
+}
+
+/// A busybox httpd answering `body` on port 80.
+fn httpd_cmd(body: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), format!("mkdir -p /www && echo {body} > /www/index.html && exec httpd -f -p 80 -h /www")]
+}
+
+fn run_httpd(e: &Engine, extra: &[&str], body: &str) -> String {
+    let mut args: Vec<String> = vec!["run".into(), "-d".into()];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.push("busybox".into());
+    args.extend(httpd_cmd(body));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    e.ok(&refs).trim().to_string()
+}
+
+fn wait_http(e: &Engine, from: &str, url: &str, want: &str) {
+    e.eventually(10, &format!("{url} from {from}"), || {
+        let r = e.berth(&["exec", from, "timeout", "3", "wget", "-qO-", url]);
+        r.code == 0 && r.stdout.trim() == want
+    });
+}
+
+#[test]
+fn default_bridge_gives_eth0_route_and_files() {
+    let e = Engine::start();
+    e.import_busybox();
+    e.ok(&["run", "-d", "--name", "web", "-h", "webhost", "busybox", "sleep", "1000"]);
+    let addr = e.ok(&["exec", "web", "ip", "-4", "addr", "show", "eth0"]);
+    assert!(addr.contains("inet 172.17.0.2/16"), "{addr}");
+    let mac = e.ok(&["exec", "web", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(mac.trim(), "02:42:ac:11:00:02", "MAC derived from the IP as Docker does");
+    let route = e.ok(&["exec", "web", "ip", "route"]);
+    assert!(route.contains("default via 172.17.0.1 dev eth0"), "{route}");
+    let hosts = e.ok(&["exec", "web", "cat", "/etc/hosts"]);
+    assert!(hosts.starts_with("127.0.0.1\tlocalhost\n") && hosts.ends_with("172.17.0.2\twebhost\n"), "{hosts}");
+    assert_eq!(e.ok(&["exec", "web", "hostname"]), "webhost\n");
+    let resolv = e.ok(&["exec", "web", "cat", "/etc/resolv.conf"]);
+    assert!(!resolv.contains("127.0.0.11"), "no embedded DNS on the default bridge: {resolv}");
+    let links = sandbox_out(&e, &["ip", "-o", "link", "show", "master", "berth0"]);
+    assert!(links.contains("veth"), "{links}");
+    let bridge_addr = sandbox_out(&e, &["ip", "-4", "-o", "addr", "show", "berth0"]);
+    assert!(bridge_addr.contains("172.17.0.1/16"), "{bridge_addr}");
+    assert_eq!(
+        e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}} {{.NetworkSettings.Gateway}} {{.NetworkSettings.MacAddress}} {{.NetworkSettings.Networks.bridge.IPAddress}}", "web"]),
+        "172.17.0.2 172.17.0.1 02:42:ac:11:00:02 172.17.0.2\n"
+    );
+    let net = e.ok(&["network", "inspect", "-f", "{{.IPAM.Config}}", "bridge"]);
+    assert!(net.contains("172.17.0.0/16"), "{net}");
+    // A second container gets the next address; stop frees its veth, start gets one back.
+    e.ok(&["run", "-d", "--name", "web2", "busybox", "sleep", "1000"]);
+    assert_eq!(e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web2"]), "172.17.0.3\n");
+    assert_eq!(e.ok(&["exec", "web2", "ping", "-c", "1", "-W", "3", "172.17.0.2"]).contains("1 packets received"), true);
+    assert_eq!(veths(&e).len(), 2);
+    e.ok(&["stop", "-t", "0", "web2"]);
+    assert_eq!(veths(&e).len(), 1, "stop releases the veth");
+    assert_eq!(e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}|{{.NetworkSettings.Networks.bridge.IPAddress}}", "web2"]), "|\n");
+    e.ok(&["start", "web2"]);
+    assert_eq!(veths(&e).len(), 2);
+    e.ok(&["rm", "-f", "web", "web2"]);
+    assert!(veths(&e).is_empty(), "rm -f releases every veth");
+    let ns_dir = e.exec_root().join("netns");
+    assert_eq!(std::fs::read_dir(&ns_dir).map(|d| d.count()).unwrap_or(0), 0, "no namespace file left");
+}
+
+#[test]
+fn course_bridge0_with_docker_cli() {
+    let e = Engine::start();
+    e.import_busybox();
+    let r = e.docker(&["network", "create", "-d", "bridge", "--subnet", "172.18.0.0/16", "--gateway", "172.18.0.1", "-o", "com.docker.network.bridge.name=docker1", "bridge0"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.trim().len(), 64, "{r:?}");
+    let ls = e.docker(&["network", "ls"]);
+    assert_eq!(ls.code, 0, "{ls:?}");
+    assert!(ls.stdout.starts_with("NETWORK ID     NAME      DRIVER    SCOPE\n"), "{}", ls.stdout);
+    for n in ["bridge0", "bridge ", "host", "none"] {
+        assert!(ls.stdout.contains(n), "{n}: {}", ls.stdout);
+    }
+    let dev = sandbox_out(&e, &["ip", "-4", "-o", "addr", "show", "docker1"]);
+    assert!(dev.contains("172.18.0.1/16"), "{dev}");
+
+    let r = e.docker(&["run", "-d", "--name", "c1", "--network", "bridge0", "--network-alias", "web", "busybox", "sh", "-c", "mkdir /www && echo hello-c1 > /www/index.html && exec httpd -f -p 80 -h /www"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = e.docker(&["run", "-d", "--name", "c2", "--network", "bridge0", "busybox", "sleep", "1000"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let ip = e.docker(&["inspect", "-f", "{{.NetworkSettings.Networks.bridge0.IPAddress}}", "c1"]);
+    assert_eq!(ip.stdout, "172.18.0.2\n", "{ip:?}");
+    assert!(e.ok(&["exec", "c1", "ip", "-4", "addr", "show", "eth0"]).contains("172.18.0.2/16"));
+    let members = sandbox_out(&e, &["ip", "-o", "link", "show", "master", "docker1"]);
+    assert_eq!(members.lines().count(), 2, "both veths on docker1: {members}");
+    // Embedded DNS: name and alias resolve on a user network.
+    let resolv = e.ok(&["exec", "c2", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.starts_with("nameserver 127.0.0.11\n"), "{resolv}");
+    wait_http(&e, "c2", "http://c1/", "hello-c1");
+    wait_http(&e, "c2", "http://web/", "hello-c1");
+    let ns = e.ok(&["exec", "c2", "nslookup", "c1"]);
+    assert!(ns.contains("172.18.0.2"), "{ns}");
+    // network inspect lists both containers; rm refuses while they are attached.
+    let insp = e.docker(&["network", "inspect", "bridge0"]);
+    let v: serde_json::Value = serde_json::from_str(&insp.stdout).unwrap();
+    assert_eq!(v[0]["Containers"].as_object().unwrap().len(), 2, "{}", insp.stdout);
+    assert_eq!(v[0]["IPAM"]["Config"][0]["Gateway"], "172.18.0.1");
+    assert_eq!(v[0]["Options"]["com.docker.network.bridge.name"], "docker1");
+    let id = v[0]["Id"].as_str().unwrap();
+    let rm = e.docker(&["network", "rm", "bridge0"]);
+    assert_eq!(rm.code, 1);
+    // docker 28 adds its own "exit status 1" line after the daemon's text.
+    assert_eq!(rm.stderr.lines().next().unwrap_or(""), format!("Error response from daemon: error while removing network: network bridge0 id {id} has active endpoints"));
+    // connect/disconnect a running container to a second network.
+    e.ok(&["network", "create", "side"]);
+    e.ok(&["network", "connect", "side", "c2"]);
+    assert!(e.ok(&["exec", "c2", "ip", "-o", "-4", "addr"]).contains("eth1"), "second interface");
+    let dup = e.berth(&["network", "connect", "side", "c2"]);
+    assert!(dup.stderr.contains("already exists in network side"), "{dup:?}");
+    e.ok(&["network", "disconnect", "side", "c2"]);
+    assert!(!e.ok(&["exec", "c2", "ip", "-o", "-4", "addr"]).contains("eth1"));
+
+    let r = e.docker(&["rm", "-f", "c1", "c2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = e.docker(&["network", "rm", "bridge0"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "bridge0\n"), "{r:?}");
+    let links = sandbox_out(&e, &["ip", "-o", "link"]);
+    assert!(!links.contains("docker1"), "bridge deleted with its network: {links}");
+    assert_eq!(e.ok(&["network", "prune", "-f"]), "Deleted Networks:\nside\n");
+}
+
+#[test]
+fn published_ports() {
+    let e = Engine::start();
+    e.import_busybox();
+    run_httpd(&e, &["--name", "web", "-p", "8000:80"], "hello-web");
+    assert_eq!(e.ok(&["port", "web"]), "80/tcp -> 0.0.0.0:8000\n");
+    assert_eq!(e.ok(&["port", "web", "80"]), "0.0.0.0:8000\n");
+    let ps = e.ok(&["ps"]);
+    assert!(ps.contains("0.0.0.0:8000->80/tcp"), "{ps}");
+    let r = e.docker(&["port", "web"]);
+    assert!(r.stdout.contains("80/tcp -> 0.0.0.0:8000"), "{r:?}");
+    // From the daemon's namespace: loopback and the bridge's address.
+    let mut ok = false;
+    for _ in 0..50 {
+        let r = host_wget(&e, "http://127.0.0.1:8000/");
+        if r.code == 0 && r.stdout.trim() == "hello-web" {
+            ok = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(ok, "127.0.0.1:8000 reachable; ruleset:\n{}", nft_ruleset(&e));
+    assert_eq!(host_wget(&e, "http://172.17.0.1:8000/").stdout.trim(), "hello-web");
+    // Container to container through the published port (hairpin via the gateway).
+    e.ok(&["run", "-d", "--name", "client", "busybox", "sleep", "1000"]);
+    wait_http(&e, "client", "http://172.17.0.1:8000/", "hello-web");
+    wait_http(&e, "client", "http://172.17.0.2/", "hello-web");
+
+    // Random host port on one address; -P with --expose.
+    run_httpd(&e, &["--name", "rnd", "-p", "127.0.0.1::80"], "hello-rnd");
+    let hp = e.ok(&["port", "rnd", "80/tcp"]);
+    assert!(hp.starts_with("127.0.0.1:"), "{hp}");
+    let port: u16 = hp.trim().rsplit(':').next().unwrap().parse().unwrap();
+    assert!((32768..=60999).contains(&port), "{port}");
+    assert_eq!(host_wget(&e, &format!("http://127.0.0.1:{port}/")).stdout.trim(), "hello-rnd");
+    run_httpd(&e, &["--name", "all", "--expose", "80", "-P"], "hello-all");
+    let all = e.ok(&["port", "all"]);
+    assert!(all.starts_with("80/tcp -> 0.0.0.0:"), "{all}");
+    let inspect = e.ok(&["inspect", "-f", "{{json .HostConfig.PortBindings}}", "web"]);
+    assert_eq!(inspect.trim(), r#"{"80/tcp":[{"HostIp":"","HostPort":"8000"}]}"#);
+
+    // A taken port: Docker's text, and nothing half set up.
+    let (veths_before, rules_before) = (veths(&e).len(), nft_ruleset(&e));
+    let r = e.berth(&["run", "-d", "--name", "clash", "-p", "8000:80", "busybox", "sleep", "100"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("Bind for 0.0.0.0:8000 failed: port is already allocated"), "{r:?}");
+    assert_eq!(veths(&e).len(), veths_before, "no stray veth");
+    assert_eq!(nft_ruleset(&e), rules_before, "no stray rule");
+    let ipam = std::fs::read_to_string(e.data_root().join("network/networks.json")).unwrap();
+    let clash_id = e.ok(&["inspect", "-f", "{{.Id}}", "clash"]);
+    assert!(!ipam.contains(clash_id.trim()), "no endpoint/IPAM entry for the failed container");
+    // Bad -p spec: the CLI's error, nothing created.
+    let r = e.berth(&["run", "-p", "8000:http", "busybox", "true"]);
+    assert_eq!(r.code, 125);
+    assert!(r.stderr.contains("invalid containerPort: http"), "{r:?}");
+
+    // rm frees the port and its rules.
+    e.ok(&["rm", "-f", "web", "client", "rnd", "all", "clash"]);
+    assert!(!nft_ruleset(&e).contains("dnat to"), "{}", nft_ruleset(&e));
+    run_httpd(&e, &["--name", "again", "-p", "8000:80"], "again");
+    assert_eq!(e.ok(&["port", "again"]), "80/tcp -> 0.0.0.0:8000\n");
+}
+
+#[test]
+fn links_are_one_way() {
+    let e = Engine::start();
+    e.import_busybox();
+    run_httpd(&e, &["--name", "c1", "--expose", "80", "-e", "FOO=bar"], "from-c1");
+    e.ok(&["run", "-d", "--name", "c2", "--link", "c1:haha", "busybox", "sleep", "1000"]);
+    let c1_host = e.ok(&["inspect", "-f", "{{.Config.Hostname}}", "c1"]);
+    let hosts = e.ok(&["exec", "c2", "cat", "/etc/hosts"]);
+    assert!(hosts.contains(&format!("172.17.0.2\thaha {} c1\n", c1_host.trim())), "{hosts}");
+    let env = e.ok(&["exec", "c2", "env"]);
+    for want in ["HAHA_NAME=/c2/haha", "HAHA_PORT=tcp://172.17.0.2:80", "HAHA_PORT_80_TCP_ADDR=172.17.0.2", "HAHA_PORT_80_TCP_PORT=80", "HAHA_ENV_FOO=bar"] {
+        assert!(env.lines().any(|l| l == want), "{want} in\n{env}");
+    }
+    wait_http(&e, "c2", "http://haha/", "from-c1");
+    wait_http(&e, "c2", "http://c1/", "from-c1");
+    // One way: c1 knows nothing of c2.
+    let hosts1 = e.ok(&["exec", "c1", "cat", "/etc/hosts"]);
+    assert!(!hosts1.contains("c2") && !hosts1.contains("haha"), "{hosts1}");
+    assert!(!e.ok(&["exec", "c1", "env"]).contains("HAHA"));
+    let r = e.berth(&["exec", "c1", "ping", "-c", "1", "-W", "1", "c2"]);
+    assert_ne!(r.code, 0, "c1 cannot resolve c2: {r:?}");
+    // Default bridge: no embedded DNS, so a plain name does not resolve.
+    e.ok(&["run", "-d", "--name", "c3", "busybox", "sleep", "1000"]);
+    let r = e.berth(&["exec", "c3", "ping", "-c", "1", "-W", "1", "c1"]);
+    assert_ne!(r.code, 0, "{r:?}");
+    assert_eq!(e.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks.bridge.Links}}", "c2"]).trim(), r#"["/c1:/c2/haha"]"#);
+    // Docker's errors: unknown target at create, stopped target at start.
+    let r = e.berth(&["create", "--link", "nosuch:x", "busybox", "true"]);
+    assert!(r.stderr.contains("could not get container for nosuch"), "{r:?}");
+    e.ok(&["create", "--name", "stopped", "busybox", "true"]);
+    let r = e.berth(&["run", "-d", "--name", "c4", "--link", "stopped:s", "busybox", "true"]);
+    assert!(r.stderr.contains("Cannot link to a non running container: /stopped AS /c4/s"), "{r:?}");
+}
+
+#[test]
+fn none_host_and_container_modes() {
+    let e = Engine::start();
+    e.import_busybox();
+    let links = e.ok(&["run", "--rm", "--network", "none", "busybox", "ip", "-o", "link"]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo:") && links.contains("UP"), "{links}");
+    // host: the daemon's namespace, so berth0 (created by a bridge container) is visible.
+    e.ok(&["run", "-d", "--name", "bb", "busybox", "sleep", "1000"]);
+    let links = e.ok(&["run", "--rm", "--network", "host", "busybox", "ip", "-o", "link"]);
+    assert!(links.contains("berth0"), "{links}");
+    assert_eq!(e.ok(&["run", "--rm", "--network", "host", "busybox", "hostname"]), sandbox_out(&e, &["hostname"]));
+    // container:<name>: the same namespace, so 127.0.0.1 reaches the target's server.
+    run_httpd(&e, &["--name", "srv"], "shared-ns");
+    e.eventually(10, "httpd up", || e.berth(&["run", "--rm", "--network", "container:srv", "busybox", "wget", "-qO-", "http://127.0.0.1/"]).stdout.trim() == "shared-ns");
+    let a = e.ok(&["exec", "srv", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    let b = e.ok(&["run", "--rm", "--network", "container:srv", "busybox", "ip", "-o", "-4", "addr", "show", "eth0"]);
+    assert_eq!(a, b);
+    // container: of a stopped container: Docker's text, nothing set up.
+    let id = e.ok(&["create", "--name", "off", "busybox", "true"]);
+    let before = veths(&e);
+    let r = e.berth(&["run", "--network", "container:off", "busybox", "true"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains(&format!("cannot join network of a non running container: {}", id.trim())), "{r:?}");
+    assert_eq!(veths(&e), before);
+    let r = e.berth(&["run", "--network", "container:nosuch", "busybox", "true"]);
+    assert!(r.stderr.contains("No such container: nosuch"), "{r:?}");
+    let r = e.berth(&["run", "--network", "nonet", "busybox", "true"]);
+    assert!(r.stderr.contains("network nonet not found"), "{r:?}");
+}
+
+#[test]
+fn bad_network_input_leaves_nothing() {
+    let e = Engine::start();
+    let links_before = sandbox_out(&e, &["ip", "-o", "link"]);
+    let state = || std::fs::read_to_string(e.data_root().join("network/networks.json")).unwrap();
+    let before = state();
+    let cases: [(&[&str], &str); 5] = [
+        (&["network", "create", "--subnet", "172.17.5.0/24", "x"], "Error response from daemon: Pool overlaps with other one on this address space"),
+        // The docker CLI checks this one itself; berth's CLI below lets the daemon answer.
+        (&["network", "create", "--subnet", "10.9.0.0/24", "--gateway", "10.8.0.1", "x"], "no matching subnet for gateway 10.8.0.1"),
+        (&["network", "create", "-d", "host", "h2"], "Error response from daemon: only one instance of \"host\" network is allowed"),
+        (&["network", "create", "bridge"], "Error response from daemon: network with name bridge already exists"),
+        (&["network", "rm", "bridge"], "Error response from daemon: bridge is a pre-defined network and cannot be removed"),
+    ];
+    for (args, want) in cases {
+        let r = e.docker(args);
+        assert_eq!(r.code, 1, "{args:?}: {r:?}");
+        assert_eq!(r.stderr.lines().next().unwrap_or(""), want, "{args:?}");
+    }
+    let r = e.berth(&["network", "create", "--subnet", "10.9.0.0/24", "--gateway", "10.8.0.1", "x"]);
+    assert_eq!((r.code, r.stderr.trim()), (1, "Error response from daemon: no matching subnet for gateway 10.8.0.1"));
+    assert_eq!(state(), before, "no network recorded");
+    assert_eq!(sandbox_out(&e, &["ip", "-o", "link"]), links_before, "no device created");
+    // A network that overlaps a user one is refused too; --ip rules.
+    e.ok(&["network", "create", "--subnet", "10.1.0.0/24", "u1"]);
+    let r = e.berth(&["network", "create", "--subnet", "10.1.0.128/25", "u2"]);
+    assert!(r.stderr.contains("Pool overlaps"), "{r:?}");
+    e.import_busybox();
+    let r = e.berth(&["create", "--ip", "172.17.0.9", "busybox", "true"]);
+    assert!(r.stderr.contains("user specified IP address is supported on user defined networks only"), "{r:?}");
+    let r = e.berth(&["create", "--network", "u1", "--ip", "10.2.0.9", "busybox", "true"]);
+    assert!(r.stderr.contains("Invalid address 10.2.0.9: It does not belong to any of this network's subnets"), "{r:?}");
+    e.ok(&["run", "-d", "--name", "fixed", "--network", "u1", "--ip", "10.1.0.50", "busybox", "sleep", "1000"]);
+    assert!(e.ok(&["exec", "fixed", "ip", "-4", "addr"]).contains("10.1.0.50/24"));
+    assert_eq!(e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.u1.IPAMConfig.IPv4Address}}", "fixed"]), "10.1.0.50\n");
+    let r = e.berth(&["run", "-d", "--network", "u1", "--ip", "10.1.0.50", "busybox", "sleep", "1000"]);
+    assert!(r.stderr.contains("Address already in use"), "{r:?}");
+    let ls = e.ok(&["network", "ls", "-q"]);
+    assert_eq!(ls.lines().count(), 4, "{ls}");
+}
+
+#[test]
+fn daemon_restart_keeps_connectivity_then_teardown_is_exact() {
+    let mut e = Engine::start();
+    e.import_busybox();
+    e.ok(&["network", "create", "resnet"]);
+    run_httpd(&e, &["--name", "web", "--network", "resnet", "-p", "8080:80"], "survives");
+    e.ok(&["run", "-d", "--name", "cli", "--network", "resnet", "busybox", "sleep", "1000"]);
+    run_httpd(&e, &["--name", "plain", "-p", "8081:80"], "plain");
+    wait_http(&e, "cli", "http://web/", "survives");
+    e.eventually(10, "8080 published", || host_wget(&e, "http://127.0.0.1:8080/").stdout.trim() == "survives");
+    let ip_before = e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.resnet.IPAddress}}", "cli"]);
+
+    e.kill_daemon();
+    // While berthd is away, the kernel keeps forwarding.
+    assert_eq!(host_wget(&e, "http://127.0.0.1:8080/").stdout.trim(), "survives");
+    e.start_daemon();
+    assert_eq!(host_wget(&e, "http://127.0.0.1:8081/").stdout.trim(), "plain");
+    wait_http(&e, "cli", "http://web/", "survives");
+    assert_eq!(e.ok(&["port", "web"]), "80/tcp -> 0.0.0.0:8080\n");
+    assert_eq!(e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.resnet.IPAddress}}", "cli"]), ip_before);
+    // IPAM survived: a new container gets an unused address, and the old port stays taken.
+    e.ok(&["run", "-d", "--name", "new", "--network", "resnet", "busybox", "sleep", "1000"]);
+    let new_id = e_id(&e, "new");
+    let ips: Vec<String> = ["web", "cli", "new"].iter().map(|c| e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.resnet.IPAddress}}", c])).collect();
+    assert!(ips[2] != ips[0] && ips[2] != ips[1], "{ips:?}");
+    let r = e.berth(&["run", "-d", "-p", "8080:80", "busybox", "sleep", "1"]);
+    assert!(r.stderr.contains("port is already allocated"), "{r:?}");
+
+    // A container that exits while berthd is down is released by the next one.
+    let pid: i32 = e.ok(&["inspect", "-f", "{{.State.Pid}}", "new"]).trim().parse().unwrap();
+    let before = veths(&e).len();
+    e.kill_daemon();
+    // SAFETY: the container's init, started by this test's berthd, by PID.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    e.start_daemon();
+    e.eventually(10, "exited container released", || veths(&e).len() == before - 1);
+    let ipam = std::fs::read_to_string(e.data_root().join("network/networks.json")).unwrap();
+    assert!(!ipam.contains(&new_id), "endpoint of the dead container released");
+    for id in e.ok(&["ps", "-aq"]).lines() {
+        e.ok(&["rm", "-f", id]);
+    }
+    e.ok(&["network", "rm", "resnet"]);
+    e.stop_daemon();
+    assert_eq!(sandbox_out(&e, &["ip", "-o", "link"]).lines().count(), 1, "only lo left: {}", sandbox_out(&e, &["ip", "-o", "link"]));
+    let addrs = sandbox_out(&e, &["ip", "-o", "-4", "addr"]);
+    assert_eq!(addrs.lines().count(), 1, "only 127.0.0.1 left: {addrs}");
+    assert_eq!(nft_ruleset(&e).trim(), "", "no nft table left");
+}
+
+fn e_id(e: &Engine, name: &str) -> String {
+    e.ok(&["inspect", "-f", "{{.Id}}", name]).trim().to_string()
+}
