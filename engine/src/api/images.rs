@@ -23,7 +23,7 @@ fn err(e: berth_storage::StorageError) -> Resp {
 }
 
 /// The request body as a blocking `Read` (fed by a task that polls the body).
-struct BodyReader {
+pub(crate) struct BodyReader {
     rx: std::sync::mpsc::Receiver<Bytes>,
     cur: Bytes,
 }
@@ -43,7 +43,7 @@ impl Read for BodyReader {
     }
 }
 
-fn body_reader(req: Request<Incoming>) -> BodyReader {
+pub(crate) fn body_reader(req: Request<Incoming>) -> BodyReader {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Bytes>(16);
     let mut body = req.into_body();
     tokio::spawn(async move {
@@ -61,7 +61,7 @@ fn body_reader(req: Request<Incoming>) -> BodyReader {
 }
 
 /// A blocking `Write` feeding a streaming response body.
-struct ChannelWriter(tokio::sync::mpsc::Sender<Bytes>);
+pub(crate) struct ChannelWriter(pub(crate) tokio::sync::mpsc::Sender<Bytes>);
 
 impl Write for ChannelWriter {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {

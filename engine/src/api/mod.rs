@@ -1,5 +1,6 @@
 //! The Docker Engine API (1.41) over HTTP/1.1 on unix and tcp sockets (hyper 1).
 
+pub mod archive;
 pub mod attach;
 pub mod containers;
 pub mod events;

@@ -2,6 +2,7 @@
 //! as a client of berthd's Engine API.
 
 mod events;
+mod cp;
 pub mod format;
 mod images;
 mod inspect;
@@ -11,7 +12,7 @@ mod network;
 mod prune;
 mod ps;
 mod run;
-mod stats;
+pub(crate) mod stats;
 mod stream;
 mod system;
 mod volume;
@@ -62,6 +63,8 @@ enum Cmd {
     Unpause(lifecycle::Names),
     /// Rename a container
     Rename { container: String, new_name: String },
+    /// Copy files/folders between a container and the local filesystem
+    Cp(cp::CpArgs),
     /// Display a live stream of container(s) resource usage statistics
     Stats(stats::StatsArgs),
     /// Display the running processes of a container
@@ -228,6 +231,7 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Top { container, ps_args } => lifecycle::top(&client, &container, &ps_args),
         Cmd::Logs(a) => logs::logs(&client, a),
         Cmd::Stats(a) => stats::stats(&client, a),
+        Cmd::Cp(a) => cp::cp(&client, a),
         Cmd::Exec(a) => run::exec(&client, a),
         Cmd::Attach(a) => run::attach(&client, a),
         Cmd::Inspect(a) => inspect::inspect(&client, a),

@@ -1,5 +1,6 @@
 //! berthd's core: configuration, container state, names, lifecycle and restart policies.
 
+pub mod archive;
 pub mod config;
 pub mod error;
 pub mod events;
