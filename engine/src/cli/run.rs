@@ -76,6 +76,9 @@ pub struct RunArgs {
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     read_only: bool,
+    /// Run an init inside the container that forwards signals and reaps processes
+    #[arg(long = "init")]
+    init: bool,
     /// Restart policy to apply when a container exits
     #[arg(long = "restart", default_value = "no")]
     restart: String,
@@ -311,6 +314,7 @@ fn create_body(a: &RunArgs) -> Result<Value, String> {
             "CpuShares": a.cpu_shares.unwrap_or(0),
             "CpusetCpus": a.cpuset_cpus.clone().unwrap_or_default(),
             "PidsLimit": a.pids_limit,
+            "Init": if a.init { json!(true) } else { Value::Null },
         },
     }))
 }

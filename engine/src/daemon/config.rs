@@ -24,6 +24,8 @@ const KNOWN_KEYS: &[&str] = &[
     "exec-root",
     "pidfile",
     "cgroup-parent",
+    "init",
+    "init-path",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,8 @@ struct FileConfig {
     exec_root: Option<PathBuf>,
     pidfile: Option<PathBuf>,
     cgroup_parent: Option<String>,
+    init: Option<bool>,
+    init_path: Option<PathBuf>,
 }
 
 /// The effective daemon configuration.
@@ -84,6 +88,10 @@ pub struct DaemonConfig {
     pub log_level: String,
     /// Parent of every container's cgroup (dockerd's `--cgroup-parent`), e.g. `/berth`.
     pub cgroup_parent: String,
+    /// `init`: run every container with `--init` unless it says otherwise.
+    pub init: bool,
+    /// `init-path`: the init binary (default: `docker-init` in PATH, else tini-static).
+    pub init_path: Option<PathBuf>,
 }
 
 impl DaemonConfig {
@@ -133,6 +141,8 @@ impl DaemonConfig {
             live_restore: file.live_restore.unwrap_or(false),
             log_level,
             cgroup_parent: flags.cgroup_parent.clone().or(file.cgroup_parent).unwrap_or_else(|| "/berth".into()),
+            init: file.init.unwrap_or(false),
+            init_path: file.init_path,
         })
     }
 }

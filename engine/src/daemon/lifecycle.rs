@@ -151,6 +151,10 @@ impl Daemon {
         })
         .map_err(|e| fail(e.into()))?;
         let mut oci = oci;
+        if c.host_config.init.unwrap_or(self.config.init) {
+            let init = super::init::resolve(self.config.init_path.as_deref()).map_err(fail)?;
+            super::init::apply(&mut oci, &init);
+        }
         self.net_start(&c).map_err(fail)?.apply(&mut oci);
         let data = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         crate::util::fs::write_atomic(&dir.join("config.json"), &data, 0o600)

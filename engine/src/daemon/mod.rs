@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod init;
 pub mod lifecycle;
 pub mod names;
 pub mod network;
