@@ -86,7 +86,7 @@ fn solve_trial(lab: Arc<Lab>, run: Arc<SolveRun>, i: usize) -> Result<(), Failed
     if !r.passed {
         return Err(format!(
             "the reference solution does not pass:\n{}",
-            terminal::step(&r)
+            terminal::step(r)
         )
         .into());
     }
