@@ -38,7 +38,13 @@ impl Drop for Guard {
 
 fn check(vl: &VirtualLab, lab: &Lab, i: usize, secs: f64) -> runner::StepResult {
     let s = &lab.steps[i];
-    runner::check_step(vl, lab, s, &mut Latches::new(s.checks.len()), Duration::from_secs_f64(secs))
+    runner::check_step(
+        vl,
+        lab,
+        s,
+        &mut Latches::new(s.checks.len()),
+        Duration::from_secs_f64(secs),
+    )
 }
 
 #[test]
@@ -53,11 +59,18 @@ fn removed_container_and_dead_daemon_are_explained_and_reset_still_cleans() -> R
     let vl = VirtualLab::provision(&lab, &cfg)?;
     let _guard = Guard(cfg.clone(), lab.id.clone());
     let state = vl.state.clone();
-    let cow = lab.steps.iter().position(|s| s.id == "copy-on-write").expect("step");
+    let cow = lab
+        .steps
+        .iter()
+        .position(|s| s.id == "copy-on-write")
+        .expect("step");
     for s in &lab.steps[..cow] {
         runner::apply_solution(&vl, s)?;
     }
-    ensure!(check(&vl, &lab, cow - 1, 10.0).passed, "container-layers passes first");
+    ensure!(
+        check(&vl, &lab, cow - 1, 10.0).passed,
+        "container-layers passes first"
+    );
 
     // The student removes c1, which the next step works in.
     vl.run("vm1", "docker rm -f c1", Duration::from_secs(30))?;
@@ -74,7 +87,10 @@ fn removed_container_and_dead_daemon_are_explained_and_reset_still_cleans() -> R
     match runner::apply_solution(&vl, &lab.steps[cow]) {
         Err(e @ RunError::Solution { .. }) => {
             let m = e.to_string();
-            ensure!(m.starts_with("step copy-on-write: solution command") && m.contains("c1"), "{m}");
+            ensure!(
+                m.starts_with("step copy-on-write: solution command") && m.contains("c1"),
+                "{m}"
+            );
         }
         other => anyhow::bail!("expected a solution error, got {other:?}"),
     }
@@ -96,12 +112,18 @@ fn removed_container_and_dead_daemon_are_explained_and_reset_still_cleans() -> R
         .map(|c| format!("{:?}", c.outcome))
         .collect();
     ensure!(
-        observed.iter().any(|o| o.contains("is the daemon running?")),
+        observed
+            .iter()
+            .any(|o| o.contains("is the daemon running?")),
         "{observed:?}"
     );
 
     vl.teardown()?;
-    ensure!(hosts::leftovers(&cfg, &state).is_empty(), "{:?}", hosts::leftovers(&cfg, &state));
+    ensure!(
+        hosts::leftovers(&cfg, &state).is_empty(),
+        "{:?}",
+        hosts::leftovers(&cfg, &state)
+    );
     Ok(())
 }
 
@@ -118,7 +140,10 @@ fn a_missing_fixture_image_is_named_before_anything_is_created() -> Result<()> {
             && m.ends_with("run `cargo xtask fixtures`"),
         "{m}"
     );
-    ensure!(!cfg.lab_dir(&lab.id).join("state.json").exists(), "nothing was provisioned");
+    ensure!(
+        !cfg.lab_dir(&lab.id).join("state.json").exists(),
+        "nothing was provisioned"
+    );
     Ok(())
 }
 
@@ -143,7 +168,11 @@ fn reset_removes_containers_cgroups_of_a_daemon_started_by_hand() -> Result<()> 
     ensure!(out.status == 0, "{}", out.stderr);
     let id = out.stdout.trim().to_string();
     let cg = cfg.cgroup_root.join("memory/berth").join(&id);
-    ensure!(cg.is_dir(), "{} exists while the container runs", cg.display());
+    ensure!(
+        cg.is_dir(),
+        "{} exists while the container runs",
+        cg.display()
+    );
     vl.teardown()?;
     ensure!(!cg.exists(), "{} was left behind", cg.display());
     Ok(())

@@ -32,15 +32,24 @@ impl Term {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                bail!("waited {secs}s for {want:?}; the terminal showed:\n{}", self.log);
+                bail!(
+                    "waited {secs}s for {want:?}; the terminal showed:\n{}",
+                    self.log
+                );
             }
-            let mut fds = [nix::poll::PollFd::new(self.master.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let mut fds = [nix::poll::PollFd::new(
+                self.master.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
             if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(200u16)).unwrap_or(0) == 0 {
                 continue;
             }
             let mut buf = [0u8; 8192];
             match self.master.read(&mut buf) {
-                Ok(0) | Err(_) => bail!("the terminal closed while waiting for {want:?}:\n{}", self.log),
+                Ok(0) | Err(_) => bail!(
+                    "the terminal closed while waiting for {want:?}:\n{}",
+                    self.log
+                ),
                 Ok(n) => {
                     let s = String::from_utf8_lossy(&buf[..n]);
                     self.seen.push_str(&s);
@@ -90,7 +99,11 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
         .map(PathBuf::from)
         .unwrap_or_else(|| root().join("target/fixtures"))
         .join("images");
-    ensure!(images.join("busybox.tar").is_file(), "no busybox fixture in {}: run cargo xtask fixtures", images.display());
+    ensure!(
+        images.join("busybox.tar").is_file(),
+        "no busybox fixture in {}: run cargo xtask fixtures",
+        images.display()
+    );
     let t = tempfile::tempdir()?;
     let state = t.path().join("labs");
     let _guard = Guard(Config::new(&state, helper), "8-overlay2");
@@ -133,8 +146,15 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
     let r = (|| -> Result<()> {
         term.expect("-- step 1/5", 60)?;
         term.expect("lab 8-overlay2 [1/5]> ", 10)?;
-        term.in_shell(&["docker info | grep 'Storage Driver'", "ls /var/lib/berth/overlay2"])?;
-        ensure!(term.log.contains("Storage Driver: overlay2"), "{}", term.log);
+        term.in_shell(&[
+            "docker info | grep 'Storage Driver'",
+            "ls /var/lib/berth/overlay2",
+        ])?;
+        ensure!(
+            term.log.contains("Storage Driver: overlay2"),
+            "{}",
+            term.log
+        );
         term.expect("lab 8-overlay2 [1/5]> ", 10)?;
         term.type_line("quiz")?;
         for a in ["b", "c"] {
@@ -184,7 +204,11 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
         term.expect("lab 8-overlay2 finished.", 15)?;
         term.expect("☑ explain-overlay2", 5)?;
         let status = child.wait()?;
-        ensure!(status.success(), "guide exited with {status}:\n{}", term.log);
+        ensure!(
+            status.success(),
+            "guide exited with {status}:\n{}",
+            term.log
+        );
         Ok(())
     })();
     if r.is_err() {

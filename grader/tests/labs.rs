@@ -55,7 +55,10 @@ fn binaries_for(lab: &Lab) -> Result<(), String> {
             .iter()
             .flat_map(|h| &h.services)
             .any(|s| s.start.contains("berthd"))
-            || lab.steps.iter().any(|s| s.solution.iter().any(|a| a.run.contains("berthd")));
+            || lab
+                .steps
+                .iter()
+                .any(|s| s.solution.iter().any(|a| a.run.contains("berthd")));
         if uses && !dir.join(bin).is_file() {
             return Err(format!(
                 "lab {}: {bin} is not built in {} (run `cargo build -p berth`)",
@@ -79,7 +82,10 @@ fn solve_all(lab: &Lab) -> Result<Vec<berth_grader::runner::StepResult>, String>
 }
 
 fn solve_trial(lab: Arc<Lab>, run: Arc<SolveRun>, i: usize) -> Result<(), Failed> {
-    let steps = run.get_or_init(|| solve_all(&lab)).as_ref().map_err(|e| e.clone())?;
+    let steps = run
+        .get_or_init(|| solve_all(&lab))
+        .as_ref()
+        .map_err(|e| e.clone())?;
     let r = steps
         .get(i)
         .ok_or_else(|| format!("the solve run has no result for step {i}"))?;

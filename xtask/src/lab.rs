@@ -156,7 +156,11 @@ fn config(o: &Opts, lab: Option<&Lab>) -> Result<Config> {
     let dir = crate::fixtures::fixtures_dir().join("images");
     if let Some(lab) = lab {
         let missing = std::iter::once("busybox")
-            .chain(lab.hosts.iter().flat_map(|h| h.images.iter().map(String::as_str)))
+            .chain(
+                lab.hosts
+                    .iter()
+                    .flat_map(|h| h.images.iter().map(String::as_str)),
+            )
             .any(|i| !dir.join(format!("{i}.tar")).is_file());
         if missing {
             eprintln!("building the fixture images (once)…");

@@ -43,13 +43,16 @@ fn guide(args: &[String]) -> Result<(), String> {
     if let Some(d) = get("--images") {
         config.images_dir = Some(d.into());
     }
-    let poll_ms: u64 = get("--poll-ms").and_then(|n| n.parse().ok()).unwrap_or(1000);
+    let poll_ms: u64 = get("--poll-ms")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1000);
     let opts = interactive::Options {
         progress_path: need("--progress")?.into(),
         allow_shell: true,
         poll_interval: Duration::from_millis(poll_ms),
     };
-    let out: interactive::Out = std::sync::Arc::new(std::sync::Mutex::new(Box::new(std::io::stdout())));
+    let out: interactive::Out =
+        std::sync::Arc::new(std::sync::Mutex::new(Box::new(std::io::stdout())));
     let stdin = std::io::stdin();
     interactive::run(&lab, &objectives, &config, &opts, &mut stdin.lock(), out)
         .map(|_| ())

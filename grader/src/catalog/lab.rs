@@ -308,11 +308,19 @@ answer = "a"
 
     #[test]
     fn image_names_are_file_names_in_the_fixtures() {
-        let lab = parse(&LAB.replace("name = \"vm2\"", "name = \"vm2\"\nimages = [\"busybox\", \"hello-world\"]")).unwrap();
+        let lab = parse(&LAB.replace(
+            "name = \"vm2\"",
+            "name = \"vm2\"\nimages = [\"busybox\", \"hello-world\"]",
+        ))
+        .unwrap();
         assert_eq!(lab.host("vm2").unwrap().images, ["busybox", "hello-world"]);
-        let e = err(&LAB.replace("name = \"vm2\"", "name = \"vm2\"\nimages = [\"../etc/passwd\"]"));
+        let e = err(&LAB.replace(
+            "name = \"vm2\"",
+            "name = \"vm2\"\nimages = [\"../etc/passwd\"]",
+        ));
         assert!(
-            e.starts_with("labs/t/lab.toml:") && e.contains("hosts[1].images[0]: \"../etc/passwd\" is not a fixture image name"),
+            e.starts_with("labs/t/lab.toml:")
+                && e.contains("hosts[1].images[0]: \"../etc/passwd\" is not a fixture image name"),
             "{e}"
         );
     }

@@ -182,7 +182,11 @@ impl MountCheck {
                 ));
             }
         }
-        let re_ok = |re: &str, v: &str| regex::Regex::new(re).map(|r| r.is_match(v)).unwrap_or(false);
+        let re_ok = |re: &str, v: &str| {
+            regex::Regex::new(re)
+                .map(|r| r.is_match(v))
+                .unwrap_or(false)
+        };
         if let Some(l) = &self.lowerdir_matches {
             let have = m.lowerdirs();
             if have.len() != l.len() || !have.iter().zip(l).all(|(h, re)| re_ok(re, h)) {
@@ -195,7 +199,10 @@ impl MountCheck {
                 ));
             }
         }
-        for (k, want) in [("upperdir", &self.upperdir_matches), ("workdir", &self.workdir_matches)] {
+        for (k, want) in [
+            ("upperdir", &self.upperdir_matches),
+            ("workdir", &self.workdir_matches),
+        ] {
             if let Some(re) = want {
                 let have = m.super_opt(k).unwrap_or("(none)");
                 if !re_ok(re, have) {
@@ -314,7 +321,9 @@ mod tests {
             ..patterns.clone()
         };
         match one_layer.probe(&c) {
-            Outcome::Fail { observed, .. } => assert!(observed.contains("2 layers, 1 expected"), "{observed}"),
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.contains("2 layers, 1 expected"), "{observed}")
+            }
             o => panic!("{o:?}"),
         }
         chk.lowerdir = Some(vec!["/l/a".into(), "/l/b".into()]);

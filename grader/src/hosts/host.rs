@@ -44,7 +44,9 @@ fn cgroups(vl: &mut VirtualLab, lab_cg: &str, host: &str) -> Result<Vec<PathBuf>
             .map(|rd| {
                 rd.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|c| !v1.contains(&c.as_str()) && root.join(c).join("cgroup.procs").exists())
+                    .filter(|c| {
+                        !v1.contains(&c.as_str()) && root.join(c).join("cgroup.procs").exists()
+                    })
                     .collect::<Vec<_>>()
             })
             .unwrap_or_default();

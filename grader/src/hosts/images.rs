@@ -14,7 +14,10 @@ use std::time::Duration;
 const SOCKET: &str = "run/berth.sock";
 
 /// The archive of every image the lab's hosts need, or an error naming the first missing one.
-pub fn archives(lab: &Lab, dir: Option<&Path>) -> Result<Vec<(String, String, PathBuf)>, HostError> {
+pub fn archives(
+    lab: &Lab,
+    dir: Option<&Path>,
+) -> Result<Vec<(String, String, PathBuf)>, HostError> {
     let mut out = Vec::new();
     for h in &lab.hosts {
         for img in &h.images {
@@ -38,9 +41,23 @@ pub fn archives(lab: &Lab, dir: Option<&Path>) -> Result<Vec<(String, String, Pa
 }
 
 /// Loads the host's images into its engine.
-pub(super) fn load(vl: &VirtualLab, h: &HostSpec, archives: &[(String, String, PathBuf)]) -> Result<(), HostError> {
-    let pid = vl.host_state(&h.name)?.init.as_ref().map(|p| p.pid).unwrap_or(0);
-    let sock = vl.config.proc_root.join(pid.to_string()).join("root").join(SOCKET);
+pub(super) fn load(
+    vl: &VirtualLab,
+    h: &HostSpec,
+    archives: &[(String, String, PathBuf)],
+) -> Result<(), HostError> {
+    let pid = vl
+        .host_state(&h.name)?
+        .init
+        .as_ref()
+        .map(|p| p.pid)
+        .unwrap_or(0);
+    let sock = vl
+        .config
+        .proc_root
+        .join(pid.to_string())
+        .join("root")
+        .join(SOCKET);
     for (_, img, path) in archives.iter().filter(|(host, _, _)| *host == h.name) {
         post_archive(&sock, path).map_err(|e| {
             HostError::Helper(format!(
@@ -58,8 +75,12 @@ pub(super) fn load(vl: &VirtualLab, h: &HostSpec, archives: &[(String, String, P
 fn post_archive(sock: &Path, archive: &Path) -> Result<(), String> {
     let mut f = std::fs::File::open(archive).map_err(|e| e.to_string())?;
     let len = f.metadata().map_err(|e| e.to_string())?.len();
-    let mut s = UnixStream::connect(sock)
-        .map_err(|e| format!("cannot connect to {}: {e} (is berthd running?)", sock.display()))?;
+    let mut s = UnixStream::connect(sock).map_err(|e| {
+        format!(
+            "cannot connect to {}: {e} (is berthd running?)",
+            sock.display()
+        )
+    })?;
     s.set_read_timeout(Some(Duration::from_secs(120))).ok();
     let head = format!(
         "POST /images/load?quiet=1 HTTP/1.0\r\nHost: berth\r\nContent-Type: application/x-tar\r\nContent-Length: {len}\r\nConnection: close\r\n\r\n"
@@ -69,7 +90,9 @@ fn post_archive(sock: &Path, archive: &Path) -> Result<(), String> {
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("truncated HTTP response")?;
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or("truncated HTTP response")?;
     let status = head.split_whitespace().nth(1).unwrap_or("?");
     if status != "200" {
         return Err(format!("HTTP {status}: {}", body.trim()));

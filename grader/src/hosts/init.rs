@@ -295,10 +295,10 @@ fn host(a: &Args) -> R<()> {
         ("lab-dir", LAB_DIR),
         ("images-dir", IMAGES_DIR),
     ]
-        .iter()
-        .filter_map(|(k, t)| a.get(k).ok().map(|p| (p, *t)))
-        .map(|(p, t)| Ok((File::open(p).map_err(|e| format!("{p}: {e}"))?, t)))
-        .collect::<R<_>>()?;
+    .iter()
+    .filter_map(|(k, t)| a.get(k).ok().map(|p| (p, *t)))
+    .map(|(p, t)| Ok((File::open(p).map_err(|e| format!("{p}: {e}"))?, t)))
+    .collect::<R<_>>()?;
     overlay(dir, "/etc", "etc")?;
     overlay(dir, "/var/lib", "var-lib")?;
     std::fs::create_dir_all("/var/lib/berth").map_err(|e| format!("mkdir /var/lib/berth: {e}"))?;

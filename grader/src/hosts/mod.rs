@@ -78,8 +78,7 @@ impl Config {
             helper: helper.into(),
             proc_root: "/proc".into(),
             cgroup_root: "/sys/fs/cgroup".into(),
-            images_dir: std::env::var_os("BERTH_FIXTURES")
-                .map(|f| PathBuf::from(f).join("images")),
+            images_dir: std::env::var_os("BERTH_FIXTURES").map(|f| PathBuf::from(f).join("images")),
         }
     }
 
