@@ -41,6 +41,8 @@
 //! | diff | `changes(cid) -> Result<Vec<Change>>` (`Display` = `C /etc`, `api_kind()` = 0/1/2) |
 //! | commit | `commit(cid, &CommitOptions) -> Result<ImageId>` (empty diff → no layer, `empty_layer`) |
 //! | pull / push metadata | `set_blob_diff_id(blob, diff)`, `blob_diff_id(blob)`, `add_v2_metadata(diff, V2Metadata)`, `v2_metadata(diff)` (`distribution/`) |
+//! | pull | `blob_available(blob)`, `tmp_dir()`, `commit_pull(&PullCommit, progress) -> PullOutcome` (layers checked against diff_ids, tag + RepoDigest, all or nothing) |
+//! | push | `prepare_push(&ImageId, progress) -> PushPlan` (gzip blobs + schema2 manifest in scratch files), `record_push(&plan, repo, digest)` |
 //! | build / pull | `register_layer(parent, &mut dyn Read) -> Result<ChainId>` (plain or gzip), `layer_diff_ids(top)`, `create_image(config_bytes, parent, tag)`, `layer_exists`, `write_layer_tar`, `layer_tar_size` |
 //!
 //! Errors: [`StorageError`]; `to_string()` is Docker's message where Docker has one, and
@@ -63,6 +65,7 @@
 pub mod archive;
 mod container_ops;
 pub mod digest;
+pub mod distribution;
 pub mod driver;
 pub mod error;
 pub mod fsutil;
@@ -81,4 +84,6 @@ pub use reference::Reference;
 pub use image::ops::{HistoryItem, ImageFilters, ImageSummary, PruneReport, RemovedItem};
 pub use archive::save::SaveFormat;
 pub use container_ops::{Change, ChangeKind, CommitOptions};
+pub use distribution::pull::{PullCommit, PullOutcome, PulledLayer};
+pub use distribution::push::{PushLayer, PushPlan};
 pub use store::{ContainerRef, GraphDriverData, ImportOptions, Store};
