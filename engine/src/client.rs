@@ -269,8 +269,15 @@ impl Client {
 
     /// One request on a fresh connection; the body is streamed on demand.
     pub fn request(&self, method: &str, path: &str, body: Option<(&str, &[u8])>) -> Result<Response, ClientError> {
+        self.request_with(method, path, body, &[])
+    }
+
+    /// [`Client::request`] with extra headers (e.g. `X-Registry-Auth`).
+    pub fn request_with(&self, method: &str, path: &str, body: Option<(&str, &[u8])>, headers: &[(&str, &str)]) -> Result<Response, ClientError> {
         let mut conn = self.connect()?;
-        self.send(&mut conn, method, path, body, &[("Connection", "close")])?;
+        let mut extra = vec![("Connection", "close")];
+        extra.extend_from_slice(headers);
+        self.send(&mut conn, method, path, body, &extra)?;
         let mut r = BufReader::new(conn);
         let (status, headers) = Self::read_head(&mut r)?;
         let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());

@@ -85,6 +85,11 @@ impl Engine {
 
     /// Like [`Engine::start`], with extra berthd flags.
     pub fn start_with(extra: &[&str]) -> Engine {
+        Self::start_configured("{}", extra)
+    }
+
+    /// Like [`Engine::start_with`], with this `daemon.json` (its directory also holds `certs.d/`).
+    pub fn start_configured(daemon_json: &str, extra: &[&str]) -> Engine {
         let (_, _) = bins();
         let dir = tempfile::Builder::new().prefix("berth-engine-").tempdir().expect("tempdir");
         let holder = Command::new("unshare")
@@ -100,7 +105,7 @@ impl Engine {
         }
         let rand: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 ^ (std::process::id() as u64) << 32;
         let cgroup_parent = format!("/berth-test-{rand:x}");
-        std::fs::write(dir.path().join("daemon.json"), "{}").unwrap();
+        std::fs::write(dir.path().join("daemon.json"), daemon_json).unwrap();
         let sock = dir.path().join("berth.sock");
         let extra = extra.iter().map(|s| s.to_string()).collect();
         let mut e = Engine { dir, holder, berthd: None, sock, cgroup_parent, extra };
@@ -196,7 +201,8 @@ impl Engine {
 
     pub fn berth_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let (berth, _) = bins();
-        run_with(Command::new(berth).args(args).env("BERTH_HOST", self.host()), stdin)
+        // BERTH_CONFIG: `berth login` must never write the real ~/.berth/config.json.
+        run_with(Command::new(berth).args(args).env("BERTH_HOST", self.host()).env("BERTH_CONFIG", self.dir.path().join("berth-config")), stdin)
     }
 
     /// `berth …` that must succeed; returns stdout.
@@ -220,6 +226,33 @@ impl Engine {
     /// bridges and rules live), e.g. `ip -n`-free `ip link` or `nft list ruleset`.
     pub fn in_sandbox(&self, args: &[&str]) -> Run {
         run_with(Command::new("nsenter").arg("-t").arg(self.holder.id().to_string()).args(["-m", "-n", "--"]).args(args), None)
+    }
+
+    /// PID of the process holding the sandbox's namespaces.
+    pub fn holder_pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    /// A command that runs inside the sandbox's network namespace (`nsenter -n`, no fork: the
+    /// child's PID is the program's).
+    pub fn netns_command(&self, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg("-t").arg(self.holder.id().to_string()).args(["-n", "--"]).arg(program);
+        c
+    }
+
+    /// Runs `f` on a thread inside the sandbox's network namespace (sockets it creates live
+    /// there; a listener keeps serving from any thread).
+    pub fn in_netns<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let ns = std::fs::File::open(format!("/proc/{}/ns/net", self.holder.id())).expect("open sandbox netns");
+        std::thread::spawn(move || {
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns on this new thread only (network namespaces are per thread).
+            assert_eq!(unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) }, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .unwrap_or_else(|e| std::panic::resume_unwind(e))
     }
 
     /// Import the busybox fixture as `busybox:latest`.

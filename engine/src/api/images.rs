@@ -269,8 +269,8 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> Resp 
         Ok(s) => s,
         Err(r) => return r,
     };
-    if let Some(img) = q.get("fromImage") {
-        return response::message(500, &format!("pulling {img} is not supported by this berthd yet: load or import the image instead"));
+    if q.get("fromImage").is_some() {
+        return super::distribution::pull(d, q, req.headers()).await;
     }
     let Some(src) = q.get("fromSrc") else {
         return response::message(400, "either fromImage or fromSrc must be given");

@@ -3,6 +3,7 @@
 pub mod archive;
 pub mod attach;
 pub mod containers;
+pub mod distribution;
 pub mod events;
 pub mod exec;
 pub mod images;

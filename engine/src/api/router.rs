@@ -94,6 +94,8 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
         let name = super::query::percent_decode(name);
         let routed = match m {
             Method::GET if name == "json" => Some(i::list(&d, &q).await),
+            Method::GET if name == "search" => Some(super::distribution::search(&d, &q, req.headers()).await),
+            Method::POST if name.ends_with("/push") => Some(super::distribution::push(&d, name.trim_end_matches("/push"), &q, req.headers()).await),
             Method::GET if name == "get" => Some(i::save(&d, q.all("names")).await),
             Method::POST if name == "load" => Some(i::load(&d, req).await),
             Method::POST if name == "create" => Some(i::create(&d, &q, req).await),
@@ -109,6 +111,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
     }
     match (&m, segs.as_slice()) {
         (&Method::POST, ["commit"]) => i::commit(&d, &q).await,
+        (&Method::POST, ["auth"]) => super::distribution::auth(&d, req).await,
         (&Method::GET, ["volumes"]) => super::volumes::list(&d),
         (&Method::POST, ["volumes", "create"]) => super::volumes::create(&d, req).await,
         (&Method::POST, ["volumes", "prune"]) => super::volumes::prune(&d),

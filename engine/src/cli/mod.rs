@@ -11,6 +11,9 @@ mod logs;
 mod network;
 mod prune;
 mod ps;
+mod registry;
+mod registry_auth;
+mod registry_progress;
 mod run;
 pub(crate) mod stats;
 mod stream;
@@ -146,6 +149,16 @@ enum Cmd {
     /// Manage berth (`berth system prune`)
     #[command(subcommand)]
     System(prune::SystemCmd),
+    /// Download an image from a registry
+    Pull(registry::PullArgs),
+    /// Upload an image to a registry
+    Push(registry::PushArgs),
+    /// Log in to a registry
+    Login(registry::LoginArgs),
+    /// Log out from a registry
+    Logout { server: Option<String> },
+    /// Search registries for images (the registry's catalog, filtered)
+    Search(registry::SearchArgs),
     /// Export a container's filesystem as a tar archive
     Export {
         /// Write to a file, instead of STDOUT
@@ -250,6 +263,11 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Image(c) => prune::image(&client, c),
         Cmd::System(c) => prune::system(&client, c),
         Cmd::Diff { container } => images::diff(&client, &container),
+        Cmd::Pull(a) => registry::pull(&client, a),
+        Cmd::Push(a) => registry::push(&client, a),
+        Cmd::Login(a) => registry::login(&client, a),
+        Cmd::Logout { server } => registry::logout(server),
+        Cmd::Search(a) => registry::search(&client, a),
         Cmd::Export { output, container } => images::export(&client, output.as_deref(), &container),
     };
     match res {

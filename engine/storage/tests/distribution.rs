@@ -104,6 +104,16 @@ fn push_plan_then_pull_commit_round_trip() {
         // Pulling the same again: up to date, nothing extracted.
         let out2 = b.commit_pull(&commit(&plan, false), &mut |_, _, _| {}).unwrap();
         assert!(out2.up_to_date);
+        // rmi of the repository's last tag takes its digest reference along (Docker's rule).
+        b.tag("127.0.0.1:5000/demo/two:v1", "keep:me").unwrap();
+        let removed: Vec<String> = b.remove_image("127.0.0.1:5000/demo/two:v1", false, true, &[]).unwrap().iter().map(|r| r.to_json().to_string()).collect();
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert!(removed[1].contains(&format!("127.0.0.1:5000/demo/two@{md}")), "{removed:?}");
+        assert_eq!(b.inspect_image("keep:me").unwrap()["RepoDigests"], serde_json::json!([]));
+        b.remove_image("keep:me", false, true, &[]).unwrap();
+        assert!(!b.blob_available(&plan.layers[1].digest), "its layers are gone with the image");
+        let out3 = b.commit_pull(&commit(&plan, true), &mut |_, _, _| {}).unwrap();
+        assert!(!out3.up_to_date);
 
         // A blob skipped because its content exists under another parent is rebuilt from it.
         let top = &plan.layers[1];

@@ -36,6 +36,9 @@ pub struct PullCommit {
     pub source_repository: String,
 }
 
+/// `progress(id, status, bytes)`: Docker's `Extracting` / `Pull complete` lines.
+pub type PullProgress<'a> = &'a mut dyn FnMut(&str, &str, Option<(u64, u64)>);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PullOutcome {
     pub id: ImageId,
@@ -55,7 +58,7 @@ impl Store {
     /// Registers the pulled layers on top of each other, checking every diffID against the
     /// config, then creates, tags and digest-references the image. `progress(id, status,
     /// bytes)` gets Docker's `Extracting` / `Pull complete` lines (id = short blob digest).
-    pub fn commit_pull(&self, c: &PullCommit, progress: &mut dyn FnMut(&str, &str, Option<(u64, u64)>)) -> Result<PullOutcome> {
+    pub fn commit_pull(&self, c: &PullCommit, progress: PullProgress<'_>) -> Result<PullOutcome> {
         let parsed = ImageConfig::parse(&c.config)?;
         if parsed.diff_ids.len() != c.layers.len() {
             return Err(StorageError::InvalidArchive(format!(
@@ -104,7 +107,7 @@ impl Store {
         c: &PullCommit,
         diff_ids: &[DiffId],
         created: &mut Vec<ChainId>,
-        progress: &mut dyn FnMut(&str, &str, Option<(u64, u64)>),
+        progress: PullProgress<'_>,
     ) -> Result<Option<ChainId>> {
         let mut parent: Option<ChainId> = None;
         for (i, (l, diff)) in c.layers.iter().zip(diff_ids).enumerate() {

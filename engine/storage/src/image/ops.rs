@@ -254,6 +254,17 @@ impl Store {
                 return Err(StorageError::NoSuchImage(r.familiar_string()));
             }
             out.push(RemovedItem::Untagged(r.familiar_string()));
+            // Docker: when the last tag of a repository goes, that repository's digest
+            // references (RepoDigests from pull/push) go with it.
+            if r.digest.is_none() {
+                let left = g.repos.references(&id);
+                if !left.iter().any(|x| x.digest.is_none() && x.name() == r.name()) {
+                    for d in left.into_iter().filter(|x| x.digest.is_some() && x.name() == r.name()) {
+                        g.repos.remove(&d)?;
+                        out.push(RemovedItem::Untagged(d.familiar_string()));
+                    }
+                }
+            }
             if !g.repos.references(&id).is_empty() {
                 return Ok(out);
             }

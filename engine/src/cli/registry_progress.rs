@@ -1,0 +1,142 @@
+//! Rendering of pull/push progress streams: indicatif bars (one line per layer) on a
+//! terminal, Docker's plain lines otherwise (`jsonmessage.Display` with isTerminal=false:
+//! byte-progress lines and `aux` records are skipped, others print as `<id>: <status>`).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::Value;
+
+/// An `error` in the stream: the operation failed after it started.
+#[derive(Debug, PartialEq, Eq)]
+pub struct StreamError(pub String);
+
+fn has_bytes(m: &Value) -> bool {
+    let d = &m["progressDetail"];
+    d["current"].as_i64().unwrap_or(0) > 0 || d["total"].as_i64().unwrap_or(0) > 0
+}
+
+fn error_of(m: &Value) -> Option<String> {
+    m["errorDetail"]["message"].as_str().or_else(|| m["error"].as_str()).map(String::from)
+}
+
+/// One message as a plain line, or `None` when Docker's non-terminal display skips it.
+pub fn plain_line(m: &Value) -> Option<String> {
+    if m.get("aux").is_some() || has_bytes(m) {
+        return None;
+    }
+    let status = m["status"].as_str().unwrap_or("");
+    Some(match m["id"].as_str() {
+        Some(id) if !id.is_empty() => format!("{id}: {status}"),
+        _ => status.to_string(),
+    })
+}
+
+/// Reads the stream to its end; `Err` with the first error message in it.
+pub fn display(body: &mut dyn Read, out: &mut dyn Write, tty: bool) -> Result<Vec<Value>, StreamError> {
+    let mut bars = if tty { Some(Bars::new()) } else { None };
+    let mut all = Vec::new();
+    for line in BufReader::new(body).lines() {
+        let Ok(line) = line else { break };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Ok(m) = serde_json::from_str::<Value>(&line) else { continue };
+        if let Some(e) = error_of(&m) {
+            if let Some(b) = &mut bars {
+                b.finish();
+            }
+            return Err(StreamError(e));
+        }
+        match &mut bars {
+            Some(b) => b.show(&m),
+            None => {
+                if let Some(l) = plain_line(&m) {
+                    let _ = writeln!(out, "{l}");
+                }
+            }
+        }
+        all.push(m);
+    }
+    if let Some(b) = &mut bars {
+        b.finish();
+    }
+    Ok(all)
+}
+
+struct Bars {
+    mp: MultiProgress,
+    by_id: HashMap<String, ProgressBar>,
+}
+
+impl Bars {
+    fn new() -> Bars {
+        Bars { mp: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()), by_id: HashMap::new() }
+    }
+
+    fn show(&mut self, m: &Value) {
+        if m.get("aux").is_some() {
+            return;
+        }
+        let status = m["status"].as_str().unwrap_or("").to_string();
+        let Some(id) = m["id"].as_str().filter(|i| !i.is_empty()) else {
+            let _ = self.mp.println(status);
+            return;
+        };
+        let mp = &self.mp;
+        let bar = self.by_id.entry(id.to_string()).or_insert_with(|| {
+            let b = mp.add(ProgressBar::new(0));
+            b.set_style(ProgressStyle::with_template("{prefix}: {msg}").expect("template"));
+            b.set_prefix(id.to_string());
+            b
+        });
+        if has_bytes(m) {
+            let d = &m["progressDetail"];
+            let (cur, total) = (d["current"].as_u64().unwrap_or(0), d["total"].as_u64().unwrap_or(0));
+            bar.set_style(
+                ProgressStyle::with_template("{prefix}: {msg} [{bar:50.cyan/blue}] {bytes}/{total_bytes}")
+                    .expect("template")
+                    .progress_chars("=> "),
+            );
+            bar.set_length(total.max(cur));
+            bar.set_position(cur);
+        } else {
+            bar.set_style(ProgressStyle::with_template("{prefix}: {msg}").expect("template"));
+        }
+        bar.set_message(status);
+    }
+
+    fn finish(&mut self) {
+        for b in self.by_id.values() {
+            b.abandon();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_like_docker() {
+        let stream = concat!(
+            "{\"status\":\"Pulling from library/busybox\",\"id\":\"latest\"}\r\n",
+            "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"ae5674c27963\"}\r\n",
+            "{\"status\":\"Downloading\",\"progressDetail\":{\"current\":3,\"total\":9},\"progress\":\"[=>   ]\",\"id\":\"ae5674c27963\"}\r\n",
+            "{\"status\":\"Pull complete\",\"progressDetail\":{},\"id\":\"ae5674c27963\"}\r\n",
+            "{\"progressDetail\":{},\"aux\":{\"Tag\":\"latest\"}}\r\n",
+            "{\"status\":\"Digest: sha256:abc\"}\r\n",
+        );
+        let mut out = Vec::new();
+        display(&mut stream.as_bytes(), &mut out, false).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "latest: Pulling from library/busybox\nae5674c27963: Pulling fs layer\nae5674c27963: Pull complete\nDigest: sha256:abc\n"
+        );
+        let bad = "{\"status\":\"x\"}\n{\"errorDetail\":{\"message\":\"boom\"},\"error\":\"boom\"}\n{\"status\":\"never\"}\n";
+        let mut out = Vec::new();
+        assert_eq!(display(&mut bad.as_bytes(), &mut out, false).unwrap_err(), StreamError("boom".into()));
+        assert_eq!(String::from_utf8(out).unwrap(), "x\n");
+    }
+}
