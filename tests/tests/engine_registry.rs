@@ -113,3 +113,184 @@ fn offline_hub_pull_fails_fast() {
     assert!(t.elapsed() < std::time::Duration::from_secs(20), "took {:?}", t.elapsed());
     assert_no_scratch(&e);
 }
+
+#[test]
+fn htpasswd_login_and_docker_cli() {
+    let e = Engine::start();
+    let _reg = SandboxRegistry::start(&e, "127.0.0.1:5000", &[("alice", "s3cret")]);
+    e.import_busybox();
+    let id = image_id(&e, "busybox");
+    e.ok(&["tag", "busybox", "127.0.0.1:5000/team/bb:1"]);
+
+    // Anonymous push to an htpasswd registry: refused.
+    let r = e.berth(&["push", "127.0.0.1:5000/team/bb:1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("authentication required"), "{r:?}");
+
+    // Wrong password: Docker's 401 text, nothing stored.
+    let r = e.berth_stdin(&["login", "-u", "alice", "--password-stdin", "127.0.0.1:5000"], Some(b"wrong\n"));
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stderr.trim(), "Error response from daemon: login attempt to http://127.0.0.1:5000/v2/ failed with status: 401 Unauthorized");
+    let cfg = e.dir.path().join("berth-config/config.json");
+    assert!(!cfg.exists());
+    let r = e.berth(&["login", "127.0.0.1:5000"]);
+    assert_eq!((r.code, r.stderr.trim()), (1, "Error: Cannot perform an interactive login from a non TTY device"), "{r:?}");
+
+    // Right password: stored as Docker does, 0600.
+    let r = e.berth_stdin(&["login", "-u", "alice", "--password-stdin", "127.0.0.1:5000"], Some(b"s3cret\n"));
+    assert_eq!((r.code, r.stdout.as_str()), (0, "Login Succeeded\n"), "{r:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&cfg).unwrap().permissions().mode() & 0o777, 0o600);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    use base64::Engine as _;
+    assert_eq!(v["auths"]["127.0.0.1:5000"]["auth"], base64::engine::general_purpose::STANDARD.encode("alice:s3cret"));
+
+    // Push and pull with the stored credentials.
+    let out = e.ok(&["push", "127.0.0.1:5000/team/bb:1"]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
+    e.ok(&["rmi", "127.0.0.1:5000/team/bb:1"]);
+    e.ok(&["pull", "127.0.0.1:5000/team/bb:1"]);
+
+    // Logged out: pulls are denied, in Docker's words.
+    assert_eq!(e.ok(&["logout", "127.0.0.1:5000"]), "Removing login credentials for 127.0.0.1:5000\n");
+    assert_eq!(e.ok(&["logout", "127.0.0.1:5000"]), "Not logged in to 127.0.0.1:5000\n");
+    e.ok(&["rmi", "127.0.0.1:5000/team/bb:1"]);
+    let r = e.berth(&["pull", "127.0.0.1:5000/team/bb:1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.stderr.starts_with("Error response from daemon: pull access denied for 127.0.0.1:5000/team/bb, repository does not exist or may require 'docker login'"),
+        "{r:?}"
+    );
+
+    // The real docker CLI against berthd: login (wrong, then right), push, rmi, pull.
+    let r = e.docker_stdin(&["login", "-u", "alice", "--password-stdin", "127.0.0.1:5000"], Some(b"nope\n"));
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(r.stderr.contains("401 Unauthorized"), "{r:?}");
+    let r = e.docker_stdin(&["login", "-u", "alice", "--password-stdin", "127.0.0.1:5000"], Some(b"s3cret\n"));
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("Login Succeeded"), "{r:?}");
+    let r = e.docker(&["tag", "busybox", "127.0.0.1:5000/team/viadocker:2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = e.docker(&["push", "127.0.0.1:5000/team/viadocker:2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("2: digest: sha256:"), "{r:?}");
+    assert_eq!(e.docker(&["rmi", "127.0.0.1:5000/team/viadocker:2"]).code, 0);
+    let r = e.docker(&["pull", "127.0.0.1:5000/team/viadocker:2"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.contains("Status: Downloaded newer image for 127.0.0.1:5000/team/viadocker:2"), "{r:?}");
+    assert!(r.stdout.trim_end().ends_with("127.0.0.1:5000/team/viadocker:2"), "{r:?}");
+    let r = e.docker(&["image", "inspect", "--format", "{{.Id}} {{json .RepoDigests}}", "127.0.0.1:5000/team/viadocker:2"]);
+    assert!(r.stdout.starts_with(&id), "{r:?}");
+    assert!(r.stdout.contains("127.0.0.1:5000/team/viadocker@sha256:"), "{r:?}");
+    let r = e.docker(&["pull", "127.0.0.1:5000/team/nothere:1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("manifest for 127.0.0.1:5000/team/nothere:1 not found"), "{r:?}");
+    assert_no_scratch(&e);
+}
+
+#[test]
+fn mirror_serves_docker_io_and_insecure_registries() {
+    // The hub on 127.0.0.1 (insecure by default, as in Docker) and a registry on a
+    // non-loopback address that needs `insecure-registries`.
+    let e = Engine::start_configured(r#"{"registry-mirrors": ["http://127.0.0.1:5000"]}"#, &[]);
+    engine_registry_support::netns_lo_up(&e, Some("10.77.0.1/32"));
+    let _hub = SandboxRegistry::start(&e, "127.0.0.1:5000", &[]);
+    let _lan = SandboxRegistry::start(&e, "10.77.0.1:5001", &[]);
+    e.import_busybox();
+    let id = image_id(&e, "busybox");
+    e.ok(&["tag", "busybox", "127.0.0.1:5000/library/busybox:latest"]);
+    e.ok(&["push", "127.0.0.1:5000/library/busybox:latest"]);
+    e.ok(&["rmi", "busybox", "127.0.0.1:5000/library/busybox:latest"]);
+
+    let out = e.ok(&["pull", "busybox"]);
+    assert!(out.starts_with("Using default tag: latest\nlatest: Pulling from library/busybox\n"), "{out}");
+    assert!(out.ends_with("Status: Downloaded newer image for busybox:latest\ndocker.io/library/busybox:latest\n"), "{out}");
+    assert_eq!(image_id(&e, "busybox"), id);
+    let rd = e.ok(&["inspect", "--format", "{{json .RepoDigests}}", "busybox"]);
+    assert!(rd.starts_with("[\"busybox@sha256:"), "{rd}");
+    let out = e.ok(&["search", "busy"]);
+    let row: Vec<&str> = out.lines().nth(1).unwrap_or("").split_whitespace().collect();
+    assert_eq!(row, ["busybox", "0", "[OK]"], "{out}");
+
+    // Plain HTTP to 10.77.0.1 is refused until it is listed in insecure-registries.
+    e.ok(&["tag", "busybox", "10.77.0.1:5001/lab/bb:1"]);
+    let r = e.berth(&["push", "10.77.0.1:5001/lab/bb:1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("https://10.77.0.1:5001/v2/"), "{r:?}");
+    let mut e = e;
+    e.kill_daemon();
+    std::fs::write(e.dir.path().join("daemon.json"), r#"{"registry-mirrors": ["http://127.0.0.1:5000"], "insecure-registries": ["10.77.0.0/16"]}"#).unwrap();
+    e.start_daemon();
+    let out = e.ok(&["push", "10.77.0.1:5001/lab/bb:1"]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(b)))
+}
+
+#[test]
+fn faulty_registry_leaves_no_partial_image() {
+    use engine_registry_support::{Answer, FaultyRegistry};
+    let e = Engine::start();
+    let layer = std::fs::read(berth_tests::engine::busybox_tar()).unwrap();
+    let (layer_digest, diff_id) = (sha256(&layer), sha256(&layer));
+    let config_for = |diff: &str| {
+        serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+            "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": [diff]},
+        }))
+        .unwrap()
+    };
+    let good_config = config_for(&diff_id);
+    let bad_config = config_for(&sha256(b"something else"));
+    let manifest_for = |config: &[u8]| {
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": config.len(), "digest": sha256(config)},
+            "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": layer.len(), "digest": layer_digest}],
+        }))
+        .unwrap()
+    };
+    const MT: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    let mut routes = vec![("/v2/".to_string(), Answer::ok("application/json", b"{}".to_vec()))];
+    let mut corrupt = layer.clone();
+    corrupt[600] ^= 0xff;
+    let cut = Answer { cut_after: Some(layer.len() / 2), ..Answer::ok("application/octet-stream", layer.clone()) };
+    let html = Answer { status: 502, ..Answer::ok("text/html", b"<html><body><h1>502 Bad Gateway</h1></body></html>".to_vec()) };
+    for (repo, config, blob) in [
+        ("corrupt", &good_config, Answer::ok("application/octet-stream", corrupt)),
+        ("html", &good_config, html),
+        ("cut", &good_config, cut),
+        ("diffid", &bad_config, Answer::ok("application/octet-stream", layer.clone())),
+    ] {
+        routes.push((format!("/v2/bad/{repo}/manifests/latest"), Answer::ok(MT, manifest_for(config))));
+        routes.push((format!("/v2/bad/{repo}/blobs/{}", sha256(config)), Answer::ok("application/octet-stream", config.clone())));
+        routes.push((format!("/v2/bad/{repo}/blobs/{layer_digest}"), blob));
+    }
+    let list = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.docker.distribution.manifest.list.v2+json",
+        "manifests": [{"mediaType": MT, "size": 10, "digest": sha256(b"x"), "platform": {"architecture": "arm64", "os": "linux", "variant": "v8"}}],
+    }))
+    .unwrap();
+    routes.push(("/v2/bad/platform/manifests/latest".into(), Answer::ok("application/vnd.docker.distribution.manifest.list.v2+json", list)));
+    let _reg = FaultyRegistry::start(&e, "127.0.0.1:5000", routes);
+
+    for (repo, want) in [
+        ("corrupt", format!("filesystem layer verification failed for digest {layer_digest}")),
+        ("html", "502 Bad Gateway".to_string()),
+        ("cut", "connection".to_string()),
+        ("diffid", "invalid diffID for layer 0".to_string()),
+        ("platform", "no matching manifest for linux/amd64 in the manifest list entries".to_string()),
+    ] {
+        let r = e.berth(&["pull", &format!("127.0.0.1:5000/bad/{repo}")]);
+        assert_eq!(r.code, 1, "{repo}: {r:?}");
+        assert!(r.stderr.contains(&want), "{repo}: want {want:?} in {r:?}");
+        assert!(!r.stdout.contains("Status:"), "{repo}: {r:?}");
+    }
+    assert_eq!(e.ok(&["images", "-qa"]), "", "no partial image");
+    let layers = e.data_root().join("image/overlay2/layerdb/sha256");
+    assert_eq!(std::fs::read_dir(&layers).map(|d| d.count()).unwrap_or(0), 0, "no layer left behind");
+    assert_no_scratch(&e);
+}
