@@ -2,6 +2,7 @@
 //! printed as ratios. Each benchmark lives in its own module.
 
 mod images;
+mod net;
 mod pull;
 mod run;
 mod runtime;
@@ -14,7 +15,8 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("images") => images::run(&args[1..]),
         Some("pull") => pull::run(&args[1..]),
         Some("run") => run::run(&args[1..]),
-        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull, run)"),
-        None => bail!("usage: cargo xtask bench runtime|images|pull|run"),
+        Some("net") => net::run(&args[1..]),
+        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull, run, net)"),
+        None => bail!("usage: cargo xtask bench runtime|images|pull|run|net"),
     }
 }
