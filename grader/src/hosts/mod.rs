@@ -6,6 +6,7 @@
 mod cleanup;
 pub mod exec;
 mod host;
+pub mod hub;
 pub mod images;
 pub mod init;
 mod lan;

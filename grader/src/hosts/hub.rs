@@ -1,0 +1,141 @@
+//! The lab hub (issue 7, part 3): a lab host running the real distribution registry
+//! (`docker-registry`) that holds every fixture image, pushed there by the host's own berth at
+//! provisioning. Other hosts set `"registry-mirrors": ["http://<hub address>:5000"]`, so
+//! `docker pull busybox` works offline in every lab, exactly as with a registry mirror.
+//!
+//! Everything lives inside the hub host: the registry runs in its namespaces and cgroup (so
+//! `reset` kills it with the host) and stores blobs in the host's private `/tmp`.
+
+use super::{HostError, VirtualLab};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The hub's registry port (`http://<hub>:5000` is the mirror URL).
+pub const HUB_PORT: u16 = 5000;
+const REGISTRY_DIR: &str = "/tmp/berth-hub-registry";
+
+/// `registry-mirrors` entry for the other hosts: `http://10.1.1.10:5000`.
+pub fn mirror_url(vl: &VirtualLab, hub: &str) -> Result<String, HostError> {
+    let h = vl.host_state(hub)?;
+    let ip = h.address.split('/').next().unwrap_or(&h.address);
+    Ok(format!("http://{ip}:{HUB_PORT}"))
+}
+
+/// The fixture images to publish: every `<name>.tar` in `images_dir`, sorted.
+pub fn fixture_images(images_dir: &Path) -> Result<Vec<String>, HostError> {
+    let mut names: Vec<String> = std::fs::read_dir(images_dir)
+        .map_err(super::io(images_dir))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_suffix(".tar")
+                .map(String::from)
+        })
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Starts the registry on `hub` (whose berthd must be running) and pushes every fixture image
+/// there as `library/<repo>:<tag>`. Returns the references pushed (`busybox:latest`, …).
+pub fn provision_hub(
+    vl: &VirtualLab,
+    hub: &str,
+    images_dir: &Path,
+) -> Result<Vec<String>, HostError> {
+    let images = fixture_images(images_dir)?;
+    start_registry(vl, hub)?;
+    let mut pushed = Vec::new();
+    for name in images {
+        let archive = format!("{}/{name}.tar", super::init::IMAGES_DIR);
+        let out = run_ok(
+            vl,
+            hub,
+            &format!("berth load -i {archive}"),
+            Duration::from_secs(120),
+        )?;
+        for loaded in out.lines().filter_map(|l| l.strip_prefix("Loaded image: ")) {
+            let (repo, tag) = loaded.rsplit_once(':').unwrap_or((loaded, "latest"));
+            // Docker Hub names: `busybox` is `library/busybox` on the wire.
+            let path = if repo.contains('/') {
+                repo.to_string()
+            } else {
+                format!("library/{repo}")
+            };
+            let target = format!("127.0.0.1:{HUB_PORT}/{path}:{tag}");
+            run_ok(
+                vl,
+                hub,
+                &format!(
+                    "berth tag {loaded} {target} && berth push {target} && berth rmi {target}"
+                ),
+                Duration::from_secs(300),
+            )?;
+            pushed.push(format!("{repo}:{tag}"));
+        }
+    }
+    Ok(pushed)
+}
+
+fn run_ok(vl: &VirtualLab, host: &str, cmd: &str, timeout: Duration) -> Result<String, HostError> {
+    let out = vl.run(host, cmd, timeout)?;
+    if out.status != 0 {
+        return Err(HostError::Helper(format!(
+            "hub {host}: `{cmd}` failed ({}): {}{}",
+            out.status,
+            out.stdout.trim(),
+            out.stderr.trim()
+        )));
+    }
+    Ok(out.stdout)
+}
+
+fn start_registry(vl: &VirtualLab, hub: &str) -> Result<(), HostError> {
+    let config = format!(
+        "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {REGISTRY_DIR}/storage\n  delete:\n    enabled: true\nhttp:\n  addr: 0.0.0.0:{HUB_PORT}\n  secret: berth-lab-hub\n"
+    );
+    let cmd = format!(
+        "mkdir -p {REGISTRY_DIR}/storage && cat > {REGISTRY_DIR}/config.yml <<'EOF'\n{config}EOF\nsetsid docker-registry serve {REGISTRY_DIR}/config.yml >{REGISTRY_DIR}/registry.log 2>&1 </dev/null &"
+    );
+    run_ok(vl, hub, &cmd, Duration::from_secs(10))?;
+    let pid = vl
+        .host_state(hub)?
+        .init
+        .as_ref()
+        .map(|p| p.pid)
+        .unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !listening(&vl.config.proc_root, pid) {
+        if Instant::now() >= deadline {
+            let log = vl
+                .run(
+                    hub,
+                    &format!("cat {REGISTRY_DIR}/registry.log"),
+                    Duration::from_secs(5),
+                )
+                .map(|o| o.stdout)
+                .unwrap_or_default();
+            return Err(HostError::Helper(format!(
+                "hub {hub}: docker-registry did not listen on port {HUB_PORT} within 15 s: {}",
+                log.trim()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+/// Connects to 127.0.0.1:5000 from a thread inside the host's network namespace.
+fn listening(proc_root: &Path, pid: i32) -> bool {
+    let Ok(ns) = std::fs::File::open(proc_root.join(pid.to_string()).join("ns/net")) else {
+        return false;
+    };
+    std::thread::spawn(move || {
+        // Network namespaces are per thread: only this short-lived thread moves.
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).is_ok()
+            && std::net::TcpStream::connect(("127.0.0.1", HUB_PORT)).is_ok()
+    })
+    .join()
+    .unwrap_or(false)
+}
