@@ -294,3 +294,36 @@ fn faulty_registry_leaves_no_partial_image() {
     assert_eq!(std::fs::read_dir(&layers).map(|d| d.count()).unwrap_or(0), 0, "no layer left behind");
     assert_no_scratch(&e);
 }
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl").current_dir(dir).args(args).output().expect("running openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn tls_registry_trusted_through_certs_d() {
+    // A registry with a certificate for 10.77.0.1 signed by a test CA: refused until the CA is
+    // in <config dir>/certs.d/10.77.0.1:5002/ca.crt (read per operation, no restart).
+    let e = Engine::start();
+    engine_registry_support::netns_lo_up(&e, Some("10.77.0.1/32"));
+    let certs = tempfile::tempdir().unwrap();
+    let d = certs.path();
+    openssl(d, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=berth-test-ca"]);
+    openssl(d, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "srv.key", "-out", "srv.csr", "-subj", "/CN=10.77.0.1"]);
+    std::fs::write(d.join("ext.cnf"), "subjectAltName=IP:10.77.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n").unwrap();
+    openssl(d, &["x509", "-req", "-in", "srv.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "srv.crt", "-days", "2", "-extfile", "ext.cnf"]);
+    let _reg = SandboxRegistry::start_with(&e, "10.77.0.1:5002", &[], Some((d.join("srv.crt"), d.join("srv.key"))));
+    e.import_busybox();
+    e.ok(&["tag", "busybox", "10.77.0.1:5002/secure/bb:1"]);
+    let r = e.berth(&["push", "10.77.0.1:5002/secure/bb:1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.stderr.contains("https://10.77.0.1:5002/v2/") && r.stderr.to_lowercase().contains("certificate"), "{r:?}");
+    let ca_dir = e.dir.path().join("certs.d/10.77.0.1:5002");
+    std::fs::create_dir_all(&ca_dir).unwrap();
+    std::fs::copy(d.join("ca.crt"), ca_dir.join("ca.crt")).unwrap();
+    let out = e.ok(&["push", "10.77.0.1:5002/secure/bb:1"]);
+    assert!(out.contains("1: digest: sha256:"), "{out}");
+    e.ok(&["rmi", "10.77.0.1:5002/secure/bb:1"]);
+    let out = e.ok(&["pull", "10.77.0.1:5002/secure/bb:1"]);
+    assert!(out.contains("Status: Downloaded newer image for 10.77.0.1:5002/secure/bb:1"), "{out}");
+}

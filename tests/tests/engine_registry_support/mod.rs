@@ -62,6 +62,11 @@ impl SandboxRegistry {
     /// docker-registry on `addr` (e.g. `127.0.0.1:5000`), with htpasswd auth when `users` is
     /// not empty.
     pub fn start(e: &Engine, addr: &str, users: &[(&str, &str)]) -> SandboxRegistry {
+        Self::start_with(e, addr, users, None)
+    }
+
+    /// `tls`: (certificate PEM, key PEM) to serve HTTPS.
+    pub fn start_with(e: &Engine, addr: &str, users: &[(&str, &str)], tls: Option<(PathBuf, PathBuf)>) -> SandboxRegistry {
         let bin = registry_binary();
         netns_lo_up(e, None);
         let dir = tempfile::Builder::new().prefix("berth-registry-").tempdir().unwrap();
@@ -75,8 +80,12 @@ impl SandboxRegistry {
             std::fs::write(&path, lines).unwrap();
             format!("auth:\n  htpasswd:\n    realm: basic-realm\n    path: {}\n", path.display())
         };
+        let tls = match &tls {
+            Some((cert, key)) => format!("  tls:\n    certificate: {}\n    key: {}\n", cert.display(), key.display()),
+            None => String::new(),
+        };
         let config = format!(
-            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: berth-test-secret\n{auth}",
+            "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {addr}\n  secret: berth-test-secret\n{tls}{auth}",
             storage.display()
         );
         let cfg = dir.path().join("config.yml");
