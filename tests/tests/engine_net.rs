@@ -242,6 +242,7 @@ fn links_are_one_way() {
     let r = e.berth(&["exec", "c3", "ping", "-c", "1", "-W", "1", "c1"]);
     assert_ne!(r.code, 0, "{r:?}");
     assert_eq!(e.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks.bridge.Links}}", "c2"]).trim(), r#"["/c1:/c2/haha"]"#);
+    assert_eq!(e.ok(&["inspect", "-f", "{{json .HostConfig.Links}}", "c2"]).trim(), r#"["/c1:/c2/haha"]"#);
     // Docker's errors: unknown target at create, stopped target at start.
     let r = e.berth(&["create", "--link", "nosuch:x", "busybox", "true"]);
     assert!(r.stderr.contains("could not get container for nosuch"), "{r:?}");
@@ -374,4 +375,21 @@ fn daemon_restart_keeps_connectivity_then_teardown_is_exact() {
 
 fn e_id(e: &Engine, name: &str) -> String {
     e.ok(&["inspect", "-f", "{{.Id}}", name]).trim().to_string()
+}
+
+#[test]
+fn daemon_json_bip_and_mtu_shape_the_default_bridge() {
+    let mut e = Engine::start();
+    e.kill_daemon();
+    std::fs::write(e.dir.path().join("daemon.json"), r#"{"bip": "10.55.0.1/24", "mtu": 1400}"#).unwrap();
+    e.start_daemon();
+    e.import_busybox();
+    e.ok(&["run", "-d", "--name", "cc", "busybox", "sleep", "1000"]);
+    let addr = e.ok(&["exec", "cc", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(addr.contains("inet 10.55.0.2/24"), "{addr}");
+    assert_eq!(e.ok(&["exec", "cc", "cat", "/sys/class/net/eth0/mtu"]), "1400\n");
+    assert!(sandbox_out(&e, &["ip", "-4", "-o", "addr", "show", "berth0"]).contains("10.55.0.1/24"));
+    assert!(sandbox_out(&e, &["ip", "-o", "link", "show", "berth0"]).contains("mtu 1400"));
+    assert_eq!(e.ok(&["network", "inspect", "-f", "{{index .Options \"com.docker.network.driver.mtu\"}}", "bridge"]), "1400\n");
+    e.ok(&["rm", "-f", "cc"]);
 }

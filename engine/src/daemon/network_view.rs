@@ -104,6 +104,15 @@ impl Daemon {
         })
     }
 
+    /// `HostConfig.Links` as Docker stores them (`/c1:/c2/haha`), None without links.
+    pub fn net_links(&self, c: &Container) -> Option<Value> {
+        let cn = ContainerNet::load(&self.store.dir(c.id()));
+        if cn.links.is_empty() {
+            return None;
+        }
+        Some(json!(cn.links.iter().map(|l| format!("/{}:{}/{}", l.name, c.record.name, l.alias)).collect::<Vec<_>>()))
+    }
+
     /// `Ports` and `NetworkSettings` of a `GET /containers/json` entry.
     pub fn net_list_fields(&self, c: &Container) -> (Value, Value) {
         let s = self.net_snapshot(c);

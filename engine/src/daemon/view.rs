@@ -111,7 +111,10 @@ pub fn inspect(d: &Daemon, c: &Container) -> Value {
             v["Source"] = json!(d.volumes_root().join(v["Name"].as_str().unwrap_or("")).join("_data"));
         }
     }
-    let hc = serde_json::to_value(&c.host_config).unwrap_or(Value::Null);
+    let mut hc = serde_json::to_value(&c.host_config).unwrap_or(Value::Null);
+    if let Some(links) = d.net_links(c) {
+        hc["Links"] = links;
+    }
     json!({
         "Id": c.id(),
         "Created": c.record.created,
