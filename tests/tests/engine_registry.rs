@@ -211,6 +211,11 @@ fn mirror_serves_docker_io_and_insecure_registries() {
     let out = e.ok(&["search", "busy"]);
     let row: Vec<&str> = out.lines().nth(1).unwrap_or("").split_whitespace().collect();
     assert_eq!(row, ["busybox", "0", "[OK]"], "{out}");
+    let r = e.docker(&["search", "busy"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.lines().nth(1).unwrap_or("").starts_with("busybox "), "docker CLI search through berthd: {r:?}");
+    let r = e.docker(&["pull", "busybox"]);
+    assert!(r.code == 0 && r.stdout.contains("Status: Image is up to date for busybox:latest"), "{r:?}");
 
     // Plain HTTP to 10.77.0.1 is refused until it is listed in insecure-registries.
     e.ok(&["tag", "busybox", "10.77.0.1:5001/lab/bb:1"]);
