@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use crate::util::fs::write_atomic;
+// Derived files, rewritten from the container's config whenever needed (Docker writes them
+// without fsync too): atomic, but not worth an fsync each on the create path.
+use crate::util::fs::write_atomic_volatile as write_atomic;
 
 const HOSTS_BASE: &str = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n";
 

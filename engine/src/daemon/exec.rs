@@ -160,7 +160,7 @@ impl Daemon {
             e.config.privileged,
         );
         let pfile = dir.join("process.json");
-        crate::util::fs::write_atomic(&pfile, &serde_json::to_vec(&process).expect("json"), 0o600)
+        crate::util::fs::write_atomic_volatile(&pfile, &serde_json::to_vec(&process).expect("json"), 0o600)
             .map_err(|err| DaemonError::System(format!("process.json: {err}")))?;
         let shim = ShimConfig {
             id: id.to_string(),

@@ -40,8 +40,11 @@ pub fn spawn_shim(berth: &Path, dir: &Path) -> Result<(), DaemonError> {
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(dir.join("exit.json"));
     let log = std::fs::File::create(dir.join("shim.log")).map_err(|e| DaemonError::System(format!("shim log: {e}")))?;
+    // The shim says "ready" on this pipe once its socket listens: no polling on the start path.
+    let (ready_r, ready_w) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| DaemonError::System(format!("pipe: {e}")))?;
     let mut cmd = std::process::Command::new(berth);
-    cmd.arg("shim").arg(dir).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::from(log));
+    cmd.arg("shim").arg(dir).stdin(Stdio::null()).stdout(Stdio::from(ready_w)).stderr(Stdio::from(log));
     // SAFETY: setsid is async-signal-safe; it detaches the shim from berthd's session.
     unsafe {
         cmd.pre_exec(|| {
@@ -50,23 +53,37 @@ pub fn spawn_shim(berth: &Path, dir: &Path) -> Result<(), DaemonError> {
         });
     }
     let mut child = cmd.spawn().map_err(|e| DaemonError::System(format!("cannot start shim {}: {e}", berth.display())))?;
-    let pid = child.id();
+    // Our copy of the write end must go, or EOF (the shim died) never comes.
+    drop(cmd);
     // Reap the shim if it exits while we are alive.
     std::thread::spawn(move || {
         let _ = child.wait();
     });
-    for _ in 0..1000 {
-        if crate::util::sock::connect(&sock).is_ok() {
-            return Ok(());
-        }
-        // SAFETY: existence probe of our own child.
-        if unsafe { libc::kill(pid as i32, 0) } != 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    if wait_ready(ready_r, Duration::from_secs(10)) && sock.exists() {
+        return Ok(());
     }
     let log = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
     Err(DaemonError::System(format!("shim did not come up: {}", log.trim())))
+}
+
+/// Wait for a line on the shim's readiness pipe; false on EOF (it died) or timeout.
+fn wait_ready(fd: std::os::fd::OwnedFd, timeout: Duration) -> bool {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    // SAFETY: poll on one valid fd we own.
+    let n = loop {
+        let n = unsafe { libc::poll(&mut p, 1, timeout.as_millis() as i32) };
+        if n < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        break n;
+    };
+    if n <= 0 {
+        return false;
+    }
+    let mut b = [0u8; 6];
+    matches!(std::fs::File::from(fd).read(&mut b), Ok(n) if n > 0)
 }
 
 fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl std::future::Future<Output = T> {
@@ -157,7 +174,7 @@ impl Daemon {
         }
         self.net_start(&c).map_err(fail)?.apply(&mut oci);
         let data = serde_json::to_vec_pretty(&oci).expect("spec serializes");
-        crate::util::fs::write_atomic(&dir.join("config.json"), &data, 0o600)
+        crate::util::fs::write_atomic_volatile(&dir.join("config.json"), &data, 0o600)
             .map_err(|e| fail(DaemonError::System(format!("config.json: {e}"))))?;
         let cfg = c.record.config.clone();
         let shim = ShimConfig {
@@ -269,7 +286,7 @@ impl Daemon {
         let d = self.clone();
         let id2 = id.to_string();
         blocking(move || d.net_teardown(&id2)).await;
-        let res = self.update(id, |c| {
+        let record_exit = |c: &mut crate::container::record::Container| {
             let s = &mut c.record.state;
             s.running = false;
             s.paused = false;
@@ -278,7 +295,20 @@ impl Daemon {
             s.oom_killed = exit.oom_killed;
             s.finished_at = exit.finished_at.clone();
             (c.host_config.auto_remove, c.host_config.restart_policy.clone(), c.record.has_been_manually_stopped, c.record.restart_count)
-        });
+        };
+        // An `--rm` container is deleted right below: persisting its exit first costs two
+        // fsyncs on every `run --rm`. If berthd dies in between, recovery finds it running
+        // with its shim gone, reads exit.json and removes it: the same end state.
+        let auto_remove = self.get(id).map(|c| c.host_config.auto_remove).unwrap_or(false);
+        let res = if auto_remove {
+            let mut g = self.inner.lock().unwrap();
+            let r = g.containers.get_mut(id).map(record_exit).ok_or_else(|| DaemonError::no_such_container(id));
+            drop(g);
+            self.notify();
+            r
+        } else {
+            self.update(id, record_exit)
+        };
         {
             let mut g = self.inner.lock().unwrap();
             if let Some(l) = g.live.get_mut(id) {

@@ -52,7 +52,7 @@ impl ShimConfig {
 
     pub fn save(&self, state_dir: &Path) -> std::io::Result<()> {
         let data = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::util::fs::write_atomic(&state_dir.join(Self::FILE), &data, 0o600)
+        crate::util::fs::write_atomic_volatile(&state_dir.join(Self::FILE), &data, 0o600)
     }
 }
 

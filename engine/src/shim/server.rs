@@ -84,12 +84,26 @@ pub fn run(dir: &Path) -> std::io::Result<()> {
             std::process::exit(1);
         }
     });
+    notify_ready();
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         let s = shim.clone();
         std::thread::spawn(move || s.handle(conn));
     }
     Ok(())
+}
+
+/// Tell whoever started us that the socket accepts connections: one line on stdout (a
+/// pipe berthd waits on, instead of polling the socket), then stdout goes to /dev/null so
+/// that nothing later can block on, or die of, a pipe nobody reads.
+fn notify_ready() {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(b"ready\n").and_then(|_| out.flush());
+    drop(out);
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 onto our own stdout.
+        unsafe { libc::dup2(null.as_raw_fd(), 1) };
+    }
 }
 
 /// Inode of the socket we bound: a successor shim (container restarted) may already have
@@ -296,8 +310,11 @@ impl Shim {
         let mut cmd = cfg.runtime.command(Some(&runtime_log));
         cmd.current_dir(&self.dir);
         let (op, what) = match &cfg.process {
+            // `run --detach` is create + start in one runtime invocation: one process
+            // start-up (a Go runtime for runc) less on every `docker run`. The output pipes
+            // and the console socket exist before it, so nothing is lost.
             Process::Init { bundle } => {
-                cmd.arg("create").arg("--bundle").arg(bundle);
+                cmd.arg("run").arg("--detach").arg("--bundle").arg(bundle);
                 ("create", "OCI runtime create failed")
             }
             Process::Exec { process_file, .. } => {
@@ -343,6 +360,12 @@ impl Shim {
             // Unblock the console receiver if the runtime never connected.
             let _ = crate::util::sock::connect(&self.dir.join("console.sock"));
             let msg = super::runtime::last_error(&log);
+            // Docker's text names the create step (containerd creates, then starts).
+            let run_prefix = format!("{} run failed", cfg.runtime.name);
+            let msg = match msg.strip_prefix(&run_prefix) {
+                Some(rest) => format!("{} create failed{rest}", cfg.runtime.name),
+                None => msg,
+            };
             let msg = if msg.starts_with(&format!("{} {op}", cfg.runtime.name)) || msg.contains(" failed: ") {
                 msg
             } else {
@@ -369,14 +392,6 @@ impl Shim {
                 std::thread::spawn(move || s.pump(f, stream))
             })
             .collect();
-        if let Process::Init { .. } = cfg.process {
-            if let Err(e) = cfg.runtime.simple(&["start", &cfg.id]) {
-                // SAFETY: kill the half-started init we own.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                let _ = cfg.runtime.simple(&["delete", "--force", &cfg.id]);
-                return Err(format!("OCI runtime start failed: {e}: unknown"));
-            }
-        }
         self.inner.lock().unwrap().phase = Phase::Running(pid);
         let s = self.clone();
         std::thread::spawn(move || s.reap(pid, handles));
@@ -454,7 +469,7 @@ impl Shim {
         let oom_killed = code == 137 && self.oom_killed();
         let exit = ExitStatus { exit_code: code, oom_killed, finished_at: crate::util::time::now() };
         if let Ok(data) = serde_json::to_vec(&exit) {
-            let _ = crate::util::fs::write_atomic(&self.dir.join("exit.json"), &data, 0o600);
+            let _ = crate::util::fs::write_atomic_volatile(&self.dir.join("exit.json"), &data, 0o600);
         }
         let mut g = self.inner.lock().unwrap();
         g.phase = Phase::Exited(exit);
