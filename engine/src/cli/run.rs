@@ -167,14 +167,51 @@ fn parse_restart(s: &str) -> Result<Value, String> {
     Ok(json!({"Name": name, "MaximumRetryCount": count}))
 }
 
+/// The docker CLI's `--env-file` parser (opts.ParseEnvFile): leading whitespace and `#`
+/// comment lines dropped, values passed through untrimmed, a bare `VAR` takes the client's
+/// value and is skipped when the client has none.
 fn read_env_file(path: &str) -> Result<Vec<String>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("open {path}: {e}"))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| if l.contains('=') { l.to_string() } else { format!("{l}={}", std::env::var(l).unwrap_or_default()) })
-        .collect())
+    parse_env_file(path, |k| std::env::var(k).ok())
+}
+
+fn parse_env_file(path: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Vec<String>, String> {
+    let text = std::fs::read(path).map_err(|e| {
+        let msg = match e.raw_os_error() {
+            // SAFETY: strerror returns a static NUL-terminated message.
+            Some(n) => unsafe { std::ffi::CStr::from_ptr(libc::strerror(n)) }.to_string_lossy().to_lowercase(),
+            None => e.to_string(),
+        };
+        format!("open {path}: {msg}")
+    })?;
+    let text = String::from_utf8(text).map_err(|_| format!("env file {path} contains invalid utf8 bytes"))?;
+    let mut out = Vec::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let raw = if i == 0 { raw.trim_start_matches('\u{feff}') } else { raw };
+        let line = raw.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (var, value) = match line.split_once('=') {
+            Some((k, v)) => (k.trim_start(), Some(v)),
+            None => (line, None),
+        };
+        if var.contains([' ', '\t', '\n', '\u{b}', '\u{c}', '\r']) {
+            return Err(format!("poorly formatted environment: variable '{var}' contains whitespaces"));
+        }
+        if var.is_empty() {
+            return Err(format!("poorly formatted environment: no variable name on line '{line}'"));
+        }
+        match value {
+            Some(v) => out.push(format!("{var}={v}")),
+            None => {
+                if let Some(v) = lookup(var) {
+                    out.push(format!("{var}={v}"));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn validate_image(r: &str) -> Result<(), String> {
@@ -531,6 +568,18 @@ mod tests {
         assert_eq!(start_error_code("exec: \"sleep\": executable file not found in $PATH"), 127);
         assert_eq!(start_error_code("permission denied"), 126);
         assert_eq!(start_error_code("boom"), 125);
+    }
+
+    #[test]
+    fn env_files_like_the_docker_cli() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("e.env");
+        std::fs::write(&f, "# comment\n\n  A=1 \nB\nC\n   # indented comment\nD=x=y\n").unwrap();
+        let got = parse_env_file(f.to_str().unwrap(), |k| (k == "B").then(|| "fromclient".to_string())).unwrap();
+        assert_eq!(got, ["A=1 ", "B=fromclient", "D=x=y"], "C is unset in the client: skipped");
+        std::fs::write(&f, "BAD KEY=1\n").unwrap();
+        assert_eq!(parse_env_file(f.to_str().unwrap(), |_| None).unwrap_err(), "poorly formatted environment: variable 'BAD KEY' contains whitespaces");
+        assert_eq!(read_env_file("/nonexistent/x.env").unwrap_err(), "open /nonexistent/x.env: no such file or directory");
     }
 
     #[test]
