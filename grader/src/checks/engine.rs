@@ -33,6 +33,10 @@ pub struct EngineCheck {
     pub field: Option<String>,
     #[serde(default)]
     pub equals: Option<String>,
+    /// A regex `field` must match (e.g. `/RepoDigests/0` = `^busybox@sha256:[0-9a-f]{64}$`:
+    /// the image came from a registry).
+    #[serde(default)]
+    pub matches: Option<String>,
 }
 
 fn default_socket() -> String {
@@ -115,9 +119,10 @@ impl EngineCheck {
             "images"
         };
         let what = format!("{object} [{}] on {}", sel.join(", "), self.host);
-        match (self.present, &self.field, &self.equals) {
-            (false, _, _) => format!("no {what}"),
-            (true, Some(f), Some(v)) => format!("{what} has {f}={v}"),
+        match (self.present, &self.field, &self.equals, &self.matches) {
+            (false, ..) => format!("no {what}"),
+            (true, Some(f), Some(v), _) => format!("{what} has {f}={v}"),
+            (true, Some(f), None, Some(m)) => format!("{what} has {f} matching /{m}/"),
             _ => format!("{what} exists"),
         }
     }
@@ -177,18 +182,24 @@ impl EngineCheck {
                 format!("{} {path} objects, none matching", list.len()),
             );
         };
-        match (&self.field, &self.equals) {
-            (Some(f), Some(v)) => {
-                if let Some(o) = selected
-                    .iter()
-                    .find(|o| o.pointer(f).map(text).as_deref() == Some(v.as_str()))
-                {
-                    Outcome::pass(observed_of(o))
-                } else {
-                    Outcome::fail(expected, observed_of(first))
-                }
-            }
-            _ => Outcome::pass(observed_of(first)),
+        let re = match self.matches.as_deref().map(regex::Regex::new) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => return Outcome::fail(expected, format!("bad regex: {e}")),
+            None => None,
+        };
+        let field_ok = |o: &&&serde_json::Value| {
+            let Some(f) = &self.field else { return true };
+            let v = o.pointer(f).map(text);
+            self.equals
+                .as_ref()
+                .is_none_or(|e| v.as_deref() == Some(e.as_str()))
+                && re
+                    .as_ref()
+                    .is_none_or(|r| v.as_deref().is_some_and(|v| r.is_match(v)))
+        };
+        match selected.iter().find(field_ok) {
+            Some(o) => Outcome::pass(observed_of(o)),
+            None => Outcome::fail(expected, observed_of(first)),
         }
     }
 }
@@ -220,6 +231,41 @@ mod tests {
     }
 
     #[test]
+    fn field_matches_a_regex() {
+        let t = tempfile::tempdir().unwrap();
+        let run = t.path().join("proc/100/root/run");
+        std::fs::create_dir_all(&run).unwrap();
+        let body = r#"[{"Id":"1","RepoTags":["busybox:latest"],"RepoDigests":["busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"]},
+                       {"Id":"2","RepoTags":["nginx:latest"],"RepoDigests":[]}]"#;
+        let srv = fake_daemon(&run.join("berth.sock"), body, 2);
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
+        let c = ctx(t.path(), &hosts);
+        let mut chk = EngineCheck {
+            host: "vm1".into(),
+            socket: default_socket(),
+            object: Object::Images,
+            select: [("/RepoTags/0".to_string(), "busybox:latest".to_string())].into(),
+            present: true,
+            field: Some("/RepoDigests/0".into()),
+            equals: None,
+            matches: Some("^busybox@sha256:[0-9a-f]{64}$".into()),
+        };
+        assert!(chk.probe(&c).passed());
+        chk.select = [("/RepoTags/0".to_string(), "nginx:latest".to_string())].into();
+        match chk.probe(&c) {
+            Outcome::Fail { observed, expected } => {
+                assert_eq!(observed, "/RepoDigests/0=(absent)");
+                assert!(expected.contains("matching /^busybox@"), "{expected}");
+            }
+            o => panic!("{o:?}"),
+        }
+        srv.join().unwrap();
+    }
+
+    #[test]
     fn selects_containers_by_pointer() {
         let t = tempfile::tempdir().unwrap();
         let run = t.path().join("proc/100/root/run");
@@ -240,6 +286,7 @@ mod tests {
             present: true,
             field: Some("/State".into()),
             equals: Some("running".into()),
+            matches: None,
         };
         let o = chk.probe(&c);
         assert!(o.passed(), "{o:?}");
@@ -274,6 +321,7 @@ mod tests {
             present: true,
             field: None,
             equals: None,
+            matches: None,
         };
         match chk.probe(&c) {
             Outcome::Fail { observed, .. } => {

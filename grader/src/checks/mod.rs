@@ -228,7 +228,8 @@ impl CheckSpec {
                     .map(|_| ())
                     .map_err(|e| ("to".into(), format!("{e}")))
             }
-            CheckSpec::Quiz(_) | CheckSpec::Engine(_) => Ok(()),
+            CheckSpec::Engine(c) => re("matches", &c.matches),
+            CheckSpec::Quiz(_) => Ok(()),
         }
     }
 }
