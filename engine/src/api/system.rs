@@ -74,6 +74,31 @@ fn os_name() -> String {
         .unwrap_or_else(|| "Linux".into())
 }
 
+/// `RegistryConfig.InsecureRegistryCIDRs` as dockerd reports it: the CIDR entries of
+/// `insecure-registries`, then loopback (always insecure).
+fn insecure_cidrs(insecure: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = insecure.iter().filter(|r| r.contains('/')).cloned().collect();
+    if !v.iter().any(|c| c == "127.0.0.0/8") {
+        v.push("127.0.0.0/8".into());
+    }
+    v
+}
+
+/// `RegistryConfig.IndexConfigs` as dockerd reports it: docker.io (secure, official, with the
+/// mirrors) and one insecure entry per host of `insecure-registries`. The docker CLI's `info`
+/// lists the insecure entries under "Insecure Registries".
+fn index_configs(mirrors: &[String], insecure: &[String]) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "docker.io".into(),
+        json!({"Name": "docker.io", "Mirrors": mirrors, "Secure": true, "Official": true}),
+    );
+    for r in insecure.iter().filter(|r| !r.contains('/')) {
+        m.insert(r.clone(), json!({"Name": r, "Mirrors": [], "Secure": false, "Official": false}));
+    }
+    serde_json::Value::Object(m)
+}
+
 pub fn info(d: &Daemon) -> Resp {
     let (kernel, host) = uname();
     let (mut running, mut paused, mut stopped, mut total) = (0, 0, 0, 0);
@@ -105,7 +130,7 @@ pub fn info(d: &Daemon) -> Resp {
             "Architecture": std::env::consts::ARCH, "IndexServerAddress": "https://index.docker.io/v1/",
             "RegistryConfig": {
                 "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [],
-                "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": c.registry_mirrors,
+                "InsecureRegistryCIDRs": insecure_cidrs(&c.insecure_registries), "IndexConfigs": index_configs(&c.registry_mirrors, &c.insecure_registries), "Mirrors": c.registry_mirrors,
             },
             "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "MemTotal": mem_total(),
             "GenericResources": null, "DockerRootDir": c.data_root, "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",

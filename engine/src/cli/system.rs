@@ -65,8 +65,10 @@ pub fn info(c: &Client) -> CliResult {
     println!(" Debug Mode: {}", s("Debug"));
     println!(" Experimental: false");
     println!(" Insecure Registries:");
-    for r in v["InsecureRegistries"].as_array().into_iter().flatten().chain(v["RegistryConfig"]["InsecureRegistryCIDRs"].as_array().into_iter().flatten()) {
-        println!("  {}", r.as_str().unwrap_or(""));
+    // As the docker CLI: the insecure index configs by name, then the insecure CIDRs.
+    let insecure_names = v["RegistryConfig"]["IndexConfigs"].as_object().into_iter().flat_map(|m| m.values()).filter(|c| c["Secure"] == false).filter_map(|c| c["Name"].as_str());
+    for r in insecure_names.chain(v["RegistryConfig"]["InsecureRegistryCIDRs"].as_array().into_iter().flatten().filter_map(|c| c.as_str())) {
+        println!("  {r}");
     }
     if let Some(m) = v["RegistryConfig"]["Mirrors"].as_array().filter(|m| !m.is_empty()) {
         println!(" Registry Mirrors:");
