@@ -9,7 +9,7 @@ use std::process::Command;
 /// iproute2 (namespaces for sandboxes), nftables (berth-net port publishing), python3-docker (docker-py against berthd),
 /// gcc + libc6-dev + binutils (the hello-world fixture's program; readelf for the images' library closure),
 /// tini (its tini-static is `--init`'s docker-init).
-pub const PACKAGES: &[&str] = &["busybox-static", "runc", "skopeo", "umoci", "iproute2", "nftables", "docker-registry", "openssl", "python3-docker", "gcc", "libc6-dev", "binutils", "tini"];
+pub const PACKAGES: &[&str] = &["busybox-static", "runc", "skopeo", "umoci", "iproute2", "nftables", "docker-registry", "openssl", "curl", "python3-docker", "gcc", "libc6-dev", "binutils", "tini"];
 
 pub fn run(args: &[String]) -> Result<()> {
     ensure_packages(PACKAGES)?;

@@ -40,13 +40,16 @@ pub fn main(args: Vec<String>) -> i32 {
         Some("lan") => lan(&Args::parse(&args[2..])),
         Some("host") => host(&Args::parse(&args[2..])),
         Some("fake-engine") => fake_engine(&Args::parse(&args[2..])),
+        Some("token-server") => crate::token_server::Config::from_args(&args[2..])
+            .and_then(crate::token_server::serve)
+            .map_err(|e| e.to_string()),
         Some("exec") => {
             return exec(&args[2..]).unwrap_or_else(|e| {
                 eprintln!("berth-lab-host exec: {e}");
                 126
             })
         }
-        _ => Err("usage: berth-lab-host lan|host|exec …".into()),
+        _ => Err("usage: berth-lab-host lan|host|exec|token-server …".into()),
     };
     match r {
         Ok(()) => 0,
