@@ -149,18 +149,36 @@ extern "C" {
 }
 
 /// The fixture images, built when the lab needs one that is missing (a clean checkout): the
-/// images its hosts load, and busybox, which labs may ask the student to `docker load` from
-/// /run/berth-lab/images. Up-to-date fixtures are not re-checked (that takes seconds).
+/// images its hosts load, busybox, which labs may ask the student to `docker load` from
+/// /run/berth-lab/images, and every image when the lab has a hub (it serves them all; its
+/// registry storage is built once per fixture set in target/hub). Up-to-date fixtures are not
+/// re-checked (that takes seconds).
 fn config(o: &Opts, lab: Option<&Lab>) -> Result<Config> {
     let mut c = Config::new(&o.state, helper()?);
     let dir = crate::fixtures::fixtures_dir().join("images");
     if let Some(lab) = lab {
+        // A lab hub serves every fixture image: then all of them are needed.
+        let recipes: Vec<String> = if lab.hub_host().is_some() {
+            std::fs::read_dir(crate::workspace_root().join("fixtures"))
+                .map(|rd| {
+                    rd.flatten()
+                        .filter_map(|e| {
+                            let n = e.file_name().to_string_lossy().into_owned();
+                            n.strip_suffix(".toml").map(String::from)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        } else {
+            vec![]
+        };
         let missing = std::iter::once("busybox")
             .chain(
                 lab.hosts
                     .iter()
                     .flat_map(|h| h.images.iter().map(String::as_str)),
             )
+            .chain(recipes.iter().map(String::as_str))
             .any(|i| !dir.join(format!("{i}.tar")).is_file());
         if missing {
             eprintln!("building the fixture images (once)…");

@@ -26,6 +26,11 @@ pub struct Lab {
     #[serde(default = "default_lan")]
     pub lan: String,
     pub hosts: Vec<HostSpec>,
+    /// The lab hub (on unless `hub = false`): an extra host running the distribution registry
+    /// with every fixture image, the other hosts' `registry-mirrors`. Loading appends it to
+    /// `hosts` (named `hub`, address `.10` of the LAN unless `[hub]` says otherwise).
+    #[serde(default)]
+    pub hub: Hub,
     pub steps: Vec<Step>,
     #[serde(default)]
     pub quiz: Vec<QuizItem>,
@@ -58,6 +63,38 @@ pub struct HostSpec {
     /// (`POST /images/load` on /run/berth.sock) once its services are ready.
     #[serde(default)]
     pub images: Vec<String>,
+    /// Set on the implicit hub host (never read from lab.toml).
+    #[serde(skip)]
+    pub is_hub: bool,
+}
+
+/// `hub = false` (no hub), or `[hub]` with `name` / `address` (defaults `hub`, LAN `.10`).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(untagged)]
+pub enum Hub {
+    Enabled(bool),
+    Spec(HubSpec),
+}
+
+impl Default for Hub {
+    fn default() -> Hub {
+        Hub::Enabled(true)
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HubSpec {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub address: Option<String>,
+}
+
+impl Hub {
+    pub fn enabled(&self) -> bool {
+        !matches!(self, Hub::Enabled(false))
+    }
 }
 
 impl HostSpec {
@@ -171,15 +208,20 @@ impl Lab {
         let mut lab: Lab = parse_toml(path, text)?;
         lab.file = path.to_path_buf();
         lab.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        super::validate::validate(&lab, objectives).map_err(|(field, message)| {
-            CatalogError::Invalid {
-                file: path.to_path_buf(),
-                line: super::locate::line_of_path(text, &field),
-                field,
-                message,
-            }
-        })?;
+        let invalid = |field: &str, message: String| CatalogError::Invalid {
+            file: path.to_path_buf(),
+            line: super::locate::line_of_path(text, field),
+            field: field.into(),
+            message,
+        };
+        super::validate::add_hub(&mut lab).map_err(|(f, m)| invalid(&f, m))?;
+        super::validate::validate(&lab, objectives).map_err(|(f, m)| invalid(&f, m))?;
         Ok(lab)
+    }
+
+    /// The implicit hub host, when the lab has one.
+    pub fn hub_host(&self) -> Option<&HostSpec> {
+        self.hosts.iter().find(|h| h.is_hub)
     }
 
     pub fn host(&self, name: &str) -> Option<&HostSpec> {

@@ -10,7 +10,7 @@ mod validate;
 pub(crate) use validate::{first_host, parse_cidr};
 
 pub use error::CatalogError;
-pub use lab::{Action, Broken, HostSpec, Lab, QuizItem, Service, Step, Text};
+pub use lab::{Action, Broken, HostSpec, Hub, HubSpec, Lab, QuizItem, Service, Step, Text};
 pub use objectives::{Objective, ObjectiveKind, Objectives};
 
 use std::path::{Path, PathBuf};

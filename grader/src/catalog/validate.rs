@@ -248,3 +248,47 @@ pub(crate) fn mask(a: Ipv4Addr, p: u8) -> Ipv4Addr {
 pub(crate) fn first_host(net: Ipv4Addr, p: u8) -> Ipv4Addr {
     Ipv4Addr::from(u32::from(mask(net, p)) + 1)
 }
+
+/// Appends the implicit hub host (unless `hub = false`): named `hub` and at the LAN's `.10`
+/// unless `[hub]` says otherwise; its name and address must be free.
+pub fn add_hub(lab: &mut Lab) -> Result<(), Invalid> {
+    let spec = match &lab.hub {
+        super::lab::Hub::Enabled(false) => return Ok(()),
+        super::lab::Hub::Enabled(true) => super::lab::HubSpec::default(),
+        super::lab::Hub::Spec(s) => s.clone(),
+    };
+    let (net, prefix) = parse_cidr(&lab.lan).map_err(|m| ("lan".to_string(), m))?;
+    let name = spec.name.unwrap_or_else(|| "hub".into());
+    let address = spec
+        .address
+        .unwrap_or_else(|| format!("{}/{prefix}", Ipv4Addr::from(u32::from(net) + 10)));
+    let (a, _) = parse_cidr(&address).map_err(|m| ("hub.address".to_string(), m))?;
+    for (i, h) in lab.hosts.iter().enumerate() {
+        if h.name == name {
+            return Err((
+                format!("hosts[{i}].name"),
+                format!("{name:?} is the lab hub's name (rename the host, or set [hub] name, or hub = false)"),
+            ));
+        }
+        if parse_cidr(&h.address).map(|(b, _)| b == a).unwrap_or(false) {
+            return Err((
+                format!("hosts[{i}].address"),
+                format!("{a} is the lab hub's address (use another, or set [hub] address, or hub = false)"),
+            ));
+        }
+    }
+    let ip = a.to_string();
+    lab.hosts.push(crate::catalog::HostSpec {
+        services: vec![crate::hosts::hub::service(&name, &ip)],
+        name,
+        address,
+        hostname: None,
+        role: Some(
+            "the lab hub: a registry holding every fixture image, every host's registry mirror"
+                .into(),
+        ),
+        images: vec![],
+        is_hub: true,
+    });
+    Ok(())
+}

@@ -85,6 +85,7 @@ pub(super) fn start(
     lab: &Lab,
     h: &HostSpec,
     lab_cg: &str,
+    hub_storage: Option<&Path>,
 ) -> Result<(), HostError> {
     let dir = vl.state.dir.join("hosts").join(&h.name);
     for d in ["root", "tmp", "run", "var-lib-berth"] {
@@ -168,6 +169,9 @@ pub(super) fn start(
     }
     if let Some(d) = vl.config.images_dir.as_ref().filter(|d| d.is_dir()) {
         cmd.arg("--images-dir").arg(d);
+    }
+    if let Some(d) = hub_storage {
+        cmd.arg("--hub-dir").arg(d);
     }
     let pid = super::lan::spawn_helper(cmd, &format!("host {}", h.name), Duration::from_secs(10))?;
     let proc_root = vl.config.proc_root.clone();

@@ -1,10 +1,13 @@
-//! The lab hub (issue 7, part 3): a lab host running the real distribution registry
-//! (`docker-registry`) that holds every fixture image, pushed there by the host's own berth at
-//! provisioning. Other hosts set `"registry-mirrors": ["http://<hub address>:5000"]`, so
-//! `docker pull busybox` works offline in every lab, exactly as with a registry mirror.
+//! The lab hub (issue 7): a lab host running the real distribution registry (Debian's
+//! `docker-registry`) that holds every fixture image. Every other host of a lab has
+//! `"registry-mirrors": ["http://<hub address>:5000"]` in its daemon.json, so `docker pull
+//! busybox` works offline in every lab, exactly as through a registry mirror.
 //!
-//! Everything lives inside the hub host: the registry runs in its namespaces and cgroup (so
-//! `reset` kills it with the host) and stores blobs in the host's private `/tmp`.
+//! Each lab's hub serves a copy-on-write view of one shared registry storage: built once per
+//! fixture set by [`super::hub_cache`] (every image pushed by berth through the real protocol),
+//! shown read-only at `/run/berth-lab/hub` and overlaid (upper on a tmpfs of the hub's own) at
+//! Debian's `/var/lib/docker-registry`. The registry runs in the hub's namespaces and cgroup, so
+//! `reset` removes it with the host.
 
 use super::{HostError, VirtualLab};
 use std::path::Path;
@@ -12,7 +15,56 @@ use std::time::{Duration, Instant};
 
 /// The hub's registry port (`http://<hub>:5000` is the mirror URL).
 pub const HUB_PORT: u16 = 5000;
-const REGISTRY_DIR: &str = "/tmp/berth-hub-registry";
+pub(super) const REGISTRY_DIR: &str = "/tmp/berth-hub-registry";
+
+/// Where a hub host sees the shared registry storage (read-only).
+pub const STORAGE_DIR: &str = "/run/berth-lab/hub";
+
+/// The hub's registry service (the implicit hub host's only service): the copy-on-write
+/// storage, Debian's config path, `docker-registry serve`; ready once port 5000 answers.
+pub fn service(host: &str, ip: &str) -> crate::catalog::Service {
+    let config = [
+        "version: 0.1",
+        "log:",
+        "  level: warn",
+        "storage:",
+        "  filesystem:",
+        "    rootdirectory: /var/lib/docker-registry",
+        "  delete:",
+        "    enabled: true",
+        "http:",
+        &format!("  addr: 0.0.0.0:{HUB_PORT}"),
+        "  secret: berth-lab-hub",
+        "  headers:",
+        "    X-Content-Type-Options: [nosniff]",
+    ]
+    .map(|l| format!("'{l}'"))
+    .join(" ");
+    // The upper dir lives on a tmpfs in the hub's mount namespace: it works whatever the state
+    // dir's filesystem is, and vanishes with the host.
+    let start = format!(
+        "mkdir -p /run/hub-rw /var/lib/docker-registry /etc/docker/registry && \
+mount -t tmpfs -o mode=0755 hub-rw /run/hub-rw && mkdir /run/hub-rw/upper /run/hub-rw/work && \
+mount -t overlay hub -o lowerdir={STORAGE_DIR},upperdir=/run/hub-rw/upper,workdir=/run/hub-rw/work /var/lib/docker-registry && \
+printf '%s\\n' {config} > /etc/docker/registry/config.yml && \
+exec docker-registry serve /etc/docker/registry/config.yml"
+    );
+    let ready = serde_json::json!([
+        { "kind": "tcp", "from": host, "to": format!("{ip}:{HUB_PORT}") },
+        { "kind": "process", "host": host, "cmdline": "^docker-registry serve " },
+    ]);
+    crate::catalog::Service {
+        name: "registry".into(),
+        start,
+        ready: serde_json::from_value(ready).expect("hub ready checks are valid"),
+        timeout_secs: 30.0,
+    }
+}
+
+/// The daemon.json every other host starts with.
+pub fn daemon_json(hub_ip: &str) -> String {
+    format!("{{\"registry-mirrors\": [\"http://{hub_ip}:{HUB_PORT}\"]}}\n")
+}
 
 /// `registry-mirrors` entry for the other hosts: `http://10.1.1.10:5000`.
 pub fn mirror_url(vl: &VirtualLab, hub: &str) -> Result<String, HostError> {

@@ -297,6 +297,7 @@ fn host(a: &Args) -> R<()> {
         ("bin-dir", BIN_DIR),
         ("lab-dir", LAB_DIR),
         ("images-dir", IMAGES_DIR),
+        ("hub-dir", super::hub::STORAGE_DIR),
     ]
     .iter()
     .filter_map(|(k, t)| a.get(k).ok().map(|p| (p, *t)))

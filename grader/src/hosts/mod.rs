@@ -7,6 +7,7 @@ mod cleanup;
 pub mod exec;
 mod host;
 pub mod hub;
+pub mod hub_cache;
 pub mod images;
 pub mod init;
 mod lan;
@@ -70,6 +71,10 @@ pub struct Config {
     /// Where fixture image archives (`<name>.tar`) are found: `$BERTH_FIXTURES/images` by
     /// default; callers that know the workspace set `<workspace>/target/fixtures/images`.
     pub images_dir: Option<PathBuf>,
+    /// Where the hub's registry storage is built once per fixture set and shared by every
+    /// lab (`hub_cache`): `$BERTH_HUB_CACHE`, else `hub` beside the fixtures dir holding
+    /// `images_dir` (`target/fixtures/images` → `target/hub`).
+    pub hub_cache: Option<PathBuf>,
 }
 
 impl Config {
@@ -80,7 +85,22 @@ impl Config {
             proc_root: "/proc".into(),
             cgroup_root: "/sys/fs/cgroup".into(),
             images_dir: std::env::var_os("BERTH_FIXTURES").map(|f| PathBuf::from(f).join("images")),
+            hub_cache: std::env::var_os("BERTH_HUB_CACHE").map(PathBuf::from),
         }
+    }
+
+    pub fn hub_cache(&self) -> PathBuf {
+        if let Some(c) = &self.hub_cache {
+            return c.clone();
+        }
+        let beside = self
+            .images_dir
+            .as_deref()
+            .and_then(|i| i.parent()?.parent());
+        beside
+            .or_else(|| self.state_root.parent())
+            .unwrap_or(Path::new("."))
+            .join("hub")
     }
 
     /// `$BERTH_LAB_HOST`, else `berth-lab-host` next to the running executable (or one level up,
@@ -164,17 +184,34 @@ impl VirtualLab {
         // Before anything is created: a missing fixture is the student's first error, not a
         // half-built lab.
         let archives = images::archives(lab, self.config.images_dir.as_deref())?;
+        let hub = lab.hub_host();
+        let hub_storage = match hub {
+            Some(_) => Some(hub_cache::ensure(&self.config)?),
+            None => None,
+        };
         lan::start(self, lab)?;
         let suffix: String = format!("{:04x}", rand::random::<u16>());
         let lab_cg = format!("berth-lab-{}-{suffix}", lab.id);
         for h in &lab.hosts {
-            host::start(self, lab, h, &lab_cg)?;
+            let storage = hub_storage.as_deref().filter(|_| h.is_hub);
+            host::start(self, lab, h, &lab_cg, storage)?;
         }
-        for h in &lab.hosts {
+        // The hub first: the other hosts' engines pull through it.
+        let mut order: Vec<&crate::catalog::HostSpec> = lab.hosts.iter().collect();
+        order.sort_by_key(|h| !h.is_hub);
+        for h in order {
+            if let (Some(hub), false) = (hub, h.is_hub) {
+                let ip = hub.address.split('/').next().unwrap_or_default();
+                images::mirror_config(self, h, ip)?;
+            }
             for s in &h.services {
                 host::start_service(self, lab, h, s)?;
             }
-            images::load(self, h, &archives)?;
+            if hub.is_some() {
+                images::pull(self, h)?;
+            } else {
+                images::load(self, h, &archives)?;
+            }
         }
         Ok(())
     }
