@@ -144,3 +144,20 @@ pub fn info(d: &Daemon) -> Resp {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_config_as_dockerd_reports_it() {
+        let insecure = vec!["10.1.1.18".to_string(), "10.2.0.0/16".to_string()];
+        assert_eq!(insecure_cidrs(&insecure), ["10.2.0.0/16", "127.0.0.0/8"]);
+        assert_eq!(insecure_cidrs(&[]), ["127.0.0.0/8"]);
+        let ic = index_configs(&["http://10.1.1.10:5000".to_string()], &insecure);
+        assert_eq!(ic["docker.io"]["Secure"], true);
+        assert_eq!(ic["docker.io"]["Mirrors"][0], "http://10.1.1.10:5000");
+        assert_eq!(ic["10.1.1.18"], json!({"Name": "10.1.1.18", "Mirrors": [], "Secure": false, "Official": false}));
+        assert!(ic.get("10.2.0.0/16").is_none());
+    }
+}
