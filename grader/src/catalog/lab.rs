@@ -368,6 +368,43 @@ answer = "a"
     }
 
     #[test]
+    fn every_lab_gets_a_hub_unless_it_says_no() {
+        let lab = parse(LAB).unwrap();
+        let hub = lab.hub_host().unwrap();
+        assert_eq!(
+            (hub.name.as_str(), hub.address.as_str()),
+            ("hub", "10.1.1.10/24")
+        );
+        assert!(hub.is_hub && lab.hosts.last().unwrap().is_hub);
+        assert_eq!(hub.services[0].name, "registry");
+        assert!(!lab.host("vm1").unwrap().is_hub);
+        let off = parse(&LAB.replace(
+            "[[hosts]]\nname = \"vm1\"",
+            "hub = false\n\n[[hosts]]\nname = \"vm1\"",
+        ))
+        .unwrap();
+        assert!(off.hub_host().is_none() && off.hosts.len() == 2);
+        let moved = parse(&LAB.replace(
+            "[[hosts]]\nname = \"vm1\"",
+            "[hub]\naddress = \"10.1.1.20/24\"\n\n[[hosts]]\nname = \"vm1\"",
+        ))
+        .unwrap();
+        assert_eq!(moved.hub_host().unwrap().address, "10.1.1.20/24");
+        let e = err(&LAB.replace("10.1.1.12/24", "10.1.1.10/24"));
+        assert!(
+            e.starts_with(
+                "labs/t/lab.toml:12: hosts[1].address: 10.1.1.10 is the lab hub's address"
+            ),
+            "{e}"
+        );
+        let e = err(&LAB.replace("name = \"vm2\"", "name = \"hub\""));
+        assert!(
+            e.contains("hosts[1].name: \"hub\" is the lab hub's name"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn unknown_objective() {
         let e = err(&LAB.replace("\"do-y\"]", "\"do-z\"]"));
         assert!(
