@@ -1,20 +1,27 @@
 //! Checks read kernel truth (proc, cgroupfs, sockets from inside a namespace), one kind per file.
 //! `probe` evaluates a check once; `latch::Latch` adds retry-until-deadline and latching.
 
+pub mod address;
 pub mod cgroup;
 pub mod command;
+pub mod connectivity;
 pub mod engine;
+pub mod environ;
 pub mod file;
 pub mod glob;
 pub mod http;
 pub mod latch;
+pub mod link;
 pub mod mount;
 pub mod namespace;
+pub mod netlink;
 pub mod netns;
 pub mod oom;
 pub mod process;
 pub mod procfs;
 pub mod quiz;
+pub mod resolve;
+pub mod route;
 pub mod tcp;
 
 use crate::catalog::QuizItem;
@@ -37,6 +44,12 @@ pub enum CheckSpec {
     Command(command::CommandCheck),
     Quiz(quiz::QuizCheck),
     Engine(engine::EngineCheck),
+    Link(link::LinkCheck),
+    Address(address::AddressCheck),
+    Route(route::RouteCheck),
+    Connectivity(connectivity::ConnectivityCheck),
+    Resolve(resolve::ResolveCheck),
+    Environ(environ::EnvironCheck),
 }
 
 /// A process: a host's init (`host` only), a process on a host by command line regex, or the
@@ -126,6 +139,12 @@ impl CheckSpec {
             CheckSpec::Command(c) => c.probe(ctx),
             CheckSpec::Quiz(c) => c.probe(ctx),
             CheckSpec::Engine(c) => c.probe(ctx),
+            CheckSpec::Link(c) => c.probe(ctx),
+            CheckSpec::Address(c) => c.probe(ctx),
+            CheckSpec::Route(c) => c.probe(ctx),
+            CheckSpec::Connectivity(c) => c.probe(ctx),
+            CheckSpec::Resolve(c) => c.probe(ctx),
+            CheckSpec::Environ(c) => c.probe(ctx),
         }
     }
 
@@ -143,6 +162,12 @@ impl CheckSpec {
             CheckSpec::Command(c) => c.describe(),
             CheckSpec::Quiz(c) => c.describe(),
             CheckSpec::Engine(c) => c.describe(),
+            CheckSpec::Link(c) => c.describe(),
+            CheckSpec::Address(c) => c.describe(),
+            CheckSpec::Route(c) => c.describe(),
+            CheckSpec::Connectivity(c) => c.describe(),
+            CheckSpec::Resolve(c) => c.describe(),
+            CheckSpec::Environ(c) => c.describe(),
         }
     }
 
@@ -159,6 +184,12 @@ impl CheckSpec {
             CheckSpec::Command(_) => "command",
             CheckSpec::Quiz(_) => "quiz",
             CheckSpec::Engine(_) => "engine",
+            CheckSpec::Link(_) => "link",
+            CheckSpec::Address(_) => "address",
+            CheckSpec::Route(_) => "route",
+            CheckSpec::Connectivity(_) => "connectivity",
+            CheckSpec::Resolve(_) => "resolve",
+            CheckSpec::Environ(_) => "environ",
         }
     }
 
@@ -184,6 +215,15 @@ impl CheckSpec {
             CheckSpec::Command(c) => vec![h("host", &c.host)],
             CheckSpec::Quiz(_) => vec![],
             CheckSpec::Engine(c) => vec![h("host", &c.host)],
+            CheckSpec::Link(c) => vec![
+                pr("of", &c.of),
+                c.peer.as_ref().and_then(|p| pr("peer.of", &p.of)),
+            ],
+            CheckSpec::Address(c) => vec![pr("of", &c.of)],
+            CheckSpec::Route(c) => vec![pr("of", &c.of)],
+            CheckSpec::Connectivity(c) => vec![pr("from", &c.from)],
+            CheckSpec::Resolve(c) => vec![pr("of", &c.of)],
+            CheckSpec::Environ(c) => vec![pr("of", &c.of)],
         };
         v.into_iter().flatten().collect()
     }
@@ -218,7 +258,10 @@ impl CheckSpec {
                 cgroup::validate_target(c.of.as_ref(), c.host.as_deref(), c.path.as_deref())
                     .map_err(|m| ("of".to_string(), m))
             }
-            CheckSpec::Mount(c) => re("source", &c.source),
+            CheckSpec::Mount(c) => {
+                re("source", &c.source)?;
+                re("root_matches", &c.root_matches)
+            }
             CheckSpec::File(c) => re("content", &c.content),
             CheckSpec::Process(c) => re("cmdline", &Some(c.cmdline.clone())),
             CheckSpec::Http(c) => re("body", &c.body),
@@ -227,6 +270,34 @@ impl CheckSpec {
                 c.to.parse::<std::net::SocketAddr>()
                     .map(|_| ())
                     .map_err(|e| ("to".into(), format!("{e}")))
+            }
+            CheckSpec::Link(c) => {
+                re("of.cmdline", &c.of.cmdline)?;
+                re("name", &Some(c.name.clone()))
+            }
+            CheckSpec::Address(c) => {
+                re("of.cmdline", &c.of.cmdline)?;
+                netlink::parse_ip_prefix(&c.ip)
+                    .map(|_| ())
+                    .map_err(|e| ("ip".into(), e))
+            }
+            CheckSpec::Route(c) => {
+                re("of.cmdline", &c.of.cmdline)?;
+                c.validate()
+            }
+            CheckSpec::Connectivity(c) => {
+                re("from.cmdline", &c.from.cmdline)?;
+                c.to.parse::<std::net::SocketAddr>()
+                    .map(|_| ())
+                    .map_err(|e| ("to".into(), format!("{e}")))
+            }
+            CheckSpec::Resolve(c) => {
+                re("of.cmdline", &c.of.cmdline)?;
+                c.validate()
+            }
+            CheckSpec::Environ(c) => {
+                re("of.cmdline", &c.of.cmdline)?;
+                re("value", &c.value)
             }
             CheckSpec::Engine(c) => re("matches", &c.matches),
             CheckSpec::Quiz(_) => Ok(()),

@@ -87,6 +87,10 @@ pub struct MountCheck {
     #[serde(default)]
     pub root: Option<String>,
     /// Per-mount options that must be set (e.g. "ro").
+    /// Regex on `root`, for bind sources below paths the lab cannot know (a host's private
+    /// /root is itself a bind of the lab's state dir, so the kernel shows that full path).
+    #[serde(default)]
+    pub root_matches: Option<String>,
     #[serde(default)]
     pub options: Vec<String>,
     /// overlay: the exact lowerdir chain, topmost first.
@@ -122,6 +126,9 @@ impl MountCheck {
         }
         if let Some(r) = &self.root {
             parts.push(format!("root {r}"));
+        }
+        if let Some(r) = &self.root_matches {
+            parts.push(format!("root ~ /{r}/"));
         }
         if let Some(l) = &self.lowerdir {
             parts.push(format!("lowerdir={}", l.join(":")));
@@ -166,6 +173,14 @@ impl MountCheck {
         if let Some(r) = &self.root {
             if &m.root != r {
                 bad.push(format!("root {} ≠ {r}", m.root));
+            }
+        }
+        if let Some(r) = &self.root_matches {
+            if !regex::Regex::new(r)
+                .map(|re| re.is_match(&m.root))
+                .unwrap_or(false)
+            {
+                bad.push(format!("root {} !~ /{r}/", m.root));
             }
         }
         for o in &self.options {
@@ -299,6 +314,7 @@ mod tests {
             fstype: Some("overlay".into()),
             source: None,
             root: None,
+            root_matches: None,
             options: vec![],
             lowerdir: Some(vec!["/l/b".into(), "/l/a".into()]),
             upperdir: Some("/u".into()),
@@ -348,6 +364,22 @@ mod tests {
             ..chk.clone()
         };
         assert!(bind.probe(&c).passed());
+        let elsewhere = MountCheck {
+            root: None,
+            root_matches: Some("/data$".into()),
+            ..bind.clone()
+        };
+        assert!(elsewhere.probe(&c).passed());
+        let other = MountCheck {
+            root_matches: Some("/www$".into()),
+            ..elsewhere
+        };
+        match other.probe(&c) {
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.contains("root /srv/data !~ //www$/"), "{observed}")
+            }
+            o => panic!("{o:?}"),
+        }
         let absent = MountCheck {
             present: false,
             ..bind
