@@ -25,8 +25,8 @@ pub struct LinkCheck {
     pub name: String,
     #[serde(default = "yes")]
     pub present: bool,
-    /// bridge, veth, vxlan, tun…
-    #[serde(default)]
+    /// bridge, veth, vxlan, tun… (`type` in lab.toml: `kind` names the check).
+    #[serde(default, rename = "type")]
     pub kind: Option<String>,
     /// Administratively up (IFF_UP).
     #[serde(default)]
