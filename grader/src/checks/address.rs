@@ -83,12 +83,28 @@ mod tests {
     fn address_prefix_and_device() {
         let snap = Snapshot {
             links: vec![
-                Link { index: 1, name: "lo".into(), ..Default::default() },
-                Link { index: 2, name: "eth0".into(), ..Default::default() },
+                Link {
+                    index: 1,
+                    name: "lo".into(),
+                    ..Default::default()
+                },
+                Link {
+                    index: 2,
+                    name: "eth0".into(),
+                    ..Default::default()
+                },
             ],
             addrs: vec![
-                Addr { index: 1, ip: [127, 0, 0, 1].into(), prefix: 8 },
-                Addr { index: 2, ip: [10, 3, 3, 2].into(), prefix: 24 },
+                Addr {
+                    index: 1,
+                    ip: [127, 0, 0, 1].into(),
+                    prefix: 8,
+                },
+                Addr {
+                    index: 2,
+                    ip: [10, 3, 3, 2].into(),
+                    prefix: 24,
+                },
             ],
             ..Default::default()
         };

@@ -62,12 +62,14 @@ impl Expect {
 
 /// One attempt from the namespace of `pid` (None: the grader's own).
 pub fn probe_from(ctx: &Ctx, pid: Option<i32>, addr: SocketAddr) -> Result<(Seen, String), String> {
-    netns::in_netns(&ctx.proc_root, pid, move || {
-        match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+    netns::in_netns(
+        &ctx.proc_root,
+        pid,
+        move || match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
             Ok(_) => (Seen::Open, "connected".to_string()),
             Err(e) => (classify(&e), e.to_string()),
-        }
-    })
+        },
+    )
 }
 
 impl ConnectivityCheck {

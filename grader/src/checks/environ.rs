@@ -102,7 +102,9 @@ mod tests {
         c.name = "C2_NAME".into();
         c.value = None;
         match c.judge(&env, "c1") {
-            Outcome::Fail { observed, .. } => assert!(observed.contains("has PATH, HAHA_NAME"), "{observed}"),
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.contains("has PATH, HAHA_NAME"), "{observed}")
+            }
             o => panic!("{o:?}"),
         }
         c.present = false;

@@ -61,6 +61,16 @@ fn show(l: &Link, snap: &Snapshot) -> String {
     s + ")"
 }
 
+/// The far end of a veth in another namespace: the link at our IFLA_LINK index over there that
+/// points back at us (an index alone could name an unrelated link of another namespace).
+fn peer_of<'a>(l: &Link, other: &'a Snapshot) -> Option<&'a Link> {
+    let i = l.peer_index?;
+    other
+        .links
+        .iter()
+        .find(|o| o.index == i && o.peer_index == Some(l.index))
+}
+
 impl LinkCheck {
     pub fn describe(&self) -> String {
         if !self.present {
@@ -98,18 +108,28 @@ impl LinkCheck {
         let mut bad = Vec::new();
         if let Some(k) = &self.kind {
             if l.kind.as_deref() != Some(k.as_str()) {
-                bad.push(format!("kind {} ≠ {k}", l.kind.as_deref().unwrap_or("none")));
+                bad.push(format!(
+                    "kind {} ≠ {k}",
+                    l.kind.as_deref().unwrap_or("none")
+                ));
             }
         }
         if let Some(u) = self.up {
             if l.up != u {
-                bad.push(format!("{} is {}", l.name, if l.up { "up" } else { "down" }));
+                bad.push(format!(
+                    "{} is {}",
+                    l.name,
+                    if l.up { "up" } else { "down" }
+                ));
             }
         }
         if let Some(m) = &self.master {
             let have = l.master.map(|i| snap.link_name(i));
             if have.as_deref() != Some(m.as_str()) {
-                bad.push(format!("master {} ≠ {m}", have.as_deref().unwrap_or("none")));
+                bad.push(format!(
+                    "master {} ≠ {m}",
+                    have.as_deref().unwrap_or("none")
+                ));
             }
         }
         if let Some(m) = self.mtu {
@@ -118,14 +138,7 @@ impl LinkCheck {
             }
         }
         if let (Some(p), Some(ps)) = (&self.peer, peer) {
-            // The peer is the link at our IFLA_LINK index over there that points back at us:
-            // an index alone could name an unrelated link of another namespace.
-            let found = l.peer_index.and_then(|i| {
-                ps.links
-                    .iter()
-                    .find(|o| o.index == i && o.peer_index == Some(l.index))
-            });
-            match found {
+            match peer_of(l, ps) {
                 None => bad.push(format!(
                     "{} has no veth peer in the netns of {}",
                     l.name, p.of
@@ -174,7 +187,11 @@ impl LinkCheck {
         for l in &matching {
             let bad = self.mismatches(l, snap, peer);
             if bad.is_empty() {
-                return Outcome::pass(format!("{who}: {}", show(l, snap)));
+                let far = match (peer, peer_of(l, peer.unwrap_or(snap))) {
+                    (Some(ps), Some(o)) => format!(", veth peer {}", show(o, ps)),
+                    _ => String::new(),
+                };
+                return Outcome::pass(format!("{who}: {}{far}", show(l, snap)));
             }
             why.push(bad.join(", "));
         }
@@ -201,7 +218,13 @@ impl LinkCheck {
 mod tests {
     use super::*;
 
-    fn link(index: u32, name: &str, kind: Option<&str>, master: Option<u32>, peer: Option<u32>) -> Link {
+    fn link(
+        index: u32,
+        name: &str,
+        kind: Option<&str>,
+        master: Option<u32>,
+        peer: Option<u32>,
+    ) -> Link {
         Link {
             index,
             name: name.into(),
@@ -230,7 +253,10 @@ mod tests {
     #[test]
     fn veth_peer_on_the_right_bridge() {
         let container = Snapshot {
-            links: vec![link(1, "lo", None, None, None), link(2, "eth0", Some("veth"), None, Some(9))],
+            links: vec![
+                link(1, "lo", None, None, None),
+                link(2, "eth0", Some("veth"), None, Some(9)),
+            ],
             ..Default::default()
         };
         let host = Snapshot {
@@ -248,11 +274,20 @@ mod tests {
             of: ProcRef::default(),
             master: Some("docker1".into()),
         });
-        assert!(c.judge(&container, "c4", Some(&host)).passed());
+        match c.judge(&container, "c4", Some(&host)) {
+            Outcome::Pass { observed } => assert_eq!(
+                observed,
+                "c4: eth0 (veth, up, mtu 1500), veth peer veth1a2b3c4 (veth, up, mtu 1500, master docker1)"
+            ),
+            o => panic!("{o:?}"),
+        }
         c.peer.as_mut().unwrap().master = Some("berth0".into());
         match c.judge(&container, "c4", Some(&host)) {
             Outcome::Fail { observed, .. } => {
-                assert!(observed.contains("peer veth1a2b3c4 has master docker1, not berth0"), "{observed}")
+                assert!(
+                    observed.contains("peer veth1a2b3c4 has master docker1, not berth0"),
+                    "{observed}"
+                )
             }
             o => panic!("{o:?}"),
         }
@@ -276,14 +311,19 @@ mod tests {
             ..Default::default()
         };
         let bridged = Snapshot {
-            links: vec![link(1, "lo", None, None, None), link(2, "eth0", Some("veth"), None, Some(9))],
+            links: vec![
+                link(1, "lo", None, None, None),
+                link(2, "eth0", Some("veth"), None, Some(9)),
+            ],
             ..Default::default()
         };
         let mut lo = chk("^lo$");
         lo.only = true;
         assert!(lo.judge(&none, "c7", None).passed());
         match lo.judge(&bridged, "c7", None) {
-            Outcome::Fail { observed, .. } => assert!(observed.contains("eth0 (veth, up"), "{observed}"),
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.contains("eth0 (veth, up"), "{observed}")
+            }
             o => panic!("{o:?}"),
         }
         let mut no_eth = chk("^eth");

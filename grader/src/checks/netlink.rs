@@ -4,7 +4,9 @@
 //! engine's netlink code, so the grader checks the engine instead of trusting it.
 
 use super::{netns, procfs, Ctx, ProcRef};
-use netlink_packet_core::{NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_DUMP, NLM_F_REQUEST,
+};
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteHeader, RouteMessage};
@@ -105,7 +107,9 @@ pub fn addrs_from(m: &AddressMessage) -> Vec<Addr> {
 
 /// A main-table IPv4 route; None for other tables (local, broadcast…).
 pub fn route_from(m: &RouteMessage) -> Option<Route> {
-    if m.header.table != RouteHeader::RT_TABLE_MAIN || m.header.address_family != AddressFamily::Inet {
+    if m.header.table != RouteHeader::RT_TABLE_MAIN
+        || m.header.address_family != AddressFamily::Inet
+    {
         return None;
     }
     let mut r = Route {
@@ -127,7 +131,11 @@ pub fn route_from(m: &RouteMessage) -> Option<Route> {
 }
 
 /// Sends one dump request and collects the answers until NLMSG_DONE.
-fn dump(sock: &Socket, seq: u32, msg: RouteNetlinkMessage) -> Result<Vec<RouteNetlinkMessage>, String> {
+fn dump(
+    sock: &Socket,
+    seq: u32,
+    msg: RouteNetlinkMessage,
+) -> Result<Vec<RouteNetlinkMessage>, String> {
     let mut header = NetlinkHeader::default();
     header.flags = NLM_F_REQUEST | NLM_F_DUMP;
     header.sequence_number = seq;
@@ -135,12 +143,15 @@ fn dump(sock: &Socket, seq: u32, msg: RouteNetlinkMessage) -> Result<Vec<RouteNe
     nl.finalize();
     let mut buf = vec![0u8; nl.buffer_len()];
     nl.serialize(&mut buf);
-    sock.send(&buf, 0).map_err(|e| format!("netlink send: {e}"))?;
+    sock.send(&buf, 0)
+        .map_err(|e| format!("netlink send: {e}"))?;
     let mut out = Vec::new();
     let mut rbuf: Vec<u8> = Vec::with_capacity(1 << 16);
     loop {
         rbuf.clear();
-        let n = sock.recv(&mut rbuf, 0).map_err(|e| format!("netlink recv: {e}"))?;
+        let n = sock
+            .recv(&mut rbuf, 0)
+            .map_err(|e| format!("netlink recv: {e}"))?;
         let mut off = 0;
         while off < n {
             let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rbuf[off..n])
@@ -177,7 +188,11 @@ pub fn read_current() -> Result<Snapshot, String> {
     sock.connect(&SocketAddr::new(0, 0))
         .map_err(|e| format!("netlink connect: {e}"))?;
     let mut snap = Snapshot::default();
-    for m in dump(&sock, 1, RouteNetlinkMessage::GetLink(LinkMessage::default()))? {
+    for m in dump(
+        &sock,
+        1,
+        RouteNetlinkMessage::GetLink(LinkMessage::default()),
+    )? {
         if let RouteNetlinkMessage::NewLink(l) = m {
             snap.links.push(link_from(&l));
         }
@@ -239,12 +254,15 @@ mod tests {
         let mut m = LinkMessage::default();
         m.header.index = 7;
         m.header.flags = LinkFlags::Up;
-        m.attributes.push(LinkAttribute::IfName("veth1a2b3c4".into()));
+        m.attributes
+            .push(LinkAttribute::IfName("veth1a2b3c4".into()));
         m.attributes.push(LinkAttribute::Mtu(1500));
         m.attributes.push(LinkAttribute::Controller(3));
         m.attributes.push(LinkAttribute::Link(2));
         m.attributes
-            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Veth)]));
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
+                InfoKind::Veth,
+            )]));
         let l = link_from(&m);
         assert_eq!(
             l,
@@ -286,7 +304,9 @@ mod tests {
         r.header.table = RouteHeader::RT_TABLE_MAIN;
         r.header.kind = RouteType::Unicast;
         r.attributes
-            .push(RouteAttribute::Gateway(RouteAddress::Inet([10, 3, 3, 1].into())));
+            .push(RouteAttribute::Gateway(RouteAddress::Inet(
+                [10, 3, 3, 1].into(),
+            )));
         r.attributes.push(RouteAttribute::Oif(2));
         assert_eq!(
             route_from(&r),
@@ -298,7 +318,10 @@ mod tests {
         );
         r.header.table = 255; // local table: not what `ip route` shows
         assert_eq!(route_from(&r), None);
-        assert_eq!(parse_ip_prefix("10.3.3.2/24").unwrap(), ([10, 3, 3, 2].into(), Some(24)));
+        assert_eq!(
+            parse_ip_prefix("10.3.3.2/24").unwrap(),
+            ([10, 3, 3, 2].into(), Some(24))
+        );
         assert_eq!(parse_ip_prefix("10.3.3.2").unwrap().1, None);
         assert!(parse_ip_prefix("10.3.3.2/33").is_err() && parse_ip_prefix("x").is_err());
     }

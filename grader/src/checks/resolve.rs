@@ -36,8 +36,14 @@ pub fn lookup(hosts: &str, name: &str) -> Option<IpAddr> {
 impl ResolveCheck {
     pub fn describe(&self) -> String {
         match (&self.ip, self.present) {
-            (_, false) => format!("{} does not resolve {} through /etc/hosts", self.of, self.name),
-            (Some(ip), true) => format!("{} resolves {} to {ip} through /etc/hosts", self.of, self.name),
+            (_, false) => format!(
+                "{} does not resolve {} through /etc/hosts",
+                self.of, self.name
+            ),
+            (Some(ip), true) => format!(
+                "{} resolves {} to {ip} through /etc/hosts",
+                self.of, self.name
+            ),
             (None, true) => format!("{} resolves {} through /etc/hosts", self.of, self.name),
         }
     }
@@ -61,7 +67,11 @@ impl ResolveCheck {
                     .lines()
                     .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
                     .collect();
-                format!("{who}: no entry for {} in /etc/hosts [{}]", self.name, lines.join(" | "))
+                format!(
+                    "{who}: no entry for {} in /etc/hosts [{}]",
+                    self.name,
+                    lines.join(" | ")
+                )
             }
         };
         let ok = match (got, self.present) {
@@ -141,7 +151,9 @@ mod tests {
         chk.ip = None;
         chk.name = "c2".into();
         match chk.probe(&c) {
-            Outcome::Fail { observed, .. } => assert!(observed.contains("no entry for c2"), "{observed}"),
+            Outcome::Fail { observed, .. } => {
+                assert!(observed.contains("no entry for c2"), "{observed}")
+            }
             o => panic!("{o:?}"),
         }
         chk.present = false;

@@ -30,7 +30,9 @@ pub fn parse_dst(s: &str) -> Result<Option<(Ipv4Addr, u8)>, String> {
     }
     match parse_ip_prefix(s)? {
         (ip, Some(p)) => Ok(Some((ip, p))),
-        (_, None) => Err(format!("{s:?}: a network needs its prefix (10.3.3.0/24) or \"default\"")),
+        (_, None) => Err(format!(
+            "{s:?}: a network needs its prefix (10.3.3.0/24) or \"default\""
+        )),
     }
 }
 
@@ -53,8 +55,12 @@ impl RouteCheck {
     pub fn validate(&self) -> Result<(), (String, String)> {
         parse_dst(&self.dst).map_err(|e| ("dst".to_string(), e))?;
         if let Some(g) = &self.gateway {
-            g.parse::<Ipv4Addr>()
-                .map_err(|_| ("gateway".to_string(), format!("{g:?} is not an IPv4 address")))?;
+            g.parse::<Ipv4Addr>().map_err(|_| {
+                (
+                    "gateway".to_string(),
+                    format!("{g:?} is not an IPv4 address"),
+                )
+            })?;
         }
         Ok(())
     }
@@ -85,7 +91,11 @@ impl RouteCheck {
             .collect();
         let observed = format!(
             "{who} routes: {}",
-            if show.is_empty() { "none".to_string() } else { show.join("; ") }
+            if show.is_empty() {
+                "none".to_string()
+            } else {
+                show.join("; ")
+            }
         );
         let found = snap.routes.iter().any(|r| {
             r.dst == dst
@@ -118,10 +128,22 @@ mod tests {
     #[test]
     fn default_and_subnet_routes() {
         let snap = Snapshot {
-            links: vec![Link { index: 2, name: "eth0".into(), ..Default::default() }],
+            links: vec![Link {
+                index: 2,
+                name: "eth0".into(),
+                ..Default::default()
+            }],
             routes: vec![
-                Route { dst: None, gateway: Some([10, 3, 3, 1].into()), oif: Some(2) },
-                Route { dst: Some(([10, 3, 3, 0].into(), 24)), gateway: None, oif: Some(2) },
+                Route {
+                    dst: None,
+                    gateway: Some([10, 3, 3, 1].into()),
+                    oif: Some(2),
+                },
+                Route {
+                    dst: Some(([10, 3, 3, 0].into(), 24)),
+                    gateway: None,
+                    oif: Some(2),
+                },
             ],
             ..Default::default()
         };
@@ -149,7 +171,10 @@ mod tests {
         assert!(!c.judge(&snap, "c4").passed());
         let empty = Snapshot::default();
         c.dst = "default".into();
-        assert!(c.judge(&empty, "c7").passed(), "the none container has no default route");
+        assert!(
+            c.judge(&empty, "c7").passed(),
+            "the none container has no default route"
+        );
         c.dst = "10.3.3.0".into();
         assert!(c.validate().is_err());
     }
