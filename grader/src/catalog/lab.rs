@@ -460,4 +460,41 @@ answer = "a"
         let e = err(&LAB.replace("[[quiz]]", "[[quiz]"));
         assert!(e.starts_with("labs/t/lab.toml:"), "{e}");
     }
+
+    #[test]
+    fn network_checks_validate_their_values_and_hosts() {
+        let with = |check: &str| {
+            LAB.replace(
+                "[[steps.checks]]\nkind = \"quiz\"",
+                &format!("[[steps.checks]]\n{check}\n\n[[steps.checks]]\nkind = \"quiz\""),
+            )
+        };
+        let ok = with("kind = \"link\"\nof = { host = \"vm1\", cmdline = \"^sleep 1$\" }\nname = \"^eth0$\"\ntype = \"veth\"\npeer = { of = { host = \"vm1\" }, master = \"docker1\" }");
+        assert_eq!(parse(&ok).unwrap().steps[0].checks[1].kind(), "link");
+        let e = err(&with(
+            "kind = \"route\"\nof = { host = \"vm1\" }\ndst = \"10.3.3.0\"",
+        ));
+        assert!(
+            e.contains("steps[0].checks[1].dst: \"10.3.3.0\": a network needs its prefix"),
+            "{e}"
+        );
+        let e = err(&with(
+            "kind = \"address\"\nof = { host = \"vm1\" }\nip = \"10.3.3.300/24\"",
+        ));
+        assert!(e.contains("steps[0].checks[1].ip:"), "{e}");
+        let e = err(&with("kind = \"connectivity\"\nfrom = { host = \"vm1\" }\nto = \"10.3.3.2\"\nexpect = \"open\""));
+        assert!(e.contains("steps[0].checks[1].to:"), "{e}");
+        let e = err(&with(
+            "kind = \"resolve\"\nof = { host = \"vm9\" }\nname = \"haha\"",
+        ));
+        assert!(
+            e.contains("steps[0].checks[1].of.host: unknown host \"vm9\""),
+            "{e}"
+        );
+        let e = err(&with("kind = \"link\"\nof = { host = \"vm1\" }\nname = \"^eth0$\"\npeer = { of = { host = \"vm8\" } }"));
+        assert!(
+            e.contains("steps[0].checks[1].peer.of.host: unknown host \"vm8\""),
+            "{e}"
+        );
+    }
 }
