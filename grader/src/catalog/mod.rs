@@ -23,6 +23,20 @@ pub struct Catalog {
     pub labs: Vec<Lab>,
 }
 
+/// (chapter, folder name) of `labs/<chapter>-<slug>`; folders without a number come last.
+fn chapter_key(dir: &Path) -> (u32, String) {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let chapter = name
+        .split('-')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u32::MAX);
+    (chapter, name)
+}
+
 impl Catalog {
     /// Loads `root/objectives.toml` and every `root/*/lab.toml`, validating each lab.
     pub fn load(root: &Path) -> Result<Catalog, CatalogError> {
@@ -36,7 +50,8 @@ impl Catalog {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.join("lab.toml").is_file())
             .collect();
-        dirs.sort();
+        // Course order: by chapter number (2 before 11), then name.
+        dirs.sort_by_key(|d| chapter_key(d));
         for dir in dirs {
             labs.push(Lab::load(&dir.join("lab.toml"), &objectives)?);
         }
@@ -142,6 +157,32 @@ pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labs_come_in_chapter_order() {
+        let mut dirs: Vec<PathBuf> = [
+            "labs/12-networks",
+            "labs/2-kernel",
+            "labs/11-link",
+            "labs/x",
+            "labs/9-apps",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        dirs.sort_by_key(|d| chapter_key(d));
+        let names: Vec<&str> = dirs.iter().map(|d| d.to_str().unwrap()).collect();
+        assert_eq!(
+            names,
+            [
+                "labs/2-kernel",
+                "labs/9-apps",
+                "labs/11-link",
+                "labs/12-networks",
+                "labs/x"
+            ]
+        );
+    }
 
     #[test]
     fn close_matches_suggest_near_ids() {
