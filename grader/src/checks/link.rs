@@ -78,7 +78,7 @@ impl LinkCheck {
         }
         let mut parts = vec![format!("link /{}/ in the netns of {}", self.name, self.of)];
         if let Some(k) = &self.kind {
-            parts.push(format!("kind {k}"));
+            parts.push(format!("type {k}"));
         }
         if let Some(u) = self.up {
             parts.push(if u { "up" } else { "down" }.into());
@@ -109,7 +109,7 @@ impl LinkCheck {
         if let Some(k) = &self.kind {
             if l.kind.as_deref() != Some(k.as_str()) {
                 bad.push(format!(
-                    "kind {} ≠ {k}",
+                    "type {} ≠ {k}",
                     l.kind.as_deref().unwrap_or("none")
                 ));
             }
