@@ -3,7 +3,7 @@
 use crate::bridge;
 use crate::dns::table::{DnsTable, SharedTable};
 use crate::error::{NetError, Result};
-use crate::firewall::{nft::NftFirewall, Firewall, NatNetwork, PortMap};
+use crate::firewall::{Backend, Firewall, NatNetwork, PortMap};
 use crate::netlink::{real::RealNetlink, Netlink};
 use crate::network::{DaemonNetConfig, Driver, Network, NetworkCreate};
 use crate::ports::publish::{BindProbe, PortProbe, Publisher};
@@ -19,6 +19,8 @@ pub struct ControllerConfig {
     /// The namespace bridges and NAT live in; None = the daemon's own.
     pub host_netns: Option<PathBuf>,
     pub daemon: DaemonNetConfig,
+    /// nftables or iptables; None = `Backend::detect()` (nft when installed).
+    pub firewall: Option<Backend>,
 }
 
 /// A container end to open netlink in: its namespace path (`/proc/<pid>/ns/net`).
@@ -52,11 +54,12 @@ pub struct NetController {
 }
 
 impl NetController {
-    /// The real thing: rtnetlink + nft + bind probes in `cfg.host_netns`.
+    /// The real thing: rtnetlink + nft (or iptables) + bind probes in `cfg.host_netns`.
     pub fn open(cfg: ControllerConfig) -> Result<NetController> {
-        let (host, fw, probe): (Box<dyn Netlink>, Box<dyn Firewall>, Box<dyn PortProbe>) = match &cfg.host_netns {
-            Some(p) => (Box::new(RealNetlink::open_in(p)?), Box::new(NftFirewall::in_netns(p)?), Box::new(BindProbe { netns: Some(p.clone()) })),
-            None => (Box::new(RealNetlink::open()?), Box::new(NftFirewall::new()), Box::new(BindProbe { netns: None })),
+        let fw = cfg.firewall.unwrap_or_else(Backend::detect).open(cfg.host_netns.as_deref())?;
+        let (host, probe): (Box<dyn Netlink>, Box<dyn PortProbe>) = match &cfg.host_netns {
+            Some(p) => (Box::new(RealNetlink::open_in(p)?), Box::new(BindProbe { netns: Some(p.clone()) })),
+            None => (Box::new(RealNetlink::open()?), Box::new(BindProbe { netns: None })),
         };
         Self::with_parts(cfg, host, Box::new(RealOpener), fw, probe, true)
     }
@@ -181,6 +184,12 @@ impl NetController {
         }
         self.rebuild_dns();
         Ok(ep)
+    }
+
+    /// A namespace that keeps no network at all (every network of the container was
+    /// disconnected): only `lo`, up, as Docker's sandbox without endpoints.
+    pub fn loopback_only(&self, netns: &Path) -> Result<()> {
+        bridge::bring_up_loopback(self.opener.open_in(netns)?.as_mut())
     }
 
     /// Detach: unpublish its ports, delete the veth, release the address.
@@ -354,7 +363,7 @@ mod tests {
         let host = FakeNetlink::new();
         let fw = Arc::new(FakeFirewall::default());
         let nss = Arc::new(Mutex::new(HashMap::new()));
-        let cfg = || ControllerConfig { state_dir: dir.path().into(), host_netns: None, daemon: DaemonNetConfig::default() };
+        let cfg = || ControllerConfig { state_dir: dir.path().into(), host_netns: None, daemon: DaemonNetConfig::default(), firewall: None };
         // The fake can only hold one peer sink; every container here shares it, which is fine
         // because each checks its own eth0 before the next is connected.
         let ctr = FakeNetlink::new();

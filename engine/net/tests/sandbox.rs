@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 fn ctl(state: &Path, host: &NetnsHandle) -> NetController {
-    NetController::open(ControllerConfig { state_dir: state.into(), host_netns: Some(host.path()), daemon: DaemonNetConfig::default() }).unwrap()
+    NetController::open(ControllerConfig { state_dir: state.into(), host_netns: Some(host.path()), daemon: DaemonNetConfig::default(), firewall: None }).unwrap()
 }
 
 fn creq(id: char, name: &str) -> ConnectRequest {
@@ -298,4 +298,88 @@ fn default_bridge_none_and_bad_input() {
     assert_eq!(left, ["lo"]);
     assert!(nft_table(&host).is_none());
     assert!(ctl.store().endpoints().is_empty());
+}
+
+/// `iptables -t <table> -S` in the sandbox host.
+fn ipt(host: &NetnsHandle, table: &str) -> String {
+    let o = run_in(host, "iptables", &["-w", "-t", table, "-S"]);
+    assert!(o.status.success(), "iptables -S: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn iptables_backend_publishes_and_tears_down_exactly() {
+    require_root!();
+    if !berth_net::firewall::exec::in_path("iptables") || !berth_net::firewall::exec::in_path("iptables-restore") {
+        eprintln!("test skipped: iptables not installed");
+        return;
+    }
+    let state = tempfile::tempdir().unwrap();
+    let host = NetnsHandle::new().unwrap();
+    let (c1, c2, remote) = (NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap(), NetnsHandle::new().unwrap());
+    // Somebody else's rules in both tables: berth must leave them alone.
+    for args in [["-t", "nat", "-A", "POSTROUTING", "-o", "lan9", "-j", "MASQUERADE"], ["-t", "filter", "-A", "FORWARD", "-i", "lan9", "-j", "ACCEPT"]] {
+        assert!(run_in(&host, "iptables", &["-w"].into_iter().chain(args).collect::<Vec<_>>()).status.success());
+    }
+    let (nat_before, filter_before) = (ipt(&host, "nat"), ipt(&host, "filter"));
+    let open = || {
+        NetController::open(ControllerConfig {
+            state_dir: state.path().into(),
+            host_netns: Some(host.path()),
+            daemon: DaemonNetConfig::default(),
+            firewall: Some(berth_net::firewall::Backend::Iptables),
+        })
+        .unwrap()
+    };
+    let mut ctl = open();
+    ctl.create_network(&NetworkCreate { name: "ipt".into(), subnet: Some("10.79.0.0/24".into()), ..Default::default() }).unwrap();
+    let e1 = ctl.connect("ipt", &creq('a', "web"), &c1.path()).unwrap();
+    ctl.connect("ipt", &creq('b', "client"), &c2.path()).unwrap();
+    serve_tcp(&c1, "0.0.0.0:80", "web");
+    ctl.publish("ipt", &e1.container_id, &parse_port_spec("8080:80").unwrap()).unwrap();
+    let nat = ipt(&host, "nat");
+    assert!(nat.contains("-A BERTH-PORTS -p tcp -m tcp --dport 8080 -j DNAT --to-destination 10.79.0.2:80"), "{nat}");
+    assert!(nat.contains("-A PREROUTING -m addrtype --dst-type LOCAL -j BERTH-PORTS"), "{nat}");
+    assert!(nft_table(&host).is_none(), "the iptables backend makes no nft table of its own");
+
+    // The LAN peer, the host (loopback and gateway), and a neighbour through the host (hairpin).
+    let mut hn = RealNetlink::open_in(&host.path()).unwrap();
+    hn.create_veth("lan0", 1500, VethPeer { name: "lan0", netns_fd: std::os::fd::AsRawFd::as_raw_fd(remote.file()), mac: [2, 0, 0, 0, 0, 3] }).unwrap();
+    let lan = hn.link_by_name("lan0").unwrap().unwrap();
+    hn.add_addr(lan.index, "192.168.79.1/24".parse().unwrap()).unwrap();
+    hn.set_up(lan.index).unwrap();
+    let mut rn = RealNetlink::open_in(&remote.path()).unwrap();
+    let rl = rn.link_by_name("lan0").unwrap().unwrap();
+    rn.add_addr(rl.index, "192.168.79.2/24".parse().unwrap()).unwrap();
+    rn.set_up(rl.index).unwrap();
+    assert_eq!(tcp_from(&host, "127.0.0.1:8080").unwrap(), "web:hi");
+    assert_eq!(tcp_from(&host, "10.79.0.1:8080").unwrap(), "web:hi");
+    assert_eq!(tcp_from(&remote, "192.168.79.1:8080").unwrap(), "web:hi");
+    assert_eq!(tcp_from(&c2, "10.79.0.1:8080").unwrap(), "web:hi");
+
+    // Restart with the rules lost (say, a firewall reload): restore puts them back, once.
+    drop(ctl);
+    let script = "*nat\n-D PREROUTING -m addrtype --dst-type LOCAL -j BERTH-PORTS\n-D OUTPUT -m addrtype --dst-type LOCAL -j BERTH-PORTS\n-F BERTH-PORTS\n-X BERTH-PORTS\nCOMMIT\n";
+    use berth_net::firewall::exec::Runner;
+    berth_net::firewall::exec::NsRunner::in_netns(&host.path()).unwrap().run("iptables-restore", &["-w", "--noflush"], Some(script)).unwrap();
+    assert!(tcp_from(&host, "127.0.0.1:8080").is_err());
+    let mut ctl = open();
+    ctl.restore().unwrap();
+    assert_eq!(tcp_from(&host, "127.0.0.1:8080").unwrap(), "web:hi");
+    ctl.restore().unwrap();
+    assert_eq!(ipt(&host, "nat").matches("-j BERTH-PORTS").count(), 2, "one jump each from PREROUTING and OUTPUT");
+
+    // A taken port leaves the chains as they were.
+    let nat_now = ipt(&host, "nat");
+    assert!(ctl.publish("ipt", &'b'.to_string().repeat(64), &parse_port_spec("8080:81").unwrap()).is_err());
+    assert_eq!(ipt(&host, "nat"), nat_now);
+
+    // Teardown: exactly the rules that were there before berth.
+    for c in ['a', 'b'] {
+        ctl.disconnect("ipt", &c.to_string().repeat(64)).unwrap();
+    }
+    ctl.remove_network("ipt").unwrap();
+    assert_eq!(ipt(&host, "nat"), nat_before);
+    assert_eq!(ipt(&host, "filter"), filter_before);
+    assert!(!ipt(&host, "nat").contains("BERTH"));
 }

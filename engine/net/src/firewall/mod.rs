@@ -1,7 +1,11 @@
 //! NAT for bridge networks and published ports. Every rule lives in berth's own `table ip berth`,
 //! and every change replaces that table in one nft transaction, so teardown is exact: whatever
 //! berth did not generate is never touched, and removing the table removes all of berth's rules.
+//! Where `nft` is missing, `iptables::IptablesFirewall` holds the same rules in berth's own
+//! `BERTH-*` chains. The backend is chosen once, when the controller opens.
+pub mod exec;
 pub mod fake;
+pub mod iptables;
 pub mod nft;
 
 use crate::error::Result;
@@ -35,6 +39,46 @@ pub struct PortMap {
 pub struct Ruleset {
     pub networks: Vec<NatNetwork>,
     pub ports: Vec<PortMap>,
+}
+
+/// Which tool programs the kernel (Docker 28's daemon.json `firewall-backend` names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Nftables,
+    Iptables,
+}
+
+impl Backend {
+    pub fn parse(s: &str) -> Option<Backend> {
+        match s {
+            "nftables" | "nft" => Some(Backend::Nftables),
+            "iptables" => Some(Backend::Iptables),
+            _ => None,
+        }
+    }
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Backend::Nftables => "nftables",
+            Backend::Iptables => "iptables",
+        }
+    }
+    /// nft when it is installed, else iptables (an error at first use if neither is).
+    pub fn detect() -> Backend {
+        if !exec::in_path("nft") && exec::in_path("iptables") && exec::in_path("iptables-restore") {
+            Backend::Iptables
+        } else {
+            Backend::Nftables
+        }
+    }
+    /// The firewall for this backend, in `netns` (None: the calling process's namespace).
+    pub fn open(self, netns: Option<&std::path::Path>) -> Result<Box<dyn Firewall>> {
+        Ok(match (self, netns) {
+            (Backend::Nftables, None) => Box::new(nft::NftFirewall::new()),
+            (Backend::Nftables, Some(p)) => Box::new(nft::NftFirewall::in_netns(p)?),
+            (Backend::Iptables, None) => Box::new(iptables::IptablesFirewall::new()),
+            (Backend::Iptables, Some(p)) => Box::new(iptables::IptablesFirewall::in_netns(p)?),
+        })
+    }
 }
 
 pub trait Firewall: Send + Sync {

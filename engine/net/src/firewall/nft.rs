@@ -1,50 +1,25 @@
-//! nftables driver: feeds the rendered script to `nft -f -`, optionally inside a network namespace
-//! (the child process setns()es before exec, so the daemon's own namespace is never switched).
+//! nftables driver: feeds the rendered script to `nft -f -` (one transaction), optionally inside
+//! a network namespace.
+use super::exec::{NsRunner, Runner};
 use super::{Firewall, Ruleset, TABLE};
 use crate::error::{NetError, Result};
-use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::process::CommandExt;
-use std::process::{Command, Stdio};
 
 pub struct NftFirewall {
-    netns: Option<OwnedFd>,
-    binary: String,
+    runner: Box<dyn Runner>,
 }
 
 impl NftFirewall {
     /// Rules go into the calling process's network namespace.
     pub fn new() -> NftFirewall {
-        NftFirewall { netns: None, binary: "nft".into() }
+        NftFirewall { runner: Box::new(NsRunner::current()) }
     }
     /// Rules go into the namespace at `path` (e.g. `/proc/<pid>/ns/net`, a test's namespace).
     pub fn in_netns(path: &std::path::Path) -> Result<NftFirewall> {
-        let f = std::fs::File::open(path).map_err(|e| NetError::Netns { path: path.display().to_string(), source: e })?;
-        Ok(NftFirewall { netns: Some(f.into()), binary: "nft".into() })
+        Ok(NftFirewall { runner: Box::new(NsRunner::in_netns(path)?) })
     }
 
     fn run(&self, script: &str) -> Result<()> {
-        let mut cmd = Command::new(&self.binary);
-        cmd.args(["-f", "-"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::piped());
-        if let Some(fd) = &self.netns {
-            let raw = fd.as_raw_fd();
-            // SAFETY: setns is async-signal-safe; runs in the forked child only.
-            unsafe {
-                cmd.pre_exec(move || {
-                    if libc::setns(raw, libc::CLONE_NEWNET) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-        }
-        let mut child = cmd.spawn().map_err(|e| NetError::Firewall(format!("running {}: {e}", self.binary)))?;
-        child.stdin.take().expect("piped").write_all(script.as_bytes())?;
-        let out = child.wait_with_output()?;
-        if !out.status.success() {
-            return Err(NetError::Firewall(format!("nft -f - failed: {}", String::from_utf8_lossy(&out.stderr).trim())));
-        }
-        Ok(())
+        self.runner.run("nft", &["-f", "-"], Some(script)).map(|_| ()).map_err(NetError::Firewall)
     }
 }
 
