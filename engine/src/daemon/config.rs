@@ -26,6 +26,7 @@ const KNOWN_KEYS: &[&str] = &[
     "cgroup-parent",
     "init",
     "init-path",
+    "firewall-backend",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +69,7 @@ struct FileConfig {
     cgroup_parent: Option<String>,
     init: Option<bool>,
     init_path: Option<PathBuf>,
+    firewall_backend: Option<String>,
 }
 
 /// The effective daemon configuration.
@@ -92,6 +94,8 @@ pub struct DaemonConfig {
     pub init: bool,
     /// `init-path`: the init binary (default: `docker-init` in PATH, else tini-static).
     pub init_path: Option<PathBuf>,
+    /// `firewall-backend` (Docker 28's key): `nftables` or `iptables`; None = nft when installed.
+    pub firewall_backend: Option<String>,
 }
 
 impl DaemonConfig {
@@ -122,6 +126,11 @@ impl DaemonConfig {
                 "default-runtime: unknown runtime \"{default_runtime}\" (supported: runc, berth)"
             )));
         }
+        if let Some(b) = file.firewall_backend.as_deref() {
+            if berth_net::firewall::Backend::parse(b).is_none() {
+                return Err(ConfigError::Invalid(format!("invalid firewall-backend \"{b}\": must be \"iptables\" or \"nftables\"")));
+            }
+        }
         let log_level = flags.log_level.clone().or(file.log_level).unwrap_or_else(|| "info".into());
         if !["debug", "info", "warn", "error", "fatal"].contains(&log_level.as_str()) {
             return Err(ConfigError::Invalid(format!("log-level: unable to parse logging level: {log_level}")));
@@ -143,6 +152,7 @@ impl DaemonConfig {
             cgroup_parent: flags.cgroup_parent.clone().or(file.cgroup_parent).unwrap_or_else(|| "/berth".into()),
             init: file.init.unwrap_or(false),
             init_path: file.init_path,
+            firewall_backend: file.firewall_backend,
         })
     }
 }

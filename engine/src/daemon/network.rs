@@ -57,6 +57,7 @@ impl NetService {
             state_dir: cfg.data_root.join("network"),
             host_netns: None,
             daemon: DaemonNetConfig { bip: cfg.bip.clone(), mtu: Some(cfg.mtu), bridge_device: None },
+            firewall: cfg.firewall_backend.as_deref().and_then(berth_net::firewall::Backend::parse),
         })
         .map_err(sys)?;
         ctl.restore().map_err(sys)?;
@@ -186,7 +187,18 @@ struct LinkTarget {
     env: Vec<String>,
 }
 
-fn write_file(dir: &Path, name: &str, content: &str) -> Result<(), DaemonError> {
+/// Docker's wrapping of a publish failure (`docker run -p` on a taken port).
+pub fn publish_err<T>(r: Result<T, NetError>, name: &str, endpoint_id: &str) -> Result<T, DaemonError> {
+    r.map_err(|e| {
+        let msg = format!("driver failed programming external connectivity on endpoint {name} ({endpoint_id}): {e}");
+        match e {
+            NetError::PortSpec(_) => DaemonError::InvalidParameter(msg),
+            _ => DaemonError::System(msg),
+        }
+    })
+}
+
+pub fn write_file(dir: &Path, name: &str, content: &str) -> Result<(), DaemonError> {
     // In place, not rename: a running container's bind mount keeps pointing at this inode.
     std::fs::write(dir.join(name), content).map_err(|e| DaemonError::System(format!("{}: {e}", dir.join(name).display())))
 }
@@ -242,20 +254,28 @@ impl Daemon {
                     _ => "none".to_string(),
                 };
                 let bindings = port_bindings(&c.host_config, &c.record.config)?;
+                let mut cn = cn;
+                // Docker (allocateNetwork): a container left with no network at all gets its
+                // user-defined NetworkMode network back at the next start; the default bridge
+                // (and none) stay disconnected.
+                if cn.primary_disconnected && cn.extra.is_empty() && !matches!(primary.as_str(), "bridge" | "default" | "none") {
+                    cn.primary_disconnected = false;
+                    cn.save(&dir)?;
+                }
                 let mut ctl = self.net.lock();
-                let ep = ctl.connect(&primary, &req(cn.aliases.clone(), cn.ip), &ns).map_err(net_err)?;
+                if cn.primary_disconnected {
+                    if cn.extra.is_empty() {
+                        ctl.loopback_only(&ns).map_err(net_err)?;
+                    }
+                } else {
+                    let ep = ctl.connect(&primary, &req(cn.aliases.clone(), cn.ip), &ns).map_err(net_err)?;
+                    let primary_net = ctl.store().get(&primary).map_err(net_err)?.clone();
+                    if !bindings.is_empty() && primary_net.driver == Driver::Bridge {
+                        publish_err(ctl.publish(&primary, id, &bindings), &name, &ep.id)?;
+                    }
+                }
                 for x in &cn.extra {
                     ctl.connect(&x.network_id, &req(x.aliases.clone(), x.ip), &ns).map_err(net_err)?;
-                }
-                let primary_net = ctl.store().get(&primary).map_err(net_err)?.clone();
-                if !bindings.is_empty() && primary_net.driver == Driver::Bridge {
-                    ctl.publish(&primary, id, &bindings).map_err(|e| {
-                        let msg = format!("driver failed programming external connectivity on endpoint {name} ({}): {e}", ep.id);
-                        match e {
-                            NetError::PortSpec(_) => DaemonError::InvalidParameter(msg),
-                            _ => DaemonError::System(msg),
-                        }
-                    })?;
                 }
                 let own: Vec<Ipv4Addr> = ctl.store().endpoints().iter().filter(|e| e.container_id == id).filter_map(|e| e.ip).collect();
                 let on_user_net = ctl.store().endpoints().iter().filter(|e| e.container_id == id).any(|e| {

@@ -33,6 +33,10 @@ pub struct ContainerNet {
     /// `--link name:alias`, resolved by name at start as Docker does.
     #[serde(default)]
     pub links: Vec<LinkSpec>,
+    /// `network disconnect` of the `NetworkMode` network: not attached at start (Docker drops
+    /// it from `NetworkSettings.Networks`; `HostConfig.NetworkMode` keeps its name).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub primary_disconnected: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -186,7 +190,7 @@ mod tests {
     fn record_round_trips() {
         let d = tempfile::tempdir().unwrap();
         assert_eq!(ContainerNet::load(d.path()), ContainerNet::default());
-        let cn = ContainerNet { aliases: vec!["www".into()], ip: Some("10.1.0.9".parse().unwrap()), extra: vec![], links: vec![] };
+        let cn = ContainerNet { aliases: vec!["www".into()], ip: Some("10.1.0.9".parse().unwrap()), extra: vec![], links: vec![], primary_disconnected: true };
         cn.save(d.path()).unwrap();
         assert_eq!(ContainerNet::load(d.path()), cn);
     }

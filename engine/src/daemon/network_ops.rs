@@ -4,7 +4,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 
-use berth_net::inspect;
+use berth_net::{hosts_file, inspect, resolv};
 use berth_net::mode::NetworkMode;
 use berth_net::network::{Driver, NetworkCreate};
 use berth_net::store::ConnectRequest;
@@ -117,8 +117,19 @@ impl Daemon {
         self.net.lock().prune().map_err(net_err)
     }
 
+    /// The id of the container's `NetworkMode` network (`none` included; None for host and
+    /// container: modes, which have no network of their own to connect or leave).
+    fn primary_network_id(&self, ctl: &berth_net::NetController, c: &crate::container::record::Container) -> Option<String> {
+        match NetworkMode::parse(&c.host_config.network_mode) {
+            NetworkMode::Network(n) => ctl.store().get(&n).ok().map(|n| n.id.clone()),
+            NetworkMode::None => ctl.store().get("none").ok().map(|n| n.id.clone()),
+            NetworkMode::Host | NetworkMode::Container(_) => None,
+        }
+    }
+
     /// `network connect`: a running container gets the interface now (and keeps it across
-    /// restarts), a stopped one at its next start.
+    /// restarts), a stopped one at its next start. Reconnecting the `NetworkMode` network after
+    /// a disconnect brings its published ports back, as Docker's endpoint options do.
     pub fn network_connect(&self, key: &str, container: &str, aliases: Vec<String>, ip: Option<Ipv4Addr>) -> Result<(), DaemonError> {
         let c = self.get(container)?;
         let id = c.id().to_string();
@@ -127,14 +138,15 @@ impl Daemon {
         }
         let dir = self.store.dir(&id);
         let mut cn = ContainerNet::load(&dir);
+        let bindings = super::network::port_bindings(&c.host_config, &c.record.config)?;
         let mut ctl = self.net.lock();
         let n = ctl.store().get(key).map_err(net_err)?.clone();
         if n.driver != Driver::Bridge {
-            return Err(DaemonError::Forbidden(format!("container cannot be disconnected from host network or connected to host network")));
+            return Err(DaemonError::Forbidden("container cannot be disconnected from host network or connected to host network".to_string()));
         }
         let name = c.record.name.trim_start_matches('/').to_string();
-        let primary = ctl.store().get(&c.host_config.network_mode.replace("default", "bridge")).map(|p| p.id.clone()).ok();
-        if primary.as_deref() == Some(n.id.as_str()) || cn.extra.iter().any(|x| x.network_id == n.id) {
+        let is_primary = self.primary_network_id(&ctl, &c).as_deref() == Some(n.id.as_str());
+        if (is_primary && !cn.primary_disconnected) || cn.extra.iter().any(|x| x.network_id == n.id) {
             return Err(net_err(NetError::AlreadyConnected { container: name, network: n.name }));
         }
         if let Some(ip) = ip {
@@ -147,25 +159,43 @@ impl Daemon {
         }
         let ns = self.net.netns_path(&id);
         let running = c.record.state.running && ns.exists();
+        let mut own_ip = None;
         if running {
-            ctl.connect(&n.id, &ConnectRequest { container_id: id.clone(), container_name: name, aliases: aliases.clone(), ip }, &ns).map_err(net_err)?;
+            let ep = ctl.connect(&n.id, &ConnectRequest { container_id: id.clone(), container_name: name.clone(), aliases: aliases.clone(), ip }, &ns).map_err(net_err)?;
+            if is_primary && !bindings.is_empty() {
+                if let Err(e) = super::network::publish_err(ctl.publish(&n.id, &id, &bindings), &name, &ep.id) {
+                    let _ = ctl.disconnect(&n.id, &id);
+                    return Err(e);
+                }
+            }
+            own_ip = ep.ip;
         }
         drop(ctl);
-        cn.extra.push(ExtraNet { network_id: n.id.clone(), aliases, ip });
+        if is_primary {
+            cn.primary_disconnected = false;
+            cn.aliases = aliases;
+            cn.ip = ip;
+        } else {
+            cn.extra.push(ExtraNet { network_id: n.id.clone(), aliases, ip });
+        }
         if let Err(e) = cn.save(&dir) {
             if running {
                 let _ = self.net.lock().disconnect(&n.id, &id);
             }
             return Err(e);
         }
-        if running && n.has_embedded_dns() {
-            self.net_ensure_dns(&id, &ns);
+        if running {
+            self.net_files_on_connect(&c, own_ip, n.has_embedded_dns());
+            if n.has_embedded_dns() {
+                self.net_ensure_dns(&id, &ns);
+            }
         }
         Ok(())
     }
 
-    /// `network disconnect`: only networks added with `connect` can be left; the `NetworkMode`
-    /// network is the container's identity.
+    /// `network disconnect`: any network the container is on, the `NetworkMode` one included
+    /// (Docker: the container keeps its namespace and loses that interface; inspect stops
+    /// listing the network while `HostConfig.NetworkMode` keeps its name).
     pub fn network_disconnect(&self, key: &str, container: &str) -> Result<(), DaemonError> {
         let c = self.get(container)?;
         let id = c.id().to_string();
@@ -174,18 +204,60 @@ impl Daemon {
         let mut ctl = self.net.lock();
         let n = ctl.store().get(key).map_err(net_err)?.clone();
         let name = c.record.name.trim_start_matches('/').to_string();
-        let Some(pos) = cn.extra.iter().position(|x| x.network_id == n.id) else {
-            if ctl.store().endpoint(&n.id, &id).is_some() {
-                return Err(DaemonError::Forbidden(format!("berth cannot disconnect container {name} from its --network {}", n.name)));
-            }
+        if n.driver == Driver::Host {
+            return Err(DaemonError::Forbidden("container cannot be disconnected from host network or connected to host network".to_string()));
+        }
+        let is_primary = !cn.primary_disconnected && self.primary_network_id(&ctl, &c).as_deref() == Some(n.id.as_str());
+        let pos = cn.extra.iter().position(|x| x.network_id == n.id);
+        if !is_primary && pos.is_none() {
             return Err(net_err(NetError::NotConnected { container: name, network: n.name }));
-        };
-        if ctl.store().endpoint(&n.id, &id).is_some() {
+        }
+        let ep = ctl.store().endpoint(&n.id, &id).cloned();
+        if ep.is_some() {
             ctl.disconnect(&n.id, &id).map_err(net_err)?;
         }
         drop(ctl);
-        cn.extra.remove(pos);
-        cn.save(&dir)
+        match pos {
+            Some(p) => {
+                cn.extra.remove(p);
+            }
+            None => cn.primary_disconnected = true,
+        }
+        cn.save(&dir)?;
+        if let Some(ip) = ep.and_then(|e| e.ip) {
+            let hosts = dir.join("hosts");
+            if let Ok(content) = std::fs::read_to_string(&hosts) {
+                let next = hosts_file::remove_own(&content, ip, &c.record.config.hostname);
+                if next != content {
+                    super::network::write_file(&dir, "hosts", &next)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A running container joined a network: its address there goes into its /etc/hosts, and
+    /// a first network with embedded DNS switches its resolv.conf to 127.0.0.11 (libnetwork
+    /// starts the resolver and rebuilds resolv.conf then; it never switches back).
+    fn net_files_on_connect(&self, c: &crate::container::record::Container, ip: Option<Ipv4Addr>, embedded_dns: bool) {
+        let dir = self.store.dir(c.id());
+        if let Some(ip) = ip {
+            if let Ok(content) = std::fs::read_to_string(dir.join("hosts")) {
+                let next = hosts_file::add_own(&content, ip, &c.record.config.hostname);
+                if let Err(e) = super::network::write_file(&dir, "hosts", &next) {
+                    eprintln!("berthd: {e}");
+                }
+            }
+        }
+        if embedded_dns {
+            let current = std::fs::read_to_string(dir.join("resolv.conf")).unwrap_or_default();
+            if !current.lines().any(|l| l.split_whitespace().eq(["nameserver", resolv::EMBEDDED_DNS])) {
+                let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+                if let Err(e) = super::network::write_file(&dir, "resolv.conf", &resolv::embedded_resolv(&host)) {
+                    eprintln!("berthd: {e}");
+                }
+            }
+        }
     }
 
     fn net_ensure_dns(&self, id: &str, ns: &Path) {

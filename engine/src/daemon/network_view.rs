@@ -43,8 +43,9 @@ impl Daemon {
             NetworkMode::None => Some("none".into()),
             NetworkMode::Container(_) => None,
         };
-        let extra = ContainerNet::load(&self.store.dir(c.id())).extra;
-        for key in primary.into_iter().chain(extra.into_iter().map(|x| x.network_id)) {
+        let cn = ContainerNet::load(&self.store.dir(c.id()));
+        let primary = primary.filter(|_| !cn.primary_disconnected);
+        for key in primary.into_iter().chain(cn.extra.into_iter().map(|x| x.network_id)) {
             if let Ok(n) = st.get(&key) {
                 configured.push((n.name.clone(), n.id.clone()));
             }
@@ -70,14 +71,14 @@ impl Daemon {
             if c.record.has_been_started_before {
                 v["NetworkID"] = json!(id);
             }
-            if cn.ip.is_some() && Some(name) == s.configured.first().map(|f| &f.0) {
+            if cn.ip.is_some() && !cn.primary_disconnected && Some(name) == s.configured.first().map(|f| &f.0) {
                 v["IPAMConfig"] = json!({"IPv4Address": cn.ip.map(|i| i.to_string())});
             }
             networks.insert(name.clone(), v);
         }
         let mut top = json!({"EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": ""});
         for (i, (name, e)) in s.endpoints.iter().enumerate() {
-            let static_ip = i == 0 && cn.ip.is_some() || cn.extra.iter().any(|x| x.network_id == e.network_id && x.ip.is_some());
+            let static_ip = i == 0 && cn.ip.is_some() && !cn.primary_disconnected || cn.extra.iter().any(|x| x.network_id == e.network_id && x.ip.is_some());
             let l = if name == "bridge" { links.clone() } else { vec![] };
             let v = inspect::endpoint_settings(e, static_ip, &l);
             if name == "bridge" {
