@@ -24,6 +24,51 @@ fn nft_ruleset(e: &Engine) -> String {
     sandbox_out(e, &["nft", "list", "ruleset"])
 }
 
+/// Everything a refused operation must leave as it was: links, addresses, routes and the
+/// firewall in berthd's namespace, berth's network state files, container namespace files.
+fn net_snapshot(e: &Engine) -> String {
+    // Link names with their bridge (not flags or state: carrier and IPv6 DAD settle on their own).
+    let mut s = String::from("== links\n");
+    for l in sandbox_out(e, &["ip", "-o", "link"]).lines() {
+        let name = l.split(": ").nth(1).unwrap_or("");
+        let master = l.split(" master ").nth(1).and_then(|m| m.split_whitespace().next()).unwrap_or("-");
+        s.push_str(&format!("{name} master {master}\n"));
+    }
+    for args in [&["ip", "-o", "-4", "addr"][..], &["ip", "route"], &["nft", "list", "ruleset"]] {
+        s.push_str(&format!("== {args:?}\n{}", sandbox_out(e, args)));
+    }
+    for f in ["networks.json", "ports.json"] {
+        let text = std::fs::read_to_string(e.data_root().join("network").join(f)).unwrap_or_default();
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        // The IPAM cursor moves past an address that was handed out and released (so it is not
+        // reused at once, as Docker's serial allocator); allocations and endpoints must not.
+        strip_key(&mut v, "cursor");
+        s.push_str(&format!("== {f}\n{}\n", serde_json::to_string_pretty(&v).unwrap()));
+    }
+    let mut ns: Vec<String> = std::fs::read_dir(e.exec_root().join("netns")).into_iter().flatten().flatten().map(|d| d.file_name().to_string_lossy().into_owned()).collect();
+    ns.sort();
+    s.push_str(&format!("== netns files {ns:?}\n"));
+    s
+}
+
+fn strip_key(v: &mut serde_json::Value, key: &str) {
+    match v {
+        serde_json::Value::Object(m) => {
+            m.remove(key);
+            m.values_mut().for_each(|x| strip_key(x, key));
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| strip_key(x, key)),
+        _ => {}
+    }
+}
+
+fn assert_unchanged(e: &Engine, before: &str, what: &str) {
+    let after = net_snapshot(e);
+    if after != before {
+        panic!("{what} changed berth's network state:\n--- before\n{before}\n--- after\n{after}");
+    }
+}
+
 /// `busybox wget` from the sandbox (the daemon's namespace), with a short timeout.
 fn host_wget(e: &Engine, url: &str) -> Run {
     e.in_sandbox(&["busybox", "timeout", "5", "busybox", "wget", "-qO-", url])
@@ -285,9 +330,13 @@ fn none_host_and_container_modes() {
 #[test]
 fn bad_network_input_leaves_nothing() {
     let e = Engine::start();
-    let links_before = sandbox_out(&e, &["ip", "-o", "link"]);
+    // A bridge and a running container first, so "nothing changed" covers addresses, veths and
+    // rules that exist, not just an empty namespace.
+    e.import_busybox();
+    e.ok(&["run", "-d", "--name", "up", "-p", "8000:80", "busybox", "sleep", "1000"]);
     let state = || std::fs::read_to_string(e.data_root().join("network/networks.json")).unwrap();
     let before = state();
+    let snap = net_snapshot(&e);
     let cases: [(&[&str], &str); 5] = [
         (&["network", "create", "--subnet", "172.17.5.0/24", "x"], "Error response from daemon: Pool overlaps with other one on this address space"),
         // The docker CLI checks this one itself; berth's CLI below lets the daemon answer.
@@ -304,12 +353,11 @@ fn bad_network_input_leaves_nothing() {
     let r = e.berth(&["network", "create", "--subnet", "10.9.0.0/24", "--gateway", "10.8.0.1", "x"]);
     assert_eq!((r.code, r.stderr.trim()), (1, "Error response from daemon: no matching subnet for gateway 10.8.0.1"));
     assert_eq!(state(), before, "no network recorded");
-    assert_eq!(sandbox_out(&e, &["ip", "-o", "link"]), links_before, "no device created");
+    assert_unchanged(&e, &snap, "refused network create/rm (no device, address, rule or IPAM entry)");
     // A network that overlaps a user one is refused too; --ip rules.
     e.ok(&["network", "create", "--subnet", "10.1.0.0/24", "u1"]);
     let r = e.berth(&["network", "create", "--subnet", "10.1.0.128/25", "u2"]);
     assert!(r.stderr.contains("Pool overlaps"), "{r:?}");
-    e.import_busybox();
     let r = e.berth(&["create", "--ip", "172.17.0.9", "busybox", "true"]);
     assert!(r.stderr.contains("user specified IP address is supported on user defined networks only"), "{r:?}");
     let r = e.berth(&["create", "--network", "u1", "--ip", "10.2.0.9", "busybox", "true"]);
@@ -317,10 +365,52 @@ fn bad_network_input_leaves_nothing() {
     e.ok(&["run", "-d", "--name", "fixed", "--network", "u1", "--ip", "10.1.0.50", "busybox", "sleep", "1000"]);
     assert!(e.ok(&["exec", "fixed", "ip", "-4", "addr"]).contains("10.1.0.50/24"));
     assert_eq!(e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.u1.IPAMConfig.IPv4Address}}", "fixed"]), "10.1.0.50\n");
+    let snap = net_snapshot(&e);
     let r = e.berth(&["run", "-d", "--network", "u1", "--ip", "10.1.0.50", "busybox", "sleep", "1000"]);
     assert!(r.stderr.contains("Address already in use"), "{r:?}");
+    assert_unchanged(&e, &snap, "a taken --ip");
     let ls = e.ok(&["network", "ls", "-q"]);
     assert_eq!(ls.lines().count(), 4, "{ls}");
+
+    // Removing a network with a container attached: Docker's 403 text; bridge, address, veth,
+    // IPAM entry and the container's connectivity all stay.
+    let net_id = e.ok(&["network", "inspect", "-f", "{{.Id}}", "u1"]).trim().to_string();
+    let r = e.docker(&["network", "rm", "u1"]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stderr.lines().next().unwrap_or(""), format!("Error response from daemon: error while removing network: network u1 id {net_id} has active endpoints"));
+    assert_unchanged(&e, &snap, "a refused network rm");
+    assert!(e.ok(&["exec", "fixed", "ping", "-c", "1", "-W", "3", "10.1.0.1"]).contains("1 packets received"));
+
+    // A bad -p spec: the CLIs' own errors, no container, nothing set up.
+    let count = e.ok(&["ps", "-aq"]).lines().count();
+    for spec in ["8000:http", "70000:80", "1.2.3:8000:80"] {
+        let r = e.berth(&["run", "-d", "-p", spec, "busybox", "sleep", "1"]);
+        assert_eq!(r.code, 125, "{spec}: {r:?}");
+        let d = e.docker(&["run", "-d", "-p", spec, "busybox", "sleep", "1"]);
+        assert_eq!(d.code, 125, "{spec}: {d:?}");
+    }
+    let r = e.berth(&["run", "-p", "8000:http", "busybox", "true"]);
+    assert!(r.stderr.contains("invalid containerPort: http"), "{r:?}");
+    assert_eq!(e.ok(&["ps", "-aq"]).lines().count(), count, "no container created");
+    assert_unchanged(&e, &snap, "bad -p specs");
+
+    // A host port held by a process that is not berth (bind test in berthd's namespace).
+    let _busy = e.in_netns(|| std::net::TcpListener::bind("0.0.0.0:8100").unwrap());
+    let r = e.berth(&["run", "-d", "--name", "busyport", "-p", "8100:80", "busybox", "sleep", "100"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("Bind for 0.0.0.0:8100 failed: port is already allocated"), "{r:?}");
+    assert_unchanged(&e, &snap, "a port held by another process");
+    // …and one published by another container.
+    let r = e.berth(&["run", "-d", "--name", "dupport", "-p", "8000:80", "busybox", "sleep", "100"]);
+    assert!(r.stderr.contains("Bind for 0.0.0.0:8000 failed: port is already allocated"), "{r:?}");
+    assert_unchanged(&e, &snap, "a port published by another container");
+
+    // Joining the namespace of a stopped container.
+    let off = e.ok(&["create", "--name", "off", "busybox", "true"]).trim().to_string();
+    let r = e.docker(&["run", "--network", "container:off", "busybox", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.contains(&format!("cannot join network of a non running container: {off}")), "{r:?}");
+    assert_unchanged(&e, &snap, "container: of a stopped container");
 }
 
 #[test]
@@ -392,4 +482,118 @@ fn daemon_json_bip_and_mtu_shape_the_default_bridge() {
     assert!(sandbox_out(&e, &["ip", "-o", "link", "show", "berth0"]).contains("mtu 1400"));
     assert_eq!(e.ok(&["network", "inspect", "-f", "{{index .Options \"com.docker.network.driver.mtu\"}}", "bridge"]), "1400\n");
     e.ok(&["rm", "-f", "cc"]);
+}
+
+#[test]
+fn disconnect_any_network_and_hosts_follow() {
+    let e = Engine::start();
+    e.import_busybox();
+    e.ok(&["network", "create", "--subnet", "10.31.0.0/24", "n1"]);
+    e.ok(&["network", "create", "--subnet", "10.32.0.0/24", "n2"]);
+    e.ok(&["run", "-d", "--name", "cc", "--network", "n1", "-h", "box", "busybox", "sleep", "1000"]);
+    let hosts = e.ok(&["exec", "cc", "cat", "/etc/hosts"]);
+    assert!(hosts.ends_with("ff02::2\tip6-allrouters\n10.31.0.2\tbox\n"), "{hosts}");
+    // connect: the new address is appended to the live /etc/hosts.
+    e.ok(&["network", "connect", "n2", "cc"]);
+    let hosts = e.ok(&["exec", "cc", "cat", "/etc/hosts"]);
+    assert!(hosts.ends_with("\n10.31.0.2\tbox\n10.32.0.2\tbox\n"), "{hosts}");
+
+    // disconnect of the --network network (through the docker CLI): eth0 goes, eth1 stays, the
+    // namespace stays, and only that network's line leaves /etc/hosts.
+    let ns = e.exec_root().join("netns").join(e_id(&e, "cc"));
+    let veths_before = veths(&e).len();
+    let r = e.docker(&["network", "disconnect", "n1", "cc"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let links = e.ok(&["exec", "cc", "ip", "-o", "link"]);
+    assert!(!links.contains("eth0") && links.contains("eth1"), "{links}");
+    let hosts = e.ok(&["exec", "cc", "cat", "/etc/hosts"]);
+    assert!(!hosts.contains("10.31.0.2") && hosts.ends_with("\n10.32.0.2\tbox\n"), "{hosts}");
+    assert!(ns.exists(), "the container keeps its namespace");
+    assert_eq!(veths(&e).len(), veths_before - 1, "n1's veth deleted");
+    let r = e.docker(&["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}|{{.HostConfig.NetworkMode}}", "cc"]);
+    assert_eq!(r.stdout, "n2 |n1\n", "{r:?}");
+    let n1 = e.docker(&["network", "inspect", "-f", "{{len .Containers}}", "n1"]);
+    assert_eq!(n1.stdout, "0\n", "{n1:?}");
+    assert!(!std::fs::read_to_string(e.data_root().join("network/networks.json")).unwrap().contains("10.31.0.2"), "address released");
+    let r = e.berth(&["network", "disconnect", "n1", "cc"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("is not connected to network n1"), "{r:?}");
+    // …and back: a new interface on n1, its line back in /etc/hosts.
+    e.ok(&["network", "connect", "n1", "cc"]);
+    let ip = e.ok(&["inspect", "-f", "{{.NetworkSettings.Networks.n1.IPAddress}}", "cc"]).trim().to_string();
+    assert!(ip.starts_with("10.31.0."), "{ip}");
+    assert!(e.ok(&["exec", "cc", "cat", "/etc/hosts"]).ends_with(&format!("\n10.32.0.2\tbox\n{ip}\tbox\n")));
+    e.ok(&["exec", "cc", "ping", "-c", "1", "-W", "3", "10.31.0.1"]);
+
+    // A user-network container left with no network gets its --network back at the next start.
+    e.ok(&["network", "disconnect", "n1", "cc"]);
+    e.ok(&["network", "disconnect", "n2", "cc"]);
+    assert_eq!(e.ok(&["exec", "cc", "ip", "-o", "link"]).lines().count(), 1, "only lo");
+    e.ok(&["restart", "-t", "0", "cc"]);
+    assert_eq!(e.docker(&["inspect", "-f", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", "cc"]).stdout, "n1 \n");
+    assert!(e.ok(&["exec", "cc", "ip", "-o", "-4", "addr", "show", "eth0"]).contains("10.31.0."));
+
+    // Default bridge with a published port: disconnect takes the port's rule with it; the
+    // container stays without a network across a restart (Docker does not re-add `bridge`);
+    // connect brings address and port back.
+    run_httpd(&e, &["--name", "web", "-p", "8090:80"], "hello-8090");
+    e.eventually(10, "8090 published", || host_wget(&e, "http://127.0.0.1:8090/").stdout.trim() == "hello-8090");
+    e.ok(&["network", "disconnect", "bridge", "web"]);
+    assert!(!nft_ruleset(&e).contains("8090"), "{}", nft_ruleset(&e));
+    assert_eq!(e.ok(&["port", "web"]), "");
+    e.ok(&["restart", "-t", "0", "web"]);
+    assert_eq!(e.ok(&["exec", "web", "ip", "-o", "link"]).lines().count(), 1, "still only lo after a restart");
+    assert_eq!(e.ok(&["inspect", "-f", "{{json .NetworkSettings.Networks}}", "web"]), "{}\n");
+    e.ok(&["network", "connect", "bridge", "web"]);
+    assert_eq!(e.ok(&["port", "web"]), "80/tcp -> 0.0.0.0:8090\n");
+    e.eventually(10, "8090 back", || host_wget(&e, "http://127.0.0.1:8090/").stdout.trim() == "hello-8090");
+
+    // A default-bridge container connected to a user network starts using the embedded DNS.
+    e.ok(&["run", "-d", "--name", "bb", "busybox", "sleep", "1000"]);
+    assert!(!e.ok(&["exec", "bb", "cat", "/etc/resolv.conf"]).contains("127.0.0.11"));
+    e.ok(&["network", "connect", "n1", "bb"]);
+    assert!(e.ok(&["exec", "bb", "cat", "/etc/resolv.conf"]).starts_with("nameserver 127.0.0.11\n"));
+    e.eventually(10, "c resolves from bb", || e.berth(&["exec", "bb", "nslookup", "cc"]).stdout.contains("10.31.0."));
+
+    for c in ["cc", "web", "bb"] {
+        e.ok(&["rm", "-f", c]);
+    }
+    assert!(veths(&e).is_empty());
+    assert!(!nft_ruleset(&e).contains("dnat to"), "{}", nft_ruleset(&e));
+}
+
+#[test]
+fn iptables_backend_through_berthd() {
+    let probe = std::process::Command::new("iptables").arg("--version").output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        eprintln!("test skipped: iptables not installed");
+        return;
+    }
+    let mut e = Engine::start_configured(r#"{"firewall-backend": "iptables"}"#, &[]);
+    e.import_busybox();
+    let nat_before = sandbox_out(&e, &["iptables", "-w", "-t", "nat", "-S"]);
+    let filter_before = sandbox_out(&e, &["iptables", "-w", "-S"]);
+    run_httpd(&e, &["--name", "web", "-p", "8000:80"], "via-iptables");
+    e.eventually(10, "8000 published", || host_wget(&e, "http://127.0.0.1:8000/").stdout.trim() == "via-iptables");
+    assert_eq!(host_wget(&e, "http://172.17.0.1:8000/").stdout.trim(), "via-iptables");
+    let nat = sandbox_out(&e, &["iptables", "-w", "-t", "nat", "-S"]);
+    assert!(nat.contains("-A BERTH-PORTS -p tcp -m tcp --dport 8000 -j DNAT --to-destination 172.17.0.2:80"), "{nat}");
+    assert!(e.in_sandbox(&["nft", "list", "table", "ip", "berth"]).code != 0, "no nft table of berth's own");
+    // Hairpin from a neighbour, and the taken port refused with rules unchanged.
+    e.ok(&["run", "-d", "--name", "client", "busybox", "sleep", "1000"]);
+    wait_http(&e, "client", "http://172.17.0.1:8000/", "via-iptables");
+    let r = e.berth(&["run", "-d", "-p", "8000:80", "busybox", "sleep", "100"]);
+    assert!(r.stderr.contains("port is already allocated"), "{r:?}");
+    assert_eq!(sandbox_out(&e, &["iptables", "-w", "-t", "nat", "-S"]), nat);
+    // Restart with containers running: rules kept, no duplicate jumps.
+    e.kill_daemon();
+    e.start_daemon();
+    assert_eq!(host_wget(&e, "http://127.0.0.1:8000/").stdout.trim(), "via-iptables");
+    assert_eq!(sandbox_out(&e, &["iptables", "-w", "-t", "nat", "-S"]), nat);
+    for id in e.ok(&["ps", "-aq"]).lines() {
+        e.ok(&["rm", "-f", id]);
+    }
+    e.stop_daemon();
+    assert_eq!(sandbox_out(&e, &["iptables", "-w", "-t", "nat", "-S"]), nat_before);
+    assert_eq!(sandbox_out(&e, &["iptables", "-w", "-S"]), filter_before);
 }
