@@ -72,6 +72,9 @@ fn user_bridge_end_to_end() {
     assert!(cn.addrs().unwrap().iter().any(|a| a.index == eth0.index && a.addr.to_string() == "10.77.0.1/24"));
     assert!(cn.routes().unwrap().iter().any(|r| r.dst.is_none() && r.gateway.map(|g| g.to_string()) == Some("10.77.0.254".into())));
     assert_eq!(berth_net::netns::read_sysctl(&host.path(), "net.ipv4.ip_forward").unwrap(), "1");
+    if let Ok(v) = berth_net::netns::read_sysctl(&host.path(), berth_net::controller::BRIDGE_NF_CALL_IPTABLES) {
+        assert_eq!(v, "0", "bridged frames skip the IPv4 hooks of the bridges' namespace");
+    }
 
     // Container to container: TCP and ping.
     serve_tcp(&c1, "0.0.0.0:80", "web");
