@@ -1,4 +1,5 @@
-//! `cargo xtask bench net [--runs N] [--mib M]`: what berth's bridge networking costs.
+//! `cargo xtask bench net [--runs N] [--secs S] [--reps R] [--diagnose] [--debug]`: what berth's
+//! bridge networking costs.
 //! - TCP throughput and connect latency container↔container over the default bridge, and
 //!   host→published port (DNAT on 127.0.0.1), each as a ratio to the same traffic over a bare
 //!   veth pair (two `--network none` containers, and the host and a container, wired by hand);
@@ -114,32 +115,82 @@ fn serve(pid: i32) -> Result<()> {
     Ok(())
 }
 
-/// (MiB/s, median connect+1-byte round trip) from `pid`'s namespace to `ip` (ports p, p+1).
-fn measure(pid: i32, ip: &str, sink_port: u16, echo_port: u16, mib: usize, runs: usize) -> Result<(f64, Duration)> {
-    let sink: SocketAddr = format!("{ip}:{sink_port}").parse()?;
-    let echo: SocketAddr = format!("{ip}:{echo_port}").parse()?;
-    let h = in_netns(pid, move || -> std::io::Result<(f64, Duration)> {
+/// MiB/s of one TCP stream from `pid`'s namespace to `to` for `dur`: the clock stops when the
+/// sink has read everything (it closes after EOF), so both paths are timed the same way.
+fn throughput(pid: i32, to: SocketAddr, dur: Duration) -> Result<f64> {
+    let h = in_netns(pid, move || -> std::io::Result<f64> {
         let chunk = vec![7u8; 1 << 20];
-        let mut s = TcpStream::connect_timeout(&sink, Duration::from_secs(5))?;
+        let mut s = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
         let t = Instant::now();
-        for _ in 0..mib {
+        let mut sent = 0usize;
+        while t.elapsed() < dur {
             s.write_all(&chunk)?;
+            sent += chunk.len();
         }
         s.shutdown(std::net::Shutdown::Write)?;
         let _ = s.read(&mut [0u8; 1]);
-        let mbps = mib as f64 / t.elapsed().as_secs_f64();
+        Ok(sent as f64 / (1 << 20) as f64 / t.elapsed().as_secs_f64())
+    })?;
+    Ok(h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??)
+}
+
+/// Median connect + 1-byte round trip from `pid`'s namespace to `to`, over `runs` connections.
+fn connect_latency(pid: i32, to: SocketAddr, runs: usize) -> Result<Duration> {
+    let h = in_netns(pid, move || -> std::io::Result<Duration> {
         let mut lat = Vec::new();
-        for _ in 0..runs {
+        for _ in 0..runs.max(1) {
             let t = Instant::now();
-            let mut c = TcpStream::connect_timeout(&echo, Duration::from_secs(5))?;
+            let mut c = TcpStream::connect_timeout(&to, Duration::from_secs(5))?;
             c.write_all(b"x")?;
             c.read_exact(&mut [0u8; 1])?;
             lat.push(t.elapsed());
         }
-        lat.sort();
-        Ok((mbps, lat[lat.len() / 2]))
+        Ok(median(lat))
     })?;
     Ok(h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??)
+}
+
+/// One path to measure: a client namespace (by PID) and the server's address.
+struct Route {
+    pid: i32,
+    ip: String,
+}
+
+impl Route {
+    fn sink(&self) -> Result<SocketAddr> {
+        Ok(format!("{}:5001", self.ip).parse()?)
+    }
+    fn echo(&self) -> Result<SocketAddr> {
+        Ok(format!("{}:5002", self.ip).parse()?)
+    }
+}
+
+/// Throughput of `a` against its baseline `b`: one discarded warm-up run each, then `reps`
+/// interleaved runs of `secs` each, alternating which goes first so drift (thermal, other
+/// load on the machine) hits both alike. Returns (median a, median b, every a/b of a pair).
+fn compare(a: &Route, b: &Route, secs: f64, reps: usize) -> Result<(f64, f64, Vec<f64>)> {
+    let dur = Duration::from_secs_f64(secs);
+    throughput(a.pid, a.sink()?, dur / 4)?;
+    throughput(b.pid, b.sink()?, dur / 4)?;
+    let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..reps {
+        let (x, y) = if i % 2 == 0 {
+            let x = throughput(a.pid, a.sink()?, dur)?;
+            (x, throughput(b.pid, b.sink()?, dur)?)
+        } else {
+            let y = throughput(b.pid, b.sink()?, dur)?;
+            (throughput(a.pid, a.sink()?, dur)?, y)
+        };
+        ta.push(x);
+        tb.push(y);
+        ratios.push(x / y);
+    }
+    Ok((median_f(ta), median_f(tb), ratios))
+}
+
+fn median_f(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -147,12 +198,37 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+/// A sysctl as berthd's namespace sees it ("-" when absent).
+fn sysctl_in(pid: i32, key: &str) -> String {
+    let key = key.to_string();
+    in_netns(pid, move || std::fs::read_to_string(format!("/proc/sys/{}", key.replace('.', "/"))).map(|s| s.trim().to_string()).unwrap_or_else(|_| "-".into()))
+        .ok()
+        .and_then(|h| h.join().ok())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn set_sysctl_in(pid: i32, key: &str, value: &str) -> Result<()> {
+    let (key, value) = (key.to_string(), value.to_string());
+    in_netns(pid, move || std::fs::write(format!("/proc/sys/{}", key.replace('.', "/")), value))?
+        .join()
+        .map_err(|_| anyhow::anyhow!("sysctl thread panicked"))?
+        .context("writing sysctl")
+}
+
 pub fn run(args: &[String]) -> Result<()> {
     let runs: usize = opt(args, "--runs", "30").parse().context("--runs")?;
-    let mib: usize = opt(args, "--mib", "1024").parse().context("--mib")?;
+    let secs: f64 = opt(args, "--secs", "2").parse().context("--secs")?;
+    let reps: usize = opt(args, "--reps", "7").parse().context("--reps")?;
     let root = crate::workspace_root();
-    println!("building berth and berthd (release)…");
-    let st = Command::new(env!("CARGO")).current_dir(&root).args(["build", "--quiet", "--release", "-p", "berth", "--bins"]).status()?;
+    // --debug: the dev-profile binaries (no release build on a busy machine). Throughput and
+    // connect latency are kernel paths and do not depend on it; `run` latency does.
+    let profile = if args.iter().any(|a| a == "--debug") { "debug" } else { "release" };
+    println!("building berth and berthd ({profile})…");
+    let mut build = vec!["build", "--quiet", "-p", "berth", "--bins"];
+    if profile == "release" {
+        build.push("--release");
+    }
+    let st = Command::new(env!("CARGO")).current_dir(&root).args(&build).status()?;
     if !st.success() {
         bail!("building berth failed");
     }
@@ -166,14 +242,14 @@ pub fn run(args: &[String]) -> Result<()> {
     let mut s = Scratch {
         cgroup_parent: format!("berth-bench-net-{pid}"),
         daemon: None,
-        berth: root.join("target/release/berth"),
+        berth: root.join("target").join(profile).join("berth"),
         host: format!("unix://{}", sock.display()),
         dir,
     };
     s.daemon = Some(
         Command::new("unshare")
             .args(["--mount", "--net", "--propagation", "private"])
-            .arg(root.join("target/release/berthd"))
+            .arg(root.join("target").join(profile).join("berthd"))
             .args(["-H", &s.host, "--config-file"])
             .arg(s.dir.join("daemon.json"))
             .arg("--data-root")
@@ -237,34 +313,49 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     serve(srv)?;
     serve(v1)?;
-    let measure_best = |pid: i32, ip: &str| -> Result<(f64, Duration)> {
-        // Best of three throughput runs: the 2-core machine is noisy.
-        let mut best = (0.0f64, Duration::MAX);
-        for _ in 0..3 {
-            let (t, l) = measure(pid, ip, 5001, 5002, mib, runs)?;
-            best = (best.0.max(t), best.1.min(l));
-        }
-        Ok(best)
-    };
-    let c2c_bridge = measure_best(cli, &srv_ip)?;
-    let c2c_veth = measure_best(v2, "10.99.0.1")?;
-    let h2c_pub = measure_best(daemon_pid, "127.0.0.1")?;
-    let h2c_veth = measure_best(daemon_pid, "10.98.0.2")?;
+    let c2c = (Route { pid: cli, ip: srv_ip.clone() }, Route { pid: v2, ip: "10.99.0.1".into() });
+    let h2c = (Route { pid: daemon_pid, ip: "127.0.0.1".into() }, Route { pid: daemon_pid, ip: "10.98.0.2".into() });
 
-    println!("TCP, {mib} MiB per run (best of 3), connect+1-byte round trip median of {runs}:");
-    let row = |name: &str, (t, l): (f64, Duration), (rt, rl): (f64, Duration)| {
+    let nf_key = "net.bridge.bridge-nf-call-iptables";
+    let nf = sysctl_in(daemon_pid, nf_key);
+    println!("berthd's namespace: {nf_key}={nf}  net.ipv4.ip_forward={}", sysctl_in(daemon_pid, "net.ipv4.ip_forward"));
+    println!("TCP throughput: {reps} interleaved runs of {secs} s per path after a warm-up (median; a/b of each pair min..max);");
+    println!("connect + 1-byte round trip: median of {runs}.");
+    let row = |name: &str, a: &Route, b: &Route| -> Result<()> {
+        let (ta, tb, ratios) = compare(a, b, secs, reps)?;
+        let (la, lb) = (connect_latency(a.pid, a.echo()?, runs)?, connect_latency(b.pid, b.echo()?, runs)?);
+        let lo = ratios.iter().cloned().fold(f64::MAX, f64::min);
+        let hi = ratios.iter().cloned().fold(0.0, f64::max);
+        // The median of the paired ratios is the figure to quote: each pair ran back to back, so
+        // load from elsewhere on the machine mostly cancels out of it.
         println!(
-            "  {name:<34} {t:>8.0} MiB/s ({:>5.1} % of bare veth {rt:.0})   connect {:>6.1} µs ({:.2}× veth {:.1} µs)",
-            100.0 * t / rt,
-            l.as_secs_f64() * 1e6,
-            l.as_secs_f64() / rl.as_secs_f64(),
-            rl.as_secs_f64() * 1e6
+            "  {name:<48} {ta:>6.0} vs veth {tb:>6.0} MiB/s; paired ratio median {:>5.1} % (min {:.1}, max {:.1})   connect {:>6.1} µs ({:.2}× veth {:.1} µs)",
+            100.0 * median_f(ratios.clone()),
+            100.0 * lo,
+            100.0 * hi,
+            la.as_secs_f64() * 1e6,
+            la.as_secs_f64() / lb.as_secs_f64(),
+            lb.as_secs_f64() * 1e6
         );
+        Ok(())
     };
-    row("container→container (bridge)", c2c_bridge, c2c_veth);
-    row("host→published port 127.0.0.1", h2c_pub, h2c_veth);
+    row("container→container (bridge)", &c2c.0, &c2c.1)?;
+    row("host→published port 127.0.0.1", &h2c.0, &h2c.1)?;
+    // Diagnosis: bridged frames also traverse the IP netfilter hooks (conntrack) of berthd's
+    // namespace while bridge-nf-call-iptables is 1; the bare veth path never does.
+    // --diagnose: the same traffic with bridge-nf-call-iptables flipped. At 1, frames bridged
+    // between two containers also run through the IPv4 hooks (conntrack, berth's chains) of
+    // berthd's namespace; the bare veth path never does. berth sets it to 0 (see berth-net's
+    // controller); this row shows what that is worth on this machine.
+    if args.iter().any(|a| a == "--diagnose") && (nf == "0" || nf == "1") {
+        let other = if nf == "1" { "0" } else { "1" };
+        set_sysctl_in(daemon_pid, nf_key, other)?;
+        let r = row(&format!("c→c with bridge-nf-call-iptables={other}"), &c2c.0, &c2c.1);
+        set_sysctl_in(daemon_pid, nf_key, &nf)?;
+        r?;
+    }
     println!("  goal: bridge throughput ≥ 95 % of bare veth");
-    println!("`run --rm busybox true`, median of {runs}:");
+    println!("`run --rm busybox true` ({profile} binaries), median of {runs}:");
     println!("  default bridge {:>7.2} ms   --network none {:>7.2} ms   difference {:>+6.2} ms (goal ≤ 5 ms)", ms(br), ms(no), ms(br) - ms(no));
     Ok(())
 }
