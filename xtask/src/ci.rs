@@ -6,10 +6,10 @@ use std::process::Command;
 
 /// Debian packages the test suite needs: busybox-static (fixture root filesystems), runc (the
 /// differential runtime tests and benchmarks), skopeo and umoci (readers of berth's archives),
-/// iproute2 (namespaces for sandboxes), nftables (berth-net port publishing), python3-docker (docker-py against berthd),
+/// iproute2 (namespaces for sandboxes), nftables (berth-net port publishing), iptables (its fallback backend), python3-docker (docker-py against berthd),
 /// gcc + libc6-dev + binutils (the hello-world fixture's program; readelf for the images' library closure),
 /// tini (its tini-static is `--init`'s docker-init).
-pub const PACKAGES: &[&str] = &["busybox-static", "runc", "skopeo", "umoci", "iproute2", "nftables", "docker-registry", "openssl", "curl", "python3-docker", "gcc", "libc6-dev", "binutils", "tini"];
+pub const PACKAGES: &[&str] = &["busybox-static", "runc", "skopeo", "umoci", "iproute2", "nftables", "iptables", "docker-registry", "openssl", "curl", "python3-docker", "gcc", "libc6-dev", "binutils", "tini"];
 
 pub fn run(args: &[String]) -> Result<()> {
     ensure_packages(PACKAGES)?;
