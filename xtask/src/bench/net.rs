@@ -4,6 +4,7 @@
 //!   host→published port (DNAT on 127.0.0.1), each as a ratio to the same traffic over a bare
 //!   veth pair (two `--network none` containers, and the host and a container, wired by hand);
 //! - `berth run --rm busybox true` latency on the default bridge vs `--network none`.
+//!
 //! Goals (issue 6): bridge throughput within 5 % of bare veth; a bridge container starts within
 //! 5 ms of a none container. Needs root. berthd runs in its own mount + network namespace
 //! (`unshare`), so the traffic generator joins namespaces on threads (setns) and the host's
