@@ -35,7 +35,17 @@ pub fn plain_line(m: &Value) -> Option<String> {
 
 /// Reads the stream to its end; `Err` with the first error message in it.
 pub fn display(body: &mut dyn Read, out: &mut dyn Write, tty: bool) -> Result<Vec<Value>, StreamError> {
-    let mut bars = if tty { Some(Bars::new()) } else { None };
+    display_with(body, out, tty.then(ProgressDrawTarget::stdout))
+}
+
+/// As [`display`], everything on stderr (the implicit pull of `run`/`create`, whose stdout is
+/// the container's).
+pub fn display_on_stderr(body: &mut dyn Read, tty: bool) -> Result<Vec<Value>, StreamError> {
+    display_with(body, &mut std::io::stderr(), tty.then(ProgressDrawTarget::stderr))
+}
+
+fn display_with(body: &mut dyn Read, out: &mut dyn Write, bars: Option<ProgressDrawTarget>) -> Result<Vec<Value>, StreamError> {
+    let mut bars = bars.map(Bars::new);
     let mut all = Vec::new();
     for line in BufReader::new(body).lines() {
         let Ok(line) = line else { break };
@@ -71,8 +81,8 @@ struct Bars {
 }
 
 impl Bars {
-    fn new() -> Bars {
-        Bars { mp: MultiProgress::with_draw_target(ProgressDrawTarget::stdout()), by_id: HashMap::new() }
+    fn new(target: ProgressDrawTarget) -> Bars {
+        Bars { mp: MultiProgress::with_draw_target(target), by_id: HashMap::new() }
     }
 
     fn show(&mut self, m: &Value) {

@@ -371,32 +371,38 @@ fn create(c: &Client, a: &RunArgs, cmd: &str) -> Result<String, Failure> {
             Ok(v["Id"].as_str().unwrap_or("").to_string())
         }
         Err(e @ ClientError::Api { status: 404, .. }) if e.to_string().starts_with("No such image") => {
-            let image = &a.args[0];
-            let tagged = crate::daemon::images::with_default_tag(image);
-            eprintln!("Unable to find image '{tagged}' locally");
-            let (repo, tag) = match tagged.rsplit_once(':') {
-                Some((r, t)) if !t.contains('/') => (r.to_string(), t.to_string()),
-                _ => (tagged.clone(), "latest".into()),
-            };
-            let pull = c.request("POST", &format!("/images/create?fromImage={}&tag={}", enc(&repo), enc(&tag)), None);
-            let err = match pull.and_then(|r| r.check()) {
-                Ok(r) => {
-                    let text = String::from_utf8_lossy(&r.bytes()?).into_owned();
-                    let failed = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find_map(|v| v["error"].as_str().map(String::from));
-                    match failed {
-                        Some(m) => m,
-                        None => return Ok(c.post_json(&path, &body).map_err(|e| Failure::new(format!("berth: {}", daemon_error(&e)), 125))?.json::<Value>()?["Id"].as_str().unwrap_or("").to_string()),
-                    }
+            let retry = || -> Result<String, Failure> {
+                let v: Value = c.post_json(&path, &body).map_err(|e| Failure::new(format!("berth: {}", daemon_error(&e)), 125))?.json()?;
+                for w in v["Warnings"].as_array().into_iter().flatten() {
+                    eprintln!("WARNING: {}", w.as_str().unwrap_or(""));
                 }
-                Err(e) => daemon_error(&e),
+                Ok(v["Id"].as_str().unwrap_or("").to_string())
             };
-            Err(Failure::new(format!("berth: {err}\n\nRun 'berth {cmd} --help' for more information"), 125))
+            match implicit_pull(c, &a.args[0]) {
+                Ok(()) => retry(),
+                Err(m) => Err(Failure::new(format!("berth: {m}\n\nRun 'berth {cmd} --help' for more information"), 125)),
+            }
         }
         Err(e) => Err(Failure::new(
             if cmd == "run" { format!("berth: {}\n\nRun 'berth run --help' for more information", daemon_error(&e)) } else { daemon_error(&e) },
             if cmd == "run" { 125 } else { 1 },
         )),
     }
+}
+
+/// The docker CLI's `pullImage` for `run`/`create` of an image not present: "Unable to find
+/// image" and the pull's progress on stderr (stdout carries only the container's ID or
+/// output), with `X-Registry-Auth` from the stored credentials of the image's registry, so a
+/// private image runs after `login` as it does with docker.
+fn implicit_pull(c: &Client, image: &str) -> Result<(), String> {
+    let r = berth_storage::Reference::parse_normalized(image).map_err(|e| e.to_string())?.with_default_tag();
+    eprintln!("Unable to find image '{}' locally", r.familiar_string());
+    let tag = r.digest.clone().or_else(|| r.tag.clone()).unwrap_or_default();
+    let path = format!("/images/create?fromImage={}&tag={}", enc(&r.name()), enc(&tag));
+    let header = super::registry_auth::header_for(&r.domain);
+    let mut resp = c.request_with("POST", &path, None, &[("X-Registry-Auth", &header)]).and_then(|r| r.check()).map_err(|e| daemon_error(&e))?;
+    // Bars only when stdout is a terminal (the CLI asks `Out().IsTerminal()`), drawn on stderr.
+    super::registry_progress::display_on_stderr(resp.reader(), stream::is_tty(1)).map(|_| ()).map_err(|e| e.0)
 }
 
 pub fn create_cmd(c: &Client, a: RunArgs) -> CliResult {
