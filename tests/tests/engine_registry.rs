@@ -16,6 +16,18 @@ fn assert_no_scratch(e: &Engine) {
     assert!(left.is_empty(), "scratch files left in <data-root>/tmp: {left:?}");
 }
 
+/// No image, no layerdb entry and no overlay2 layer directory (only `l/`, empty) left.
+fn assert_no_partial_layers(e: &Engine) {
+    assert_eq!(e.ok(&["images", "-qa"]), "", "no partial image");
+    let root = e.data_root();
+    let count = |p: std::path::PathBuf| std::fs::read_dir(p).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(count(root.join("image/overlay2/imagedb/content/sha256")), 0, "imagedb entry left behind");
+    assert_eq!(count(root.join("image/overlay2/layerdb/sha256")), 0, "layerdb entry left behind");
+    let dirs: Vec<_> = std::fs::read_dir(root.join("overlay2")).map(|d| d.map(|x| x.unwrap().file_name()).filter(|n| n != "l").collect()).unwrap_or_default();
+    assert!(dirs.is_empty(), "overlay2 layer directories left behind: {dirs:?}");
+    assert_eq!(count(root.join("overlay2/l")), 0, "overlay2 short links left behind");
+}
+
 #[test]
 fn push_rmi_pull_round_trip_and_skopeo() {
     let e = Engine::start();
@@ -297,6 +309,7 @@ fn faulty_registry_leaves_no_partial_image() {
     assert_eq!(e.ok(&["images", "-qa"]), "", "no partial image");
     let layers = e.data_root().join("image/overlay2/layerdb/sha256");
     assert_eq!(std::fs::read_dir(&layers).map(|d| d.count()).unwrap_or(0), 0, "no layer left behind");
+    assert_no_partial_layers(&e);
     assert_no_scratch(&e);
 }
 
@@ -331,4 +344,82 @@ fn tls_registry_trusted_through_certs_d() {
     e.ok(&["rmi", "10.77.0.1:5002/secure/bb:1"]);
     let out = e.ok(&["pull", "10.77.0.1:5002/secure/bb:1"]);
     assert!(out.contains("Status: Downloaded newer image for 10.77.0.1:5002/secure/bb:1"), "{out}");
+}
+
+#[test]
+fn skopeo_interop_with_auth_and_implicit_run_pull() {
+    let e = Engine::start();
+    let reg = SandboxRegistry::start(&e, "127.0.0.1:5000", &[("alice", "s3cret")]);
+    e.import_busybox();
+    let id = image_id(&e, "busybox");
+    e.ok(&["tag", "busybox", "127.0.0.1:5000/team/bb:1"]);
+    let r = e.berth_stdin(&["login", "-u", "alice", "--password-stdin", "127.0.0.1:5000"], Some(b"s3cret\n"));
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = e.ok(&["push", "127.0.0.1:5000/team/bb:1"]);
+    assert!(out.contains("1: digest: sha256:"), "{out}\n{}", reg.log());
+
+    // berth → skopeo: refused without credentials, copied with them.
+    let oci = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}:bb", oci.path().display());
+    let sk = e.netns_command("skopeo").args(["copy", "--src-tls-verify=false", "docker://127.0.0.1:5000/team/bb:1", &layout]).output().unwrap();
+    assert!(!sk.status.success(), "anonymous skopeo pull of a private repository succeeded");
+    let sk = e
+        .netns_command("skopeo")
+        .args(["copy", "--src-tls-verify=false", "--src-creds", "alice:s3cret", "docker://127.0.0.1:5000/team/bb:1", &layout])
+        .output()
+        .unwrap();
+    assert!(sk.status.success(), "skopeo pull with --src-creds: {}", String::from_utf8_lossy(&sk.stderr));
+
+    // skopeo → berth: pushed with --dest-creds, pulled by berth with the stored login: same
+    // config, same image ID.
+    let sk = e
+        .netns_command("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--dest-creds", "alice:s3cret", &layout, "docker://127.0.0.1:5000/team/fromskopeo:2"])
+        .output()
+        .unwrap();
+    assert!(sk.status.success(), "skopeo push with --dest-creds: {}", String::from_utf8_lossy(&sk.stderr));
+    let layers_fmt = ["inspect", "--format", "{{json .RootFS.Layers}} {{json .Config.Cmd}}"];
+    let rootfs = e.ok(&[&layers_fmt[..], &["busybox"]].concat());
+    e.ok(&["rmi", "busybox", "127.0.0.1:5000/team/bb:1"]);
+    let out = e.ok(&["pull", "127.0.0.1:5000/team/fromskopeo:2"]);
+    assert!(out.contains("Status: Downloaded newer image for 127.0.0.1:5000/team/fromskopeo:2"), "{out}");
+    // skopeo rewrote the config as OCI's (docker-only fields dropped): the image ID is the
+    // digest of the config skopeo pushed, the layers and command are the same.
+    let sk = e
+        .netns_command("skopeo")
+        .args(["inspect", "--tls-verify=false", "--creds", "alice:s3cret", "--config", "--raw", "docker://127.0.0.1:5000/team/fromskopeo:2"])
+        .output()
+        .unwrap();
+    assert!(sk.status.success(), "{}", String::from_utf8_lossy(&sk.stderr));
+    assert_eq!(image_id(&e, "127.0.0.1:5000/team/fromskopeo:2"), sha256(&sk.stdout));
+    assert_eq!(e.ok(&[&layers_fmt[..], &["127.0.0.1:5000/team/fromskopeo:2"]].concat()), rootfs);
+    e.ok(&["rmi", "127.0.0.1:5000/team/fromskopeo:2"]);
+
+    // `run` of an absent private image: docker's "Unable to find image", the pull's progress
+    // on stderr with the stored credentials, then the container's output alone on stdout.
+    let r = e.berth(&["run", "--rm", "127.0.0.1:5000/team/bb:1", "echo", "hi"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "hi\n"), "{r:?}");
+    assert!(r.stderr.starts_with("Unable to find image '127.0.0.1:5000/team/bb:1' locally\n1: Pulling from team/bb\n"), "{r:?}");
+    assert!(r.stderr.contains(": Pull complete\n") && r.stderr.contains("Status: Downloaded newer image for 127.0.0.1:5000/team/bb:1\n"), "{r:?}");
+    assert_eq!(image_id(&e, "127.0.0.1:5000/team/bb:1"), id);
+    // Present now: no pull.
+    let r = e.berth(&["run", "--rm", "127.0.0.1:5000/team/bb:1", "true"]);
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{r:?}");
+    e.ok(&["rmi", "127.0.0.1:5000/team/bb:1"]);
+
+    // Logged out: the implicit pull is denied in Docker's words and nothing is left.
+    e.ok(&["logout", "127.0.0.1:5000"]);
+    let r = e.berth(&["run", "--rm", "127.0.0.1:5000/team/bb:1", "true"]);
+    assert_eq!(r.code, 125, "{r:?}");
+    assert!(r.stderr.starts_with("Unable to find image '127.0.0.1:5000/team/bb:1' locally\n"), "{r:?}");
+    assert!(r.stderr.contains("Error response from daemon: pull access denied for 127.0.0.1:5000/team/bb"), "{r:?}");
+    assert_no_partial_layers(&e);
+
+    // The real docker CLI: `docker run` after `docker login` pulls with its own credentials.
+    let r = e.docker_stdin(&["login", "-u", "alice", "--password-stdin", "127.0.0.1:5000"], Some(b"s3cret\n"));
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = e.docker(&["run", "--rm", "127.0.0.1:5000/team/bb:1", "echo", "hi"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "hi\n"), "{r:?}");
+    assert!(r.stderr.starts_with("Unable to find image '127.0.0.1:5000/team/bb:1' locally\n"), "{r:?}");
+    assert_no_scratch(&e);
 }
