@@ -25,11 +25,26 @@ pub fn hijack<F>(req: &mut Request<Incoming>, tty: bool, source: F) -> Resp
 where
     F: Future<Output = Option<StdUnixStream>> + Send + 'static,
 {
+    hijack_replay(req, tty, Vec::new(), source)
+}
+
+/// [`hijack`], writing `replay` (already framed for the client) before anything `source`
+/// yields; a `source` yielding None ends the session after the replay.
+fn hijack_replay<F>(req: &mut Request<Incoming>, tty: bool, replay: Vec<Bytes>, source: F) -> Resp
+where
+    F: Future<Output = Option<StdUnixStream>> + Send + 'static,
+{
     if req.headers().contains_key(http::header::UPGRADE) {
         let on = hyper::upgrade::on(req);
         tokio::spawn(async move {
             let Ok(up) = on.await else { return };
             let mut io = TokioIo::new(up);
+            for b in &replay {
+                if io.write_all(b).await.is_err() {
+                    return;
+                }
+            }
+            let _ = io.flush().await;
             match source.await {
                 Some(s) => bridge(io, s, tty).await,
                 None => {
@@ -47,6 +62,11 @@ where
     }
     let (tx, resp) = response::channel(200, Some("application/vnd.docker.raw-stream"));
     tokio::spawn(async move {
+        for b in replay {
+            if tx.send(b).await.is_err() {
+                return;
+            }
+        }
         let Some(s) = source.await else { return };
         let Ok(s) = to_tokio(s) else { return };
         let (mut r, _w) = s.into_split();
@@ -148,7 +168,9 @@ where
     up.abort();
 }
 
-/// `POST /containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1`.
+/// `POST /containers/{id}/attach?logs=&stream=&stdin=&stdout=&stderr=`. As moby's
+/// `containerAttach`: with `logs=1` the json-file log is replayed first (framed unless TTY);
+/// with `stream=0` the session ends there, otherwise live output follows.
 pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incoming>) -> Resp {
     let c = match d.get(r) {
         Ok(c) => c,
@@ -157,25 +179,40 @@ pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incomi
     let id = c.id().to_string();
     d.container_event(&c, "attach", &[]);
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
+    let (logs, stream) = (q.bool("logs"), q.bool("stream"));
     let tty = c.record.config.tty;
     let running = c.record.state.running && !c.record.state.restarting;
+    let log_path = std::path::PathBuf::from(&c.record.log_path);
+    let read_log = move || async move {
+        if !logs {
+            return Vec::new();
+        }
+        tokio::task::spawn_blocking(move || super::logs::replay(&log_path, stdout, stderr, tty)).await.unwrap_or_default()
+    };
+    if !stream {
+        let replay = read_log().await;
+        return hijack_replay(&mut req, tty, replay, async { None });
+    }
     if running {
+        // Live output is subscribed before the log is read (moby's order): a line written in
+        // between is replayed and streamed rather than lost.
         let sock = crate::shim::socket_path(&d.state_dir(&id));
-        let source = async move {
+        let live = tokio::task::spawn_blocking(move || {
             let req = ShimRequest::Attach { stdin, stdout, stderr };
-            tokio::task::spawn_blocking(move || proto::call_keep(&sock, &req, Some(Duration::from_secs(5))))
-                .await
-                .ok()?
-                .ok()
-                .map(|(_, r)| r.into_inner())
-        };
-        return hijack(&mut req, tty, source);
+            proto::call_keep(&sock, &req, Some(Duration::from_secs(5))).ok().map(|(_, r)| r.into_inner())
+        })
+        .await
+        .ok()
+        .flatten();
+        let replay = read_log().await;
+        return hijack_replay(&mut req, tty, replay, async move { live });
     }
     // Not running yet: the CLI attaches before `start`; start connects us to the shim.
+    let replay = read_log().await;
     let (tx, rx) = tokio::sync::oneshot::channel();
     {
         let mut g = d.inner.lock().unwrap();
         g.live.entry(id).or_default().pending_attach.push(PendingAttach { stdin, stdout, stderr, tx });
     }
-    hijack(&mut req, tty, async move { rx.await.ok() })
+    hijack_replay(&mut req, tty, replay, async move { rx.await.ok() })
 }

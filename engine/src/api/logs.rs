@@ -53,6 +53,16 @@ fn render(e: &Entry, o: &Opts) -> Option<Bytes> {
     Some(Bytes::from(if o.tty { payload } else { proto::frame(stream, &payload) }))
 }
 
+/// The whole json-file log of a container as the attach endpoint replays it with `logs=1`
+/// (moby's `containerAttach`: every entry, no timestamps, one frame per entry when there is no
+/// TTY). Only complete lines: a torn last line is still being written.
+pub fn replay(path: &std::path::Path, stdout: bool, stderr: bool, tty: bool) -> Vec<Bytes> {
+    let Ok(buf) = std::fs::read(path) else { return Vec::new() };
+    let complete = buf.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let o = Opts { stdout, stderr, timestamps: false, tty, since: None, until: None };
+    crate::shim::log::read_entries(&buf[..complete]).iter().filter_map(|e| render(e, &o)).collect()
+}
+
 pub async fn logs(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
     let c = match d.get(r) {
         Ok(c) => c,
