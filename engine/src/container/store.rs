@@ -44,11 +44,20 @@ impl ContainerStore {
     }
 
     pub fn save(&self, c: &Container) -> Result<(), StoreError> {
-        let d = self.dir(c.id());
-        let cfg = d.join("config.v2.json");
+        self.save_record(c)?;
+        self.save_host_config(c)
+    }
+
+    /// `config.v2.json` alone: what state changes (start, exit, rename) touch. Rewriting an
+    /// unchanged hostconfig.json with them cost an fsync on every start.
+    pub fn save_record(&self, c: &Container) -> Result<(), StoreError> {
+        let cfg = self.dir(c.id()).join("config.v2.json");
         let data = serde_json::to_vec(&c.record).map_err(|source| StoreError::Json { path: cfg.clone(), source })?;
-        write_atomic(&cfg, &data, 0o600).map_err(io(&cfg))?;
-        let hc = d.join("hostconfig.json");
+        write_atomic(&cfg, &data, 0o600).map_err(io(&cfg))
+    }
+
+    pub fn save_host_config(&self, c: &Container) -> Result<(), StoreError> {
+        let hc = self.dir(c.id()).join("hostconfig.json");
         let data = serde_json::to_vec(&c.host_config).map_err(|source| StoreError::Json { path: hc.clone(), source })?;
         write_atomic(&hc, &data, 0o644).map_err(io(&hc))
     }

@@ -120,8 +120,12 @@ impl Daemon {
     pub fn update<T>(&self, id: &str, f: impl FnOnce(&mut Container) -> T) -> Result<T, DaemonError> {
         let mut g = self.inner.lock().unwrap();
         let c = g.containers.get_mut(id).ok_or_else(|| DaemonError::no_such_container(id))?;
+        let hc_before = serde_json::to_value(&c.host_config).ok();
         let t = f(c);
-        self.store.save(c)?;
+        self.store.save_record(c)?;
+        if serde_json::to_value(&c.host_config).ok() != hc_before {
+            self.store.save_host_config(c)?;
+        }
         drop(g);
         self.notify();
         Ok(t)
@@ -275,7 +279,7 @@ impl Daemon {
         }
         let c = g.containers.get_mut(&id).expect("resolved");
         let old = std::mem::replace(&mut c.record.name, new);
-        self.store.save(c)?;
+        self.store.save_record(c)?;
         let c = c.clone();
         drop(g);
         self.container_event(&c, "rename", &[("oldName", old)]);
