@@ -86,6 +86,17 @@ fn wait_ready(fd: std::os::fd::OwnedFd, timeout: Duration) -> bool {
     matches!(std::fs::File::from(fd).read(&mut b), Ok(n) if n > 0)
 }
 
+/// Stop a shim whose process will never be started (the network setup beside it failed):
+/// it would otherwise wait for a start request until its own timeout.
+fn discard_shim(dir: &Path) {
+    let pid = std::fs::read_to_string(dir.join("shim.pid")).ok().and_then(|p| p.trim().parse::<i32>().ok());
+    if let Some(pid) = pid.filter(|p| *p > 0) {
+        // SAFETY: a signal to the shim we spawned (its pid file is in our state dir).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    let _ = std::fs::remove_file(crate::shim::socket_path(dir));
+}
+
 fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl std::future::Future<Output = T> {
     async move { tokio::task::spawn_blocking(f).await.expect("blocking task panicked") }
 }
@@ -149,46 +160,23 @@ impl Daemon {
         let c = self.get(id)?;
         let dir = self.state_dir(id);
         std::fs::create_dir_all(&dir).map_err(|e| DaemonError::System(format!("{}: {e}", dir.display())))?;
-        let rootfs = self.images.mount_rootfs(id)?;
+        // The network (a new namespace, veth, addresses: mostly waiting on the kernel) does not
+        // depend on the rootfs, the spec or the shim, so it is set up beside them.
+        let (net, bundle) = std::thread::scope(|s| {
+            let net = s.spawn(|| self.net_start(&c));
+            let bundle = self.prepare_bundle(id, &c, &dir);
+            (net.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), bundle)
+        });
+        let mut oci = bundle?;
         let fail = |e: DaemonError| {
+            discard_shim(&dir);
             let _ = self.images.unmount_rootfs(id);
             e
         };
-        let mut args = c.record.config.entrypoint.clone().unwrap_or_default();
-        args.extend(c.record.config.cmd.clone().unwrap_or_default());
-        let container_dir = self.store.dir(id);
-        let oci = spec::build(&spec::SpecInput {
-            container: &c,
-            rootfs: &rootfs,
-            image_env: &[],
-            container_dir: &container_dir,
-            volumes_root: &self.volumes_root(),
-            cgroup_parent: &self.config.cgroup_parent,
-            args,
-        })
-        .map_err(|e| fail(e.into()))?;
-        let mut oci = oci;
-        if c.host_config.init.unwrap_or(self.config.init) {
-            let init = super::init::resolve(self.config.init_path.as_deref()).map_err(fail)?;
-            super::init::apply(&mut oci, &init);
-        }
-        self.net_start(&c).map_err(fail)?.apply(&mut oci);
+        net.map_err(fail)?.apply(&mut oci);
         let data = serde_json::to_vec_pretty(&oci).expect("spec serializes");
         crate::util::fs::write_atomic_volatile(&dir.join("config.json"), &data, 0o600)
             .map_err(|e| fail(DaemonError::System(format!("config.json: {e}"))))?;
-        let cfg = c.record.config.clone();
-        let shim = ShimConfig {
-            id: id.to_string(),
-            process: Process::Init { bundle: dir.clone() },
-            runtime: self.runtime.clone(),
-            log_path: Some(c.record.log_path.clone().into()),
-            tty: cfg.tty,
-            open_stdin: cfg.open_stdin,
-            stdin_once: cfg.stdin_once,
-            cgroup_path: oci["linux"]["cgroupsPath"].as_str().map(String::from),
-        };
-        shim.save(&dir).map_err(|e| fail(DaemonError::System(format!("shim.json: {e}"))))?;
-        spawn_shim(&self.berth_binary, &dir).map_err(fail)?;
         let sock = crate::shim::socket_path(&dir);
         // Connect every client that attached before start, so no output is lost.
         let pending: Vec<PendingAttach> = {
@@ -244,6 +232,48 @@ impl Daemon {
         }
     }
 
+    /// Everything but the network: the rootfs mounted, the OCI spec (returned, to be
+    /// completed with the network plan), the shim started and waiting. On error the rootfs is
+    /// unmounted again.
+    fn prepare_bundle(&self, id: &str, c: &crate::container::record::Container, dir: &Path) -> Result<serde_json::Value, DaemonError> {
+        let rootfs = self.images.mount_rootfs(id)?;
+        let fail = |e: DaemonError| {
+            let _ = self.images.unmount_rootfs(id);
+            e
+        };
+        let mut args = c.record.config.entrypoint.clone().unwrap_or_default();
+        args.extend(c.record.config.cmd.clone().unwrap_or_default());
+        let container_dir = self.store.dir(id);
+        let mut oci = spec::build(&spec::SpecInput {
+            container: c,
+            rootfs: &rootfs,
+            image_env: &[],
+            container_dir: &container_dir,
+            volumes_root: &self.volumes_root(),
+            cgroup_parent: &self.config.cgroup_parent,
+            args,
+        })
+        .map_err(|e| fail(e.into()))?;
+        if c.host_config.init.unwrap_or(self.config.init) {
+            let init = super::init::resolve(self.config.init_path.as_deref()).map_err(fail)?;
+            super::init::apply(&mut oci, &init);
+        }
+        let cfg = &c.record.config;
+        let shim = ShimConfig {
+            id: id.to_string(),
+            process: Process::Init { bundle: dir.to_path_buf() },
+            runtime: self.runtime.clone(),
+            log_path: Some(c.record.log_path.clone().into()),
+            tty: cfg.tty,
+            open_stdin: cfg.open_stdin,
+            stdin_once: cfg.stdin_once,
+            cgroup_path: oci["linux"]["cgroupsPath"].as_str().map(String::from),
+        };
+        shim.save(dir).map_err(|e| fail(DaemonError::System(format!("shim.json: {e}"))))?;
+        spawn_shim(&self.berth_binary, dir).map_err(fail)?;
+        Ok(oci)
+    }
+
     /// Watch the shim until the process exits, then record it and apply the restart policy.
     pub fn spawn_monitor(self: &Arc<Self>, id: &str) {
         {
@@ -282,10 +312,13 @@ impl Daemon {
     }
 
     async fn handle_exit(self: &Arc<Self>, id: &str, exit: ExitStatus) {
-        let _ = self.images.unmount_rootfs(id);
-        let d = self.clone();
-        let id2 = id.to_string();
-        blocking(move || d.net_teardown(&id2)).await;
+        // Independent kernel work, each mostly waiting (the veth's unregistration waits for
+        // RCU grace periods, the overlay unmount for its sync): side by side, not in a row.
+        let (d, id2) = (self.clone(), id.to_string());
+        let net = tokio::task::spawn_blocking(move || d.net_teardown(&id2));
+        let (d, id2) = (self.clone(), id.to_string());
+        let _ = blocking(move || d.images.unmount_rootfs(&id2)).await;
+        let _ = net.await;
         let record_exit = |c: &mut crate::container::record::Container| {
             let s = &mut c.record.state;
             s.running = false;
@@ -501,13 +534,19 @@ impl Daemon {
             }
             c.record.state.removal_in_progress = true;
         }
-        let _ = self.images.unmount_rootfs(&id);
-        let d = self.clone();
-        let id2 = id.clone();
-        blocking(move || d.net_teardown(&id2)).await;
-        let rm = self.images.remove_rootfs(&id);
-        let _ = std::fs::remove_dir_all(self.state_dir(&id));
-        self.store.remove(&id)?;
+        // The network and the storage are released side by side (see handle_exit).
+        let (d, id2) = (self.clone(), id.clone());
+        let net = tokio::task::spawn_blocking(move || d.net_teardown(&id2));
+        let (d, id2) = (self.clone(), id.clone());
+        let (rm, stored) = blocking(move || {
+            let _ = d.images.unmount_rootfs(&id2);
+            let rm = d.images.remove_rootfs(&id2);
+            let _ = std::fs::remove_dir_all(d.state_dir(&id2));
+            (rm, d.store.remove(&id2))
+        })
+        .await;
+        let _ = net.await;
+        stored?;
         if volumes || c.host_config.auto_remove {
             // `rm -v` and `--rm` remove the container's anonymous volumes (named ones stay).
             for mp in c.record.mount_points.values() {
