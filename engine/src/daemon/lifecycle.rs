@@ -104,11 +104,18 @@ fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> impl s
 impl Daemon {
     /// `POST /containers/{id}/start`.
     pub async fn start(self: &Arc<Self>, r: &str) -> Result<(), DaemonError> {
+        self.start_as(r, false).await
+    }
+
+    /// `by_restart_policy`: the restart manager bringing back a container it shows as
+    /// restarting (running + restarting, as moby keeps it until the process is back; a user's
+    /// start of such a container is "already running").
+    async fn start_as(self: &Arc<Self>, r: &str, by_restart_policy: bool) -> Result<(), DaemonError> {
         let id = self.resolve(r)?;
         {
             let mut g = self.inner.lock().unwrap();
             let c = &g.containers[&id];
-            if c.record.state.running {
+            if c.record.state.running && !(by_restart_policy && c.record.state.restarting) {
                 return Err(DaemonError::NotModified);
             }
             if c.record.state.removal_in_progress {
@@ -384,11 +391,13 @@ impl Daemon {
             if !still {
                 return;
             }
-            let _ = d.update(&id, |c| c.record.state.running = false);
-            if let Err(e) = d.start(&id).await {
+            // Straight from restarting to running: a pass through "not running" showed the
+            // container as exited, with its old exit code, while the new process started.
+            if let Err(e) = d.start_as(&id, true).await {
                 eprintln!("berthd: restart of {id} failed: {e}");
                 let _ = d.update(&id, |c| {
                     c.record.state.restarting = false;
+                    c.record.state.running = false;
                     c.record.state.error = e.to_string();
                 });
             }
