@@ -69,24 +69,30 @@ fn err(e: &ArchiveError) -> Resp {
     response::message(e.status(), &e.to_string())
 }
 
-fn path_param(q: &Query) -> Result<String, Resp> {
-    match q.get("path").filter(|p| !p.is_empty()) {
-        Some(p) => Ok(p.to_string()),
-        None => Err(response::message(400, "Path cannot be empty")),
-    }
+/// What every archive request starts with: the container (404 first, as Docker checks it
+/// before the path), the non-empty `path`, and what the blocking work needs.
+struct Target {
+    c: crate::container::record::Container,
+    path: String,
+    d: Arc<Daemon>,
+    /// The container as the client named it, for Docker's error texts.
+    name: String,
+}
+
+fn resolve(d: &Arc<Daemon>, r: &str, q: &Query) -> Result<Target, Resp> {
+    let c = d.get(r).map_err(|e| response::error(&e))?;
+    let path = match q.get("path").filter(|p| !p.is_empty()) {
+        Some(p) => p.to_string(),
+        None => return Err(response::message(400, "Path cannot be empty")),
+    };
+    Ok(Target { c, path, d: d.clone(), name: r.to_string() })
 }
 
 pub async fn head(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
-    let c = match d.get(r) {
-        Ok(c) => c,
-        Err(e) => return response::error(&e),
-    };
-    let path = match path_param(q) {
-        Ok(p) => p,
+    let Target { c, path, d: d2, name } = match resolve(d, r, q) {
+        Ok(t) => t,
         Err(r) => return r,
     };
-    let d2 = d.clone();
-    let name = r.to_string();
     let res = tokio::task::spawn_blocking(move || d2.with_view(&c, |v| v.stat(&path, &name))).await.expect("stat panicked");
     match res {
         Ok((st, _)) => Response::builder()
@@ -99,17 +105,12 @@ pub async fn head(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
 }
 
 pub async fn get(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
-    let c = match d.get(r) {
-        Ok(c) => c,
-        Err(e) => return response::error(&e),
-    };
-    let path = match path_param(q) {
-        Ok(p) => p,
+    let Target { c, path, d: d2, name } = match resolve(d, r, q) {
+        Ok(t) => t,
         Err(r) => return r,
     };
     let (tx, mut resp) = response::channel(200, Some("application/x-tar"));
     let (stat_tx, stat_rx) = tokio::sync::oneshot::channel();
-    let (d2, name) = (d.clone(), r.to_string());
     tokio::task::spawn_blocking(move || {
         // Stat first (for the header and a clean 404), then stream the tar under the same
         // rootfs mount.
@@ -137,17 +138,12 @@ pub async fn get(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
 }
 
 pub async fn put(d: &Arc<Daemon>, r: &str, q: &Query, req: Request<Incoming>) -> Resp {
-    let c = match d.get(r) {
-        Ok(c) => c,
-        Err(e) => return response::error(&e),
-    };
-    let path = match path_param(q) {
-        Ok(p) => p,
+    let Target { c, path, d: d2, name } = match resolve(d, r, q) {
+        Ok(t) => t,
         Err(r) => return r,
     };
     let (no_overwrite, copy_uid_gid) = (q.bool("noOverwriteDirNonDir"), q.bool("copyUIDGID"));
     let mut body = body_reader(req);
-    let (d2, name) = (d.clone(), r.to_string());
     let res = tokio::task::spawn_blocking(move || d2.with_view(&c, |v| v.extract(&path, &name, &mut body, no_overwrite, copy_uid_gid)))
         .await
         .expect("extract panicked");
