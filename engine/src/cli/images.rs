@@ -5,8 +5,7 @@ use std::io::{Read, Write};
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::format::Template;
-use super::ps::{filters_json, render_rows};
+use super::ps::filters_json;
 use super::system::human_size;
 use super::{daemon_error, CliResult, Failure};
 use crate::client::{enc, Client};
@@ -95,10 +94,7 @@ pub fn images(c: &Client, a: ImagesArgs) -> CliResult {
         }
         return Ok(());
     }
-    let tpl = a.format.unwrap_or_else(|| "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}".into());
-    let tpl = Template::parse(&tpl).map_err(|e| Failure::new(e.to_string(), 125))?;
-    print!("{}", render_rows(&tpl, &rows, &image_title));
-    Ok(())
+    super::table::print(a.format, "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}", 125, &rows, &image_title)
 }
 
 pub fn tag(c: &Client, source: &str, target: &str) -> CliResult {

@@ -18,6 +18,7 @@ mod run;
 pub(crate) mod stats;
 mod stream;
 mod system;
+mod table;
 mod volume;
 
 use clap::{Parser, Subcommand};

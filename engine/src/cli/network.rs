@@ -177,10 +177,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> CliResult {
                 }
                 return Ok(());
             }
-            let tpl = format.unwrap_or_else(|| "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}".into());
-            let tpl = Template::parse(&tpl).map_err(|e| Failure::new(e.to_string(), 1))?;
-            print!("{}", super::ps::render_rows(&tpl, &rows, &title));
-            Ok(())
+            super::table::print(format, "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}", 1, &rows, &title)
         }
         NetworkCmd::Inspect { format, names } => {
             let tpl = format.as_deref().map(Template::parse).transpose().map_err(|e| Failure::new(e.to_string(), 1))?;

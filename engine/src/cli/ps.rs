@@ -3,7 +3,7 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::format::{ellipsis, go_quote, table, Template};
+use super::format::{ellipsis, go_quote};
 use super::{CliResult, Failure};
 use crate::client::{enc, Client};
 use crate::util::time::human_duration;
@@ -124,27 +124,15 @@ pub fn ps(c: &Client, a: PsArgs) -> CliResult {
         }
         return Ok(());
     }
-    let tpl = a.format.unwrap_or_else(|| "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}".into());
-    let tpl = Template::parse(&tpl).map_err(|e| Failure::new(e.to_string(), 125))?;
-    print!("{}", render_rows(&tpl, &list.iter().map(|x| row(x, trunc, now)).collect::<Vec<_>>(), &title));
-    Ok(())
-}
-
-/// Render rows with a template; `table` templates get a header and aligned columns.
-pub fn render_rows(tpl: &Template, rows: &[Value], title: &dyn Fn(&str) -> String) -> String {
-    if !tpl.table {
-        return rows.iter().map(|r| format!("{}\n", tpl.render(r))).collect();
-    }
-    let mut cells: Vec<Vec<String>> = vec![tpl.header(title).split('\t').map(String::from).collect()];
-    for r in rows {
-        cells.push(tpl.render(r).split('\t').map(String::from).collect());
-    }
-    table(&cells)
+    let rows: Vec<Value> = list.iter().map(|x| row(x, trunc, now)).collect();
+    super::table::print(a.format, "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}", 125, &rows, &title)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::format::Template;
+    use crate::cli::table::render_rows;
 
     #[test]
     fn ps_table_like_docker() {

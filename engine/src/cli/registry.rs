@@ -224,8 +224,6 @@ pub fn search(c: &Client, a: SearchArgs) -> CliResult {
             })
         })
         .collect();
-    let fmt = a.format.clone().unwrap_or_else(|| "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}".into());
-    let tpl = super::format::Template::parse(&fmt).map_err(|e| Failure::new(e.to_string(), 1))?;
     let title = |f: &str| match f {
         "Name" => "NAME".to_string(),
         "Description" => "DESCRIPTION".into(),
@@ -234,6 +232,5 @@ pub fn search(c: &Client, a: SearchArgs) -> CliResult {
         "IsAutomated" => "AUTOMATED".into(),
         o => o.to_uppercase(),
     };
-    print!("{}", super::ps::render_rows(&tpl, &rows, &title));
-    Ok(())
+    super::table::print(a.format.clone(), "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}", 1, &rows, &title)
 }

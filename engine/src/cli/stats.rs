@@ -11,7 +11,7 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use super::format::Template;
-use super::ps::render_rows;
+use super::table::render_rows;
 use super::{CliResult, Failure};
 use crate::client::{enc, Client};
 

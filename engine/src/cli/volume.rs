@@ -3,7 +3,7 @@
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use super::format::{pretty_json, table};
+use super::format::pretty_json;
 use super::{daemon_error, CliResult, Failure};
 use crate::client::{enc, Client};
 
@@ -51,12 +51,8 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> CliResult {
                 }
                 return Ok(());
             }
-            let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".to_string()]];
-            for x in &vols {
-                rows.push(vec![x["Driver"].as_str().unwrap_or("").into(), x["Name"].as_str().unwrap_or("").into()]);
-            }
-            print!("{}", table(&rows));
-            Ok(())
+            let title = |f: &str| if f == "Name" { "VOLUME NAME".to_string() } else { f.to_uppercase() };
+            super::table::print(None, "table {{.Driver}}\t{{.Name}}", 1, &vols, &title)
         }
         VolumeCmd::Create { name } => {
             let v: Value = c.post_json("/volumes/create", &json!({"Name": name.unwrap_or_default()}))?.json()?;
