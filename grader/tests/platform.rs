@@ -184,6 +184,52 @@ fn two_hosts_have_their_own_namespaces_dirs_and_lan() -> Result<()> {
     Ok(())
 }
 
+/// A student following the course literally (`mkdir /docker_www`, writing below /usr) must not
+/// write to the machine: outside its private directories a host sees the machine's filesystem
+/// read-only, and the write fails with EROFS.
+#[test]
+fn writes_outside_the_private_dirs_never_reach_the_machine() -> Result<()> {
+    if !is_root() {
+        return Ok(());
+    }
+    let t = tempfile::tempdir()?;
+    let cfg = config(t.path());
+    let vl = VirtualLab::provision(&selftest(), &cfg)?;
+    let _guard = Guard(cfg.clone(), vl.state.lab_id.clone());
+    let state = vl.state.clone();
+    let r = (|| -> Result<()> {
+        for (cmd, path) in [
+            ("mkdir -p /docker_www && echo x > /docker_www/x", "/docker_www"),
+            ("echo x > /usr/local/berth-probe", "/usr/local/berth-probe"),
+            ("echo x > /var/berth-probe", "/var/berth-probe"),
+        ] {
+            let o = vl.run("vm1", cmd, Duration::from_secs(10))?;
+            ensure!(
+                o.status != 0 && o.stderr.contains("Read-only"),
+                "`{cmd}` on vm1 did not fail with EROFS: {o:?}"
+            );
+            ensure!(!Path::new(path).exists(), "{path} was written on the machine");
+        }
+        // The host's own places, /dev and the cgroup tree stay writable.
+        run(&vl, "vm1", "for d in /root /tmp /run /var/lib/berth /etc /var/lib; do echo x > $d/berth-probe && rm $d/berth-probe; done")?;
+        run(&vl, "vm1", "echo x > /dev/null && echo x > /dev/shm/berth-probe && rm /dev/shm/berth-probe")?;
+        run(&vl, "vm1", "test -w /sys/fs/cgroup/$(ls /sys/fs/cgroup | head -1) || test -w /sys/fs/cgroup")?;
+        // The machine's own mounts are untouched: still writable here.
+        ensure!(
+            nix::sys::statvfs::statvfs("/usr")?
+                .flags()
+                .contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
+                == false,
+            "the machine's /usr became read-only"
+        );
+        Ok(())
+    })();
+    vl.teardown()?;
+    r?;
+    assert_clean(&cfg, &state)?;
+    Ok(())
+}
+
 #[test]
 fn parallel_labs_are_isolated_and_reset_cleanly() -> Result<()> {
     if !is_root() {

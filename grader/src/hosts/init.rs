@@ -124,19 +124,12 @@ fn say(line: &str) {
 }
 
 /// Detaches the daemon child from the grader's terminal and pipes.
-fn detach(log: Option<&str>) {
+fn detach(log: Option<File>) {
     let _ = nix::unistd::setsid();
     if let Ok(null) = File::open("/dev/null") {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
     }
-    let out = log.and_then(|l| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(l)
-            .ok()
-    });
-    if let Some(f) = out.or_else(|| File::options().write(true).open("/dev/null").ok()) {
+    if let Some(f) = log.or_else(|| File::options().write(true).open("/dev/null").ok()) {
         let _ = nix::unistd::dup2(f.as_raw_fd(), 1);
         let _ = nix::unistd::dup2(f.as_raw_fd(), 2);
     }
@@ -217,6 +210,75 @@ fn overlay(dir: &str, target: &str, name: &str) -> R<()> {
     })
 }
 
+/// The host's own writable places: everything else in its mount namespace is the machine's
+/// filesystem, made read-only so that a student's `mkdir /docker_www` fails with EROFS instead
+/// of writing to the real machine. /proc, /sys (cgroupfs) and /dev stay writable: berthd needs
+/// them, and they hold no files of the machine's disk.
+const WRITABLE: &[(&str, bool)] = &[
+    ("/var/lib/berth", false),
+    ("/var/lib", false),
+    ("/etc", false),
+    ("/run", false),
+    ("/root", false),
+    ("/tmp", false),
+    ("/proc", true),
+    ("/sys", true),
+    ("/dev", true),
+];
+
+/// `struct mount_attr` of mount_setattr(2) (not wrapped by nix 0.29).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn mount_setattr(path: &str, recursive: bool, set: u64, clr: u64) -> R<()> {
+    const AT_RECURSIVE: libc::c_uint = 0x8000;
+    let c = std::ffi::CString::new(path).map_err(|e| e.to_string())?;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: valid C string and a mount_attr of the size passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "mount_setattr {path}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// Makes every mount of the host's (private) mount namespace read-only, then gives write access
+/// back to the host's own directories. Only this namespace's copies of the mounts change: the
+/// machine keeps its writable mounts (the namespace was made private before).
+fn read_only_machine() -> R<()> {
+    const RDONLY: u64 = 0x1; // MOUNT_ATTR_RDONLY
+    mount_setattr("/", true, RDONLY, 0)?;
+    for (p, recursive) in WRITABLE {
+        if std::path::Path::new(p).exists() {
+            mount_setattr(p, *recursive, 0, RDONLY)?;
+        }
+    }
+    Ok(())
+}
+
 fn host(a: &Args) -> R<()> {
     let (_tag, name, hostname, dir) = (
         a.get("tag")?,
@@ -239,6 +301,14 @@ fn host(a: &Args) -> R<()> {
             .map_err(|e| format!("joining cgroup {p}: {e}"))?;
     }
 
+    // The init's log, opened on the machine's mount (before the new mount namespace): a file
+    // open for writing on one of the namespace's mounts would keep it from turning read-only,
+    // and the private /tmp may hide the state dir later.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(format!("{dir}/init.log"))
+        .map_err(|e| format!("{dir}/init.log: {e}"))?;
     let flags = CloneFlags::CLONE_NEWNET
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWUTS
@@ -322,6 +392,7 @@ fn host(a: &Args) -> R<()> {
             .map_err(|e| format!("read-only {target}: {e}"))?;
     }
     drop(shared);
+    read_only_machine()?;
 
     unshare(CloneFlags::CLONE_NEWPID).map_err(|e| format!("unshare(pid): {e}"))?;
     // SAFETY: single-threaded; the child becomes the pid namespace's init.
@@ -343,7 +414,7 @@ fn host(a: &Args) -> R<()> {
                 std::process::exit(1);
             }
             say("ready");
-            detach(Some(&format!("{dir}/init.log")));
+            detach(Some(log));
             reap_forever()
         }
     }
