@@ -199,7 +199,10 @@ fn writes_outside_the_private_dirs_never_reach_the_machine() -> Result<()> {
     let state = vl.state.clone();
     let r = (|| -> Result<()> {
         for (cmd, path) in [
-            ("mkdir -p /docker_www && echo x > /docker_www/x", "/docker_www"),
+            (
+                "mkdir -p /docker_www && echo x > /docker_www/x",
+                "/docker_www",
+            ),
             ("echo x > /usr/local/berth-probe", "/usr/local/berth-probe"),
             ("echo x > /var/berth-probe", "/var/berth-probe"),
         ] {
@@ -208,18 +211,28 @@ fn writes_outside_the_private_dirs_never_reach_the_machine() -> Result<()> {
                 o.status != 0 && o.stderr.contains("Read-only"),
                 "`{cmd}` on vm1 did not fail with EROFS: {o:?}"
             );
-            ensure!(!Path::new(path).exists(), "{path} was written on the machine");
+            ensure!(
+                !Path::new(path).exists(),
+                "{path} was written on the machine"
+            );
         }
         // The host's own places, /dev and the cgroup tree stay writable.
         run(&vl, "vm1", "for d in /root /tmp /run /var/lib/berth /etc /var/lib; do echo x > $d/berth-probe && rm $d/berth-probe; done")?;
-        run(&vl, "vm1", "echo x > /dev/null && echo x > /dev/shm/berth-probe && rm /dev/shm/berth-probe")?;
-        run(&vl, "vm1", "test -w /sys/fs/cgroup/$(ls /sys/fs/cgroup | head -1) || test -w /sys/fs/cgroup")?;
+        run(
+            &vl,
+            "vm1",
+            "echo x > /dev/null && echo x > /dev/shm/berth-probe && rm /dev/shm/berth-probe",
+        )?;
+        run(
+            &vl,
+            "vm1",
+            "test -w /sys/fs/cgroup/$(ls /sys/fs/cgroup | head -1) || test -w /sys/fs/cgroup",
+        )?;
         // The machine's own mounts are untouched: still writable here.
         ensure!(
-            nix::sys::statvfs::statvfs("/usr")?
+            !nix::sys::statvfs::statvfs("/usr")?
                 .flags()
-                .contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
-                == false,
+                .contains(nix::sys::statvfs::FsFlags::ST_RDONLY),
             "the machine's /usr became read-only"
         );
         Ok(())
