@@ -78,6 +78,10 @@ pub fn chain_rules(r: &Ruleset) -> (Vec<String>, Vec<String>) {
         filter.push(format!("-A {CHAIN_FORWARD} -i {b} ! -o {b} -j DROP", b = n.bridge));
         filter.push(format!("-A {CHAIN_FORWARD} ! -i {b} -o {b} -j DROP", b = n.bridge));
     }
+    // Bridge networks do not reach each other (Docker's DOCKER-ISOLATION-STAGE-1/2).
+    for (from, to) in r.isolated_pairs() {
+        filter.push(format!("-A {CHAIN_FORWARD} -i {from} -o {to} -j DROP"));
+    }
     (nat, filter)
 }
 
@@ -213,6 +217,31 @@ mod tests {
             ]
         );
         assert_eq!(filter, ["-A BERTH-FORWARD -i br-int ! -o br-int -j DROP", "-A BERTH-FORWARD ! -i br-int -o br-int -j DROP"]);
+    }
+
+    #[test]
+    fn bridges_are_isolated_and_rm_removes_exactly_their_rules() {
+        let fake = FakeIptables::default();
+        fake.exec("filter", "-A FORWARD -i eth9 -j ACCEPT");
+        let before = fake.dump();
+        let fw = IptablesFirewall::with_runner(Box::new(fake.clone()));
+        let mut r = ruleset();
+        r.networks.push(NatNetwork { bridge: "br-a".into(), subnet: "172.18.0.0/16".parse().unwrap(), internal: false });
+        fw.apply(&r).unwrap();
+        // Applied twice (a daemon restart rebuilds from state): no duplicates.
+        fw.apply(&r).unwrap();
+        let filter = fake.listing("filter");
+        for rule in ["-A BERTH-FORWARD -i berth0 -o br-a -j DROP", "-A BERTH-FORWARD -i br-a -o berth0 -j DROP"] {
+            assert_eq!(filter.iter().filter(|l| *l == rule).count(), 1, "{filter:?}");
+        }
+        // network rm: its isolation rules go, the other bridge's own rules stay.
+        r.networks.pop();
+        fw.apply(&r).unwrap();
+        let filter = fake.listing("filter");
+        assert!(!filter.iter().any(|l| l.contains("br-a")), "{filter:?}");
+        assert!(filter.contains(&"-A BERTH-FORWARD -i br-int ! -o br-int -j DROP".to_string()));
+        fw.clear().unwrap();
+        assert_eq!(fake.dump(), before);
     }
 
     #[test]

@@ -89,6 +89,24 @@ pub trait Firewall: Send + Sync {
 }
 
 impl Ruleset {
+    /// (in, out) bridge pairs whose forwarded traffic is dropped: Docker's
+    /// DOCKER-ISOLATION-STAGE-1/2 keep bridge networks from reaching each other, while each
+    /// still reaches the outside. The pairs derive from `networks` alone, so a network's rules
+    /// appear with it, vanish with it, and a rebuild from state cannot duplicate them.
+    /// Internal networks are already cut off from every other interface above.
+    pub fn isolated_pairs(&self) -> Vec<(&str, &str)> {
+        let open: Vec<&str> = self.networks.iter().filter(|n| !n.internal).map(|n| n.bridge.as_str()).collect();
+        let mut pairs = Vec::new();
+        for a in &open {
+            for b in &open {
+                if a != b {
+                    pairs.push((*a, *b));
+                }
+            }
+        }
+        pairs
+    }
+
     /// nft script: create-then-delete makes the delete safe when the table does not exist yet;
     /// `nft -f` runs the whole script as one transaction.
     pub fn render(&self) -> String {
@@ -122,6 +140,9 @@ impl Ruleset {
         for n in self.networks.iter().filter(|n| n.internal) {
             s.push_str(&format!("\t\tiifname \"{b}\" oifname != \"{b}\" drop\n\t\toifname \"{b}\" iifname != \"{b}\" drop\n", b = n.bridge));
         }
+        for (from, to) in self.isolated_pairs() {
+            s.push_str(&format!("\t\tiifname \"{from}\" oifname \"{to}\" drop\n"));
+        }
         s.push_str("\t}\n}\n");
         s
     }
@@ -151,5 +172,27 @@ mod tests {
         assert!(s.contains("iifname \"br-int\" oifname != \"br-int\" drop"));
         assert!(s.contains("ct status dnat ip saddr 172.17.0.0/16 ip daddr 172.17.0.0/16 oifname \"berth0\" masquerade"));
         assert_eq!(s.matches('{').count(), s.matches('}').count());
+        // One open network: nothing to isolate it from.
+        assert!(!s.contains("oifname \"berth0\" drop"));
+    }
+
+    #[test]
+    fn bridges_are_isolated_from_each_other_both_ways() {
+        let net = |b: &str, sub: &str, internal| NatNetwork { bridge: b.into(), subnet: sub.parse().unwrap(), internal };
+        let mut r = Ruleset {
+            networks: vec![net("berth0", "172.17.0.0/16", false), net("br-a", "172.18.0.0/16", false), net("br-int", "10.9.0.0/24", true)],
+            ports: vec![],
+        };
+        let s = r.render();
+        assert!(s.contains("\t\tiifname \"berth0\" oifname \"br-a\" drop\n"));
+        assert!(s.contains("\t\tiifname \"br-a\" oifname \"berth0\" drop\n"));
+        assert_eq!(r.isolated_pairs(), [("berth0", "br-a"), ("br-a", "berth0")], "internal networks need no pair rules");
+        // Traffic to the outside is not matched: only berth bridges are named as oifname.
+        assert!(!s.contains("oifname != \"berth0\" drop"));
+        // Removing the network removes its rules and leaves no trace of it.
+        r.networks.remove(1);
+        let s = r.render();
+        assert!(!s.contains("br-a"), "{s}");
+        assert!(r.isolated_pairs().is_empty());
     }
 }
