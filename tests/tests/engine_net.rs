@@ -1,6 +1,6 @@
 //! Container networking through berthd (issue 6): default bridge, the course's user bridge via
 //! the real docker CLI, published ports, links, embedded DNS, none/host/container: modes, bad
-//! input leaving nothing behind, daemon SIGKILL + restart, teardown.
+//! input leaving nothing behind, daemon SIGKILL + restart, teardown, bridge-network isolation.
 //! Everything happens inside the Engine sandbox's own network namespace; the host's root
 //! namespace is never touched (berthd, its bridges and nft table live in the sandbox).
 
@@ -597,4 +597,44 @@ fn iptables_backend_through_berthd() {
     e.stop_daemon();
     assert_eq!(sandbox_out(&e, &["iptables", "-w", "-t", "nat", "-S"]), nat_before);
     assert_eq!(sandbox_out(&e, &["iptables", "-w", "-S"]), filter_before);
+}
+
+/// Docker's DOCKER-ISOLATION-STAGE-1/2: a container on one bridge network cannot reach one on
+/// another by IP, neighbours on the same bridge still can, the host (gateway) stays reachable,
+/// and `network rm` takes the isolation rules with it (the ruleset is back to what it was).
+#[test]
+fn bridge_networks_are_isolated_from_each_other() {
+    let e = Engine::start();
+    e.import_busybox();
+    // The default bridge (and its rules) comes up with its first container.
+    run_httpd(&e, &["--name", "web0"], "on-bridge");
+    let before = nft_ruleset(&e);
+    assert!(!before.contains("drop"), "one bridge: nothing to isolate\n{before}");
+    e.ok(&["network", "create", "--subnet", "172.30.0.0/24", "iso"]);
+    run_httpd(&e, &["--name", "web1", "--network", "iso"], "on-iso");
+    e.ok(&["run", "-d", "--name", "c0", "busybox", "sleep", "1000"]);
+    e.ok(&["run", "-d", "--name", "c1", "--network", "iso", "busybox", "sleep", "1000"]);
+    let ip = |c: &str, net: &str| e.ok(&["inspect", "-f", &format!("{{{{.NetworkSettings.Networks.{net}.IPAddress}}}}"), c]).trim().to_string();
+    let (web0, web1) = (ip("web0", "bridge"), ip("web1", "iso"));
+    // Both directions between the two bridges are dropped.
+    let rules = nft_ruleset(&e);
+    assert_eq!(rules.lines().filter(|l| l.trim().starts_with("iifname") && l.trim().ends_with("drop")).count(), 2, "{rules}");
+    // Same bridge: works.
+    wait_http(&e, "c0", &format!("http://{web0}/"), "on-bridge");
+    wait_http(&e, "c1", &format!("http://{web1}/"), "on-iso");
+    // Across bridges, both directions: TCP and ping fail.
+    for (from, to) in [("c0", &web1), ("c1", &web0)] {
+        let r = e.berth(&["exec", from, "timeout", "3", "wget", "-qO-", &format!("http://{to}/")]);
+        assert_ne!(r.code, 0, "{from} reached {to}: {r:?}");
+        let r = e.berth(&["exec", from, "ping", "-c", "1", "-W", "1", to]);
+        assert_ne!(r.code, 0, "{from} pinged {to}: {r:?}");
+    }
+    // The gateway (the host side) is still reachable from both.
+    e.ok(&["exec", "c1", "ping", "-c", "1", "-W", "2", "172.30.0.1"]);
+    let route = e.ok(&["exec", "c0", "ip", "route"]);
+    let gw0 = route.split("default via ").nth(1).and_then(|r| r.split_whitespace().next()).expect("default route").to_string();
+    e.ok(&["exec", "c0", "ping", "-c", "1", "-W", "2", &gw0]);
+    e.ok(&["rm", "-f", "web1", "c1"]);
+    e.ok(&["network", "rm", "iso"]);
+    assert_eq!(nft_ruleset(&e), before, "network rm removes exactly its isolation rules");
 }
