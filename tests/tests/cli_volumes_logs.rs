@@ -75,3 +75,39 @@ fn prune_commands() {
     let info = e.ok(&["info"]);
     assert!(info.contains(" Images: 1\n") && info.contains("  Running: 1\n"), "{info}");
 }
+
+/// Copy-up: a new (empty) volume takes the image's content at its mount path on first mount;
+/// an edited volume is not re-copied; bind mounts and `:nocopy` volumes stay as they are.
+#[test]
+fn volume_copy_up() {
+    let e = Engine::start();
+    e.import_busybox();
+    let image_group = e.ok(&["run", "--rm", "busybox", "cat", "/etc/group"]);
+    assert!(image_group.starts_with("root:x:0:"), "{image_group}");
+    assert_eq!(e.ok(&["run", "--rm", "-v", "data:/etc", "busybox", "cat", "/etc/group"]), image_group);
+    // ownership and modes come along (busybox's /etc/passwd is root-owned 0644)
+    assert_eq!(e.ok(&["run", "--rm", "-v", "data:/etc", "busybox", "stat", "-c", "%u:%g %a", "/etc/passwd", "/etc"]), "0:0 644\n0:0 755\n");
+    e.ok(&["run", "--rm", "-v", "data:/etc", "busybox", "sh", "-c", "echo edited:x:99: >> /etc/group; rm /etc/passwd"]);
+    let after = e.ok(&["run", "--rm", "-v", "data:/etc", "busybox", "sh", "-c", "cat /etc/group; ls /etc/passwd 2>&1; true"]);
+    assert_eq!(after, format!("{image_group}edited:x:99:\nls: /etc/passwd: No such file or directory\n"), "no re-copy over existing content");
+    let data = e.data_root().join("volumes/data/_data");
+    assert_eq!(std::fs::read_to_string(data.join("group")).unwrap(), format!("{image_group}edited:x:99:\n"));
+
+    // an anonymous volume (`-v /etc`) is populated too
+    e.ok(&["run", "--name", "anon", "-v", "/etc", "busybox", "cat", "/etc/group"]);
+    assert_eq!(e.ok(&["logs", "anon"]), image_group);
+    let mounts: serde_json::Value = serde_json::from_str(&e.ok(&["inspect", "-f", "{{json .Mounts}}", "anon"])).unwrap();
+    let src = mounts[0]["Source"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(std::path::Path::new(src).join("group")).unwrap(), image_group);
+    e.ok(&["rm", "-v", "anon"]);
+
+    // a bind mount of an empty host dir is not populated
+    let host = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/etc", host.path().display());
+    assert_eq!(e.ok(&["run", "--rm", "-v", &bind, "busybox", "ls", "-A", "/etc"]), "");
+    assert_eq!(std::fs::read_dir(host.path()).unwrap().count(), 0);
+
+    // `nocopy` leaves a new volume empty
+    assert_eq!(e.ok(&["run", "--rm", "-v", "bare:/etc:nocopy", "busybox", "ls", "-A", "/etc"]), "");
+    assert_eq!(std::fs::read_dir(e.data_root().join("volumes/bare/_data")).unwrap().count(), 0);
+}

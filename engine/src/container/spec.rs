@@ -216,6 +216,8 @@ pub struct Bind {
     pub read_only: bool,
     /// Named volume, if the source was a name rather than a path.
     pub volume: Option<String>,
+    /// `nocopy`: a new volume is not populated from the image (copy-up).
+    pub no_copy: bool,
 }
 
 /// Parse a `Binds` entry `src:dst[:opts]`; named volumes live in `<volumes_root>/<name>/_data`.
@@ -230,8 +232,9 @@ pub fn parse_bind(spec: &str, volumes_root: &Path) -> Result<Bind, SpecError> {
         return Err(SpecError::Mount(format!("invalid mount config for type \"bind\": invalid mount path: '{dst}' mount path must be absolute")));
     }
     let read_only = opts.split(',').any(|o| o == "ro");
+    let no_copy = opts.split(',').any(|o| o == "nocopy");
     if src.starts_with('/') {
-        return Ok(Bind { source: src.into(), destination: dst.into(), read_only, volume: None });
+        return Ok(Bind { source: src.into(), destination: dst.into(), read_only, volume: None, no_copy });
     }
     let valid = !src.is_empty() && src.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
     if !valid {
@@ -242,6 +245,7 @@ pub fn parse_bind(spec: &str, volumes_root: &Path) -> Result<Bind, SpecError> {
         destination: dst.into(),
         read_only,
         volume: Some(src.into()),
+        no_copy,
     })
 }
 
@@ -409,7 +413,8 @@ mod tests {
     #[test]
     fn binds_and_volumes() {
         let v = Path::new("/v");
-        assert_eq!(parse_bind("/h:/c:ro", v).unwrap(), Bind { source: "/h".into(), destination: "/c".into(), read_only: true, volume: None });
+        assert_eq!(parse_bind("/h:/c:ro", v).unwrap(), Bind { source: "/h".into(), destination: "/c".into(), read_only: true, volume: None, no_copy: false });
+        assert!(parse_bind("data:/c:ro,nocopy", v).unwrap().no_copy);
         assert_eq!(parse_bind("data:/c", v).unwrap().source, PathBuf::from("/v/data/_data"));
         assert!(parse_bind("/h:c", v).is_err());
     }

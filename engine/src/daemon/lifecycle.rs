@@ -2,7 +2,7 @@
 //! monitor that learns about exits; restart policies; recovery after a daemon restart.
 
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -248,6 +248,7 @@ impl Daemon {
             let _ = self.images.unmount_rootfs(id);
             e
         };
+        self.copy_up_volumes(c, &rootfs).map_err(fail)?;
         let mut args = c.record.config.entrypoint.clone().unwrap_or_default();
         args.extend(c.record.config.cmd.clone().unwrap_or_default());
         let container_dir = self.store.dir(id);
@@ -279,6 +280,28 @@ impl Daemon {
         shim.save(dir).map_err(|e| fail(DaemonError::System(format!("shim.json: {e}"))))?;
         spawn_shim(&self.berth_binary, dir).map_err(fail)?;
         Ok(oci)
+    }
+
+    /// Copy-up into the container's volumes (named `-v name:/path` binds without `nocopy`, and
+    /// anonymous volumes) from the mounted rootfs; `copyup::populate` skips non-empty ones.
+    fn copy_up_volumes(&self, c: &crate::container::record::Container, rootfs: &Path) -> Result<(), DaemonError> {
+        let root = self.volumes_root();
+        let mut todo: Vec<(PathBuf, String)> = vec![];
+        for b in c.host_config.binds.iter().flatten() {
+            let b = spec::parse_bind(b, &root).map_err(DaemonError::from)?;
+            if b.volume.is_some() && !b.no_copy {
+                todo.push((b.source, b.destination));
+            }
+        }
+        for mp in c.record.mount_points.values() {
+            if let (Some("volume"), Some(src), Some(dst)) = (mp["Type"].as_str(), mp["Source"].as_str(), mp["Destination"].as_str()) {
+                todo.push((src.into(), dst.to_string()));
+            }
+        }
+        for (data, dst) in todo {
+            super::copyup::populate(rootfs, &dst, &data).map_err(|e| DaemonError::System(e.to_string()))?;
+        }
+        Ok(())
     }
 
     /// Watch the shim until the process exits, then record it and apply the restart policy.

@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod config;
+pub mod copyup;
 pub mod distribution;
 pub mod error;
 pub mod events;
