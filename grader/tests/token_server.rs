@@ -79,21 +79,20 @@ fn registry_verifies_the_token_service_s_grants() -> Result<()> {
         return Ok(());
     }
     let objectives = Objectives::load(&root().join("labs/objectives.toml")).unwrap();
-    let lab = Lab::parse(Path::new("token-selftest/lab.toml"), LAB, &objectives).unwrap();
+    // Parsed as if it lived in labs/6-registry, so the host sees the installer at
+    // $BERTH_LAB_DIR/harbor as students do: the checkout itself may sit under a path the
+    // hosts do not see (/tmp is private to each host).
+    let lab = Lab::parse(&root().join("labs/6-registry/token-selftest.toml"), LAB, &objectives).unwrap();
     let t = tempfile::tempdir()?;
     let cfg = Config::new(t.path().join("labs"), env!("CARGO_BIN_EXE_berth-lab-host"));
     let vl = VirtualLab::provision(&lab, &cfg)?;
     let _guard = Guard(cfg.clone(), lab.id.clone());
 
-    let harbor = root().join("labs/6-registry/harbor");
     let install = vl.run(
         "reg",
-        &format!(
-            "set -e; cp -r {} /root/harbor && cd /root/harbor && \
-             sed -i 's/^hostname: .*/hostname: 10.1.1.18/; s/^harbor_admin_password: .*/harbor_admin_password: 123/' harbor.yml && \
-             echo 'project: test private' >> harbor.yml && ./install.sh",
-            harbor.display()
-        ),
+        "set -e; cp -r $BERTH_LAB_DIR/harbor /root/harbor && cd /root/harbor && \
+         sed -i 's/^hostname: .*/hostname: 10.1.1.18/; s/^harbor_admin_password: .*/harbor_admin_password: 123/' harbor.yml && \
+         echo 'project: test private' >> harbor.yml && ./install.sh",
         Duration::from_secs(60),
     )?;
     ensure!(install.status == 0, "install.sh: {install:?}");
