@@ -226,11 +226,29 @@ pub fn apply_solution(vl: &VirtualLab, step: &Step) -> Result<(), RunError> {
     record_answers(vl, &step.answers)
 }
 
+/// Told about each step as it runs, so a person sees progress live (the lab command prints
+/// it); the default methods ignore everything.
+pub trait Observer {
+    fn step_started(&self, _step: &Step) {}
+    fn step_finished(&self, _result: &StepResult, _took: Duration) {}
+}
+
+/// An observer that says nothing.
+pub struct Quiet;
+impl Observer for Quiet {}
+
 /// `--solve` on an already provisioned lab: every step's solution, then its checks.
 pub fn solve_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives) -> LabResult {
+    solve_on_observed(vl, lab, objectives, &Quiet)
+}
+
+/// [`solve_on`], telling `obs` about each step as it starts and ends.
+pub fn solve_on_observed(vl: &VirtualLab, lab: &Lab, objectives: &Objectives, obs: &dyn Observer) -> LabResult {
     let mut steps = Vec::new();
     let mut broken = false;
     for step in &lab.steps {
+        let t0 = std::time::Instant::now();
+        obs.step_started(step);
         if broken {
             steps.push(failed_step(
                 step,
@@ -239,6 +257,7 @@ pub fn solve_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives) -> LabResul
                     std::io::Error::other("an earlier step failed"),
                 ),
             ));
+            obs.step_finished(steps.last().expect("pushed"), t0.elapsed());
             continue;
         }
         let r = match apply_solution(vl, step) {
@@ -252,6 +271,7 @@ pub fn solve_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives) -> LabResul
             Err(e) => failed_step(step, &e),
         };
         broken = !r.passed;
+        obs.step_finished(&r, t0.elapsed());
         steps.push(r);
     }
     finish(lab, objectives, "solve", steps)
@@ -259,8 +279,13 @@ pub fn solve_on(vl: &VirtualLab, lab: &Lab, objectives: &Objectives) -> LabResul
 
 /// Provisions, solves, tears down.
 pub fn solve(lab: &Lab, objectives: &Objectives, config: &Config) -> Result<LabResult, RunError> {
+    solve_observed(lab, objectives, config, &Quiet)
+}
+
+/// [`solve`], telling `obs` about each step.
+pub fn solve_observed(lab: &Lab, objectives: &Objectives, config: &Config, obs: &dyn Observer) -> Result<LabResult, RunError> {
     let vl = VirtualLab::provision(lab, config)?;
-    let r = solve_on(&vl, lab, objectives);
+    let r = solve_on_observed(&vl, lab, objectives, obs);
     vl.teardown()?;
     Ok(r)
 }
@@ -273,10 +298,27 @@ pub fn check_on(
     objectives: &Objectives,
     timeout: Duration,
 ) -> LabResult {
+    check_on_observed(vl, lab, objectives, timeout, &Quiet)
+}
+
+/// [`check_on`], telling `obs` about each step.
+pub fn check_on_observed(
+    vl: &VirtualLab,
+    lab: &Lab,
+    objectives: &Objectives,
+    timeout: Duration,
+    obs: &dyn Observer,
+) -> LabResult {
     let steps = lab
         .steps
         .iter()
-        .map(|s| check_step(vl, lab, s, &mut Latches::new(s.checks.len()), timeout))
+        .map(|s| {
+            let t0 = std::time::Instant::now();
+            obs.step_started(s);
+            let r = check_step(vl, lab, s, &mut Latches::new(s.checks.len()), timeout);
+            obs.step_finished(&r, t0.elapsed());
+            r
+        })
         .collect();
     finish(lab, objectives, "check", steps)
 }

@@ -75,6 +75,35 @@ pub struct Config {
     /// lab (`hub_cache`): `$BERTH_HUB_CACHE`, else `hub` beside the fixtures dir holding
     /// `images_dir` (`target/fixtures/images` → `target/hub`).
     pub hub_cache: Option<PathBuf>,
+    /// Told what provisioning is doing, step by step (the lab command shows it on a spinner).
+    pub progress: Progress,
+}
+
+/// A sink for "what is happening now" lines while a lab is provisioned; silent by default.
+#[derive(Clone, Default)]
+pub struct Progress(Option<std::sync::Arc<dyn Fn(Option<&str>) + Send + Sync>>);
+
+impl Progress {
+    /// `f(Some(what))` when a phase starts, `f(None)` when provisioning ended (either way).
+    pub fn new(f: impl Fn(Option<&str>) + Send + Sync + 'static) -> Progress {
+        Progress(Some(std::sync::Arc::new(f)))
+    }
+    pub fn say(&self, what: &str) {
+        if let Some(f) = &self.0 {
+            f(Some(what))
+        }
+    }
+    pub fn finished(&self) {
+        if let Some(f) = &self.0 {
+            f(None)
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "Progress(on)" } else { "Progress(off)" })
+    }
 }
 
 impl Config {
@@ -86,6 +115,7 @@ impl Config {
             cgroup_root: "/sys/fs/cgroup".into(),
             images_dir: std::env::var_os("BERTH_FIXTURES").map(|f| PathBuf::from(f).join("images")),
             hub_cache: std::env::var_os("BERTH_HUB_CACHE").map(PathBuf::from),
+            progress: Progress::default(),
         }
     }
 
@@ -171,7 +201,9 @@ impl VirtualLab {
             state,
             config: config.clone(),
         };
-        match vl.build(lab) {
+        let built = vl.build(lab);
+        config.progress.finished();
+        match built {
             Ok(()) => Ok(vl),
             Err(e) => {
                 let _ = reset(config, &lab.id);
@@ -185,14 +217,20 @@ impl VirtualLab {
         // half-built lab.
         let archives = images::archives(lab, self.config.images_dir.as_deref())?;
         let hub = lab.hub_host();
+        let say = self.config.progress.clone();
         let hub_storage = match hub {
-            Some(_) => Some(hub_cache::ensure(&self.config)?),
+            Some(_) => {
+                say.say("hub registry storage (built once per fixture set, then reused)");
+                Some(hub_cache::ensure(&self.config)?)
+            }
             None => None,
         };
+        say.say("lab LAN");
         lan::start(self, lab)?;
         let suffix: String = format!("{:04x}", rand::random::<u16>());
         let lab_cg = format!("berth-lab-{}-{suffix}", lab.id);
         for h in &lab.hosts {
+            say.say(&format!("host {} ({})", h.name, h.address));
             let storage = hub_storage.as_deref().filter(|_| h.is_hub);
             host::start(self, lab, h, &lab_cg, storage)?;
         }
@@ -205,8 +243,10 @@ impl VirtualLab {
                 images::mirror_config(self, h, ip)?;
             }
             for s in &h.services {
+                say.say(&format!("{} on {}", s.name, h.name));
                 host::start_service(self, lab, h, s)?;
             }
+            say.say(&format!("images on {}", h.name));
             if hub.is_some() {
                 images::pull(self, h)?;
             } else {
