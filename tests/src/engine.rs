@@ -47,7 +47,28 @@ pub fn busybox_tar() -> PathBuf {
     p
 }
 
-pub const DOCKER: &str = "/usr/local/bin/docker";
+/// The real docker CLI the tests drive against berthd: `$BERTH_DOCKER_CLI` (`cargo xtask ci`
+/// sets it, after fetching the CLI when the machine has none), else `docker` on the PATH, else
+/// the one `cargo xtask lab`/`ci` unpacked from Debian's docker.io into `target/docker-cli/`.
+pub fn docker_cli() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("BERTH_DOCKER_CLI") {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "BERTH_DOCKER_CLI={} does not exist", p.display());
+        return Some(p);
+    }
+    let on_path = std::env::var_os("PATH")
+        .and_then(|path| std::env::split_paths(&path).map(|d| d.join("docker")).find(|p| p.is_file()));
+    on_path.or_else(|| Some(crate::runtime::workspace_root().join("target/docker-cli/docker")).filter(|p| p.is_file()))
+}
+
+/// Whether the docker CLI is there; when it is not, says that `what` is skipped and why.
+pub fn have_docker(what: &str) -> bool {
+    let found = docker_cli().is_some();
+    if !found {
+        eprintln!("skipped: {what}: no docker CLI (set BERTH_DOCKER_CLI, or run `cargo xtask ci`, which fetches one)");
+    }
+    found
+}
 
 pub struct Engine {
     pub dir: tempfile::TempDir,
@@ -219,7 +240,7 @@ impl Engine {
     pub fn docker_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
         let cfg = self.dir.path().join("docker-config");
         let _ = std::fs::create_dir_all(&cfg);
-        run_with(Command::new(DOCKER).args(args).env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", &cfg).env_remove("DOCKER_API_VERSION"), stdin)
+        run_with(Command::new(docker_cli().expect("no docker CLI (check have_docker first)")).args(args).env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", &cfg).env_remove("DOCKER_API_VERSION"), stdin)
     }
 
     /// Run a host command inside the sandbox's mount and network namespaces (where berthd's

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use berth_tests::engine::{Engine, DOCKER};
+use berth_tests::engine::{Engine, have_docker};
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -95,7 +95,7 @@ fn cp_both_directions() {
     assert!(read(&w.join("cold-passwd")).starts_with("root:"));
     assert_eq!(e.ok(&["start", "-a", "cold"]), "from host\n");
 
-    if Path::new(DOCKER).exists() {
+    if have_docker("the docker cp checks") {
         let r = e.docker(&["cp", "cpc:/data", &p("dnew")]);
         assert_eq!(r.code, 0, "{r:?}");
         assert_eq!(read(&w.join("dnew/sub/f.txt")), "hello\n");

@@ -1,11 +1,10 @@
 //! The same sequence through the real docker CLI 28.2.2 pointed at berthd (`DOCKER_HOST`).
 
-use berth_tests::engine::{busybox_tar, Engine, DOCKER};
+use berth_tests::engine::{busybox_tar, have_docker, Engine};
 
 #[test]
 fn docker_cli_against_berthd() {
-    if !std::path::Path::new(DOCKER).exists() {
-        eprintln!("skipping: {DOCKER} is not installed");
+    if !have_docker("this test") {
         return;
     }
     let e = Engine::start();

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use berth_tests::engine::{bins, Engine, DOCKER};
+use berth_tests::engine::{bins, Engine, have_docker};
 
 fn now() -> String {
     let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -128,7 +128,7 @@ fn lifecycle_events_replayed_and_streamed() {
     );
     assert!(!got.contains("volume"), "type filter: {got}");
 
-    if std::path::Path::new(DOCKER).exists() {
+    if have_docker("the docker events checks") {
         let r = e.docker(&["events", "--since", &t0, "--until", &t1, "--filter", "type=image", "--format", "{{.Action}} {{.Actor.Attributes.name}}"]);
         assert_eq!(r.code, 0, "{r:?}");
         assert!(r.stdout.starts_with("tag evimg:1\ntag evtag:1\nuntag sha256:"), "{r:?}");

@@ -1,7 +1,7 @@
 //! `--init`: tini as /sbin/docker-init is PID 1, the command its child, orphans reaped;
 //! daemon.json `init` makes it the default and `init-path` chooses the binary.
 
-use berth_tests::engine::{Engine, DOCKER};
+use berth_tests::engine::{Engine, have_docker};
 
 /// Prints PID 1's command line and the shell's parent PID.
 const PROBE: &str = "tr '\\0' ' ' < /proc/1/cmdline; echo; echo ppid=$PPID";
@@ -45,7 +45,7 @@ fn init_is_pid1_and_reaps() {
     assert!(t.elapsed().as_secs() < 5, "stop took {:?}", t.elapsed());
     assert_eq!(e.ok(&["inspect", "-f", "{{.State.ExitCode}}", "i1"]), "143\n");
 
-    if std::path::Path::new(DOCKER).exists() {
+    if have_docker("the docker run --init checks") {
         let r = e.docker(&["run", "--rm", "--init", "busybox", "cat", "/proc/1/cmdline"]);
         assert_eq!((r.code, r.stdout.as_str()), (0, "/sbin/docker-init\0--\0cat\0/proc/1/cmdline\0"), "{r:?}");
     }

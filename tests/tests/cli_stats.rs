@@ -1,7 +1,7 @@
 //! `stats`: cgroup counters as Docker reports them: the memory limit equals `--memory`, PIDS
 //! follows the container's processes; the table and the docker CLI agree.
 
-use berth_tests::engine::{Engine, DOCKER};
+use berth_tests::engine::{Engine, have_docker};
 
 #[test]
 fn stats_report_limits_and_processes() {
@@ -50,7 +50,7 @@ fn stats_report_limits_and_processes() {
     let r = e.berth(&["stats", "--no-stream", "nosuch"]);
     assert_eq!((r.code, r.stderr.as_str()), (1, "Error response from daemon: No such container: nosuch\n"), "{r:?}");
 
-    if std::path::Path::new(DOCKER).exists() {
+    if have_docker("the docker stats checks") {
         let r = e.docker(&["stats", "--no-stream", "--format", "{{.MemUsage}} {{.PIDs}}", "st"]);
         assert_eq!(r.code, 0, "{r:?}");
         assert!(r.stdout.trim_end().ends_with(" / 64MiB 4"), "{r:?}");

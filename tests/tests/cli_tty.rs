@@ -7,7 +7,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::engine::{bins, Engine, DOCKER};
+use berth_tests::engine::{bins, docker_cli, have_docker, Engine};
 
 /// A pty pair: (master, slave).
 fn openpty() -> (std::fs::File, OwnedFd) {
@@ -136,15 +136,14 @@ fn berth_run_it_through_a_pty() {
 
 #[test]
 fn docker_run_it_through_a_pty() {
-    if !std::path::Path::new(DOCKER).exists() {
-        eprintln!("skipping: {DOCKER} is not installed");
+    if !have_docker("this test") {
         return;
     }
     let e = Engine::start();
     e.import_busybox();
     let cfg = e.dir.path().join("docker-config");
     let mk = || {
-        let mut c = Command::new(DOCKER);
+        let mut c = Command::new(docker_cli().expect("checked above"));
         c.env("DOCKER_HOST", e.host()).env("DOCKER_CONFIG", &cfg);
         c
     };

@@ -1,6 +1,6 @@
 //! `volume` commands (berth and docker CLI), `logs -f` following until the container exits.
 
-use berth_tests::engine::{Engine, DOCKER};
+use berth_tests::engine::{Engine, have_docker};
 
 #[test]
 fn volumes_and_follow() {
@@ -42,7 +42,7 @@ fn volumes_and_follow() {
     let r = e.berth(&["logs", "-f", "counter"]);
     assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "1\n2\n3\n4\n", "done\n"));
 
-    if std::path::Path::new(DOCKER).exists() {
+    if have_docker("the docker volume checks") {
         let r = e.docker(&["volume", "create", "dv"]);
         assert_eq!((r.code, r.stdout.as_str()), (0, "dv\n"), "{r:?}");
         let r = e.docker(&["volume", "ls"]);

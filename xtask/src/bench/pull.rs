@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<()> {
-    crate::ci::ensure_packages(&["docker-registry", "skopeo"])?;
+    crate::deps::ensure_named(&["docker-registry", "skopeo"])?;
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(crate::workspace_root())
         .args(["run", "--quiet", "--release", "-p", "berth-registry", "--example", "pull_bench", "--"])
