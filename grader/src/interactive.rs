@@ -2,12 +2,16 @@
 //! each step is shown in both languages, a background poller announces a step as soon as its
 //! checks hold (latched), and a small prompt offers shell/hint/check/next/solve/quiz/quit.
 
-use crate::catalog::{Lab, Objectives, Step, Text};
+use crate::catalog::lab::letter;
+use crate::catalog::{Lab, Objectives, QuizItem, Step, Text};
 use crate::checks::{latch::Latches, CheckSpec, Outcome};
 use crate::hosts::{Config, HostError, VirtualLab};
 use crate::progress::{Progress, ProgressError};
 use crate::report::terminal;
 use crate::runner::{self, LabResult, RunError};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
@@ -149,6 +153,8 @@ pub fn run(
     };
 
     show_step(&out, &lab, step);
+    // Quiz choices are shown in a new order at every attempt.
+    let mut rng = quiz_rng();
     let mut hint = 0;
     let mut outcomes: Vec<Option<Vec<Outcome>>> = vec![None; lab.steps.len()];
     let mut finished = None;
@@ -198,7 +204,7 @@ pub fn run(
                 let r = check_now(&vl, &lab, s, &poll);
                 say(&out, &terminal::step(&r));
             }
-            "quiz" => quiz(&vl, &lab, s, &mut progress, input, &out)?,
+            "quiz" => quiz(&vl, &lab, s, &mut progress, &mut rng, input, &out)?,
             "solve" => match runner::apply_solution(&vl, s) {
                 Ok(()) => {
                     solved[step] = true;
@@ -328,11 +334,101 @@ fn check_now(vl: &VirtualLab, lab: &Lab, s: &Step, poll: &Mutex<Poll>) -> runner
     runner::check_step(vl, lab, s, &mut p.latches, Duration::ZERO)
 }
 
+/// Environment variable that fixes the seed of a guided session's quiz shuffles (tests,
+/// reproducible sessions); unset, every session shuffles differently.
+pub const QUIZ_SEED_ENV: &str = "BERTH_QUIZ_SEED";
+
+/// The random source of a session's quiz shuffles: seeded from `BERTH_QUIZ_SEED` when it holds
+/// a number, from the OS otherwise.
+pub fn quiz_rng() -> StdRng {
+    seeded(std::env::var(QUIZ_SEED_ENV).ok().as_deref())
+}
+
+fn seeded(seed: Option<&str>) -> StdRng {
+    match seed.and_then(|s| s.trim().parse::<u64>().ok()) {
+        Some(seed) => StdRng::seed_from_u64(seed),
+        None => StdRng::from_entropy(),
+    }
+}
+
+/// A quiz item as one attempt shows it: its choices in a shuffled order, lettered a, b, c… in
+/// that order. What the student types is mapped back to the item's own (canonical) letters, so
+/// recorded answers, checks and progress never see the shown letters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shuffled {
+    /// `order[k]` is the index in `choices` of the choice shown as the `k`th letter.
+    pub order: Vec<usize>,
+}
+
+impl Shuffled {
+    pub fn new(item: &QuizItem, rng: &mut impl Rng) -> Shuffled {
+        let mut order: Vec<usize> = (0..item.choices.len()).collect();
+        order.shuffle(rng);
+        Shuffled { order }
+    }
+
+    /// The shown letters, a, b, c…
+    pub fn letters(&self) -> Vec<String> {
+        (0..self.order.len()).map(letter).collect()
+    }
+
+    /// The choice lines as shown: `  a) 中文 / English`.
+    pub fn lines(&self, item: &QuizItem) -> Vec<String> {
+        self.order
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| {
+                let ch = &item.choices[i];
+                format!("  {}) {} / {}", letter(k), ch.zh, ch.en)
+            })
+            .collect()
+    }
+
+    /// The canonical letter of the choice shown as `typed` (None if no choice is shown so).
+    pub fn canonical(&self, typed: &str) -> Option<String> {
+        let k = self.letters().iter().position(|l| l == typed)?;
+        Some(letter(self.order[k]))
+    }
+}
+
+/// Asks one quiz item in a fresh shuffled order until a shown letter is typed; returns the
+/// canonical letter of the chosen answer, or None at the end of input.
+fn ask(item: &QuizItem, rng: &mut impl Rng, input: &mut dyn BufRead, out: &Out) -> Option<String> {
+    let shown = Shuffled::new(item, rng);
+    say(out, &format!("\n{}", both(&item.question)));
+    for l in shown.lines(item) {
+        say(out, &l);
+    }
+    let letters = shown.letters();
+    loop {
+        say(out, &format!("answer ({}):", letters.join("/")));
+        let mut line = String::new();
+        if input.read_line(&mut line).unwrap_or(0) == 0 {
+            return None;
+        }
+        if let Some(a) = shown.canonical(&line.trim().to_lowercase()) {
+            return Some(a);
+        }
+    }
+}
+
+/// Tells whether `answer` (canonical) is right; after a right answer, the explanation. A wrong
+/// answer reveals nothing: the student may try again (in a new order).
+fn verdict(item: &QuizItem, answer: &str, out: &Out) {
+    if answer == item.answer {
+        say(out, "✔ right");
+        say(out, &both(&item.explanation));
+    } else {
+        say(out, "✘ not right (you can answer again with `quiz`)");
+    }
+}
+
 fn quiz(
     vl: &VirtualLab,
     lab: &Lab,
     s: &Step,
     progress: &mut Progress,
+    rng: &mut StdRng,
     input: &mut dyn BufRead,
     out: &Out,
 ) -> Result<(), InteractiveError> {
@@ -341,38 +437,149 @@ fn quiz(
         let Some(item) = lab.quiz_item(&q.item) else {
             continue;
         };
-        say(out, &format!("\n{}", both(&item.question)));
-        for (l, ch) in item.letters().zip(&item.choices) {
-            say(out, &format!("  {l}) {} / {}", ch.zh, ch.en));
-        }
-        let letters: Vec<String> = item.letters().collect();
-        let answer = loop {
-            say(out, &format!("answer ({}):", letters.join("/")));
-            let mut line = String::new();
-            if input.read_line(&mut line).unwrap_or(0) == 0 {
-                return Ok(());
-            }
-            let a = line.trim().to_lowercase();
-            if letters.contains(&a) {
-                break a;
-            }
+        let Some(answer) = ask(item, rng, input, out) else {
+            return Ok(());
         };
         runner::record_answers(vl, &BTreeMap::from([(item.id.clone(), answer.clone())]))?;
         progress.answered(&lab.id, &item.id, &answer);
-        let right = answer == item.answer;
-        say(
-            out,
-            if right {
-                "✔ right"
-            } else {
-                "✘ not right (you can answer again with `quiz`)"
-            },
-        );
-        if right {
-            if let Some(e) = &item.explanation {
-                say(out, &both(e));
-            }
-        }
+        verdict(item, &answer, out);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item() -> QuizItem {
+        let t = |s: &str| Text {
+            zh: format!("{s}中"),
+            en: s.to_string(),
+        };
+        QuizItem {
+            id: "q".into(),
+            objective: "o".into(),
+            question: t("Q?"),
+            choices: vec![t("zero"), t("one"), t("two"), t("three")],
+            answer: "c".into(),
+            explanation: t("because"),
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn out() -> (Out, Buf) {
+        let b = Buf::default();
+        (Arc::new(Mutex::new(Box::new(b.clone()))), b)
+    }
+
+    fn text(b: &Buf) -> String {
+        String::from_utf8(b.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn a_shuffle_is_a_permutation_and_maps_shown_letters_back() {
+        let q = item();
+        let mut rng = StdRng::seed_from_u64(7);
+        for _ in 0..50 {
+            let s = Shuffled::new(&q, &mut rng);
+            let mut sorted = s.order.clone();
+            sorted.sort();
+            assert_eq!(sorted, [0, 1, 2, 3]);
+            assert_eq!(s.letters(), ["a", "b", "c", "d"]);
+            for (k, l) in s.letters().iter().enumerate() {
+                assert_eq!(s.canonical(l), Some(letter(s.order[k])));
+                assert!(s.lines(&q)[k].starts_with(&format!("  {l}) ")));
+            }
+            assert_eq!(s.canonical("e"), None);
+            assert_eq!(s.canonical(""), None);
+        }
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_orders_and_the_right_answer_moves() {
+        let q = item();
+        let orders = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            (0..20)
+                .map(|_| Shuffled::new(&q, &mut rng).order)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(orders(3), orders(3));
+        assert_ne!(orders(3), orders(4));
+        // Where the right choice (canonical c = index 2) is shown: every position, over 20 tries.
+        let positions: std::collections::BTreeSet<usize> = orders(3)
+            .iter()
+            .map(|o| o.iter().position(|&i| i == 2).unwrap())
+            .collect();
+        assert_eq!(positions.len(), 4, "{positions:?}");
+    }
+
+    #[test]
+    fn the_student_answers_by_shown_letter_and_the_canonical_one_is_returned() {
+        let q = item();
+        let shown = Shuffled::new(&q, &mut StdRng::seed_from_u64(11));
+        let k = shown.order.iter().position(|&i| i == 2).unwrap();
+        // A wrong letter first, then the shown letter of the right choice.
+        let input = format!("z\n{}\n", letter(k).to_uppercase());
+        let (o, b) = out();
+        let a = ask(
+            &q,
+            &mut StdRng::seed_from_u64(11),
+            &mut input.as_bytes(),
+            &o,
+        );
+        assert_eq!(a.as_deref(), Some("c"));
+        let t = text(&b);
+        assert!(t.contains("Q?中\nQ?"), "{t}");
+        assert_eq!(t.matches("answer (a/b/c/d):").count(), 2, "{t}");
+        let lines: Vec<&str> = t.lines().filter(|l| l.starts_with("  ")).collect();
+        assert_eq!(lines, shown.lines(&q), "{t}");
+        assert_eq!(lines[k], "  ".to_string() + &letter(k) + ") two中 / two");
+        // End of input: no answer.
+        let (o, _) = out();
+        assert_eq!(
+            ask(&q, &mut StdRng::seed_from_u64(1), &mut "".as_bytes(), &o),
+            None
+        );
+    }
+
+    #[test]
+    fn the_explanation_follows_a_right_answer_only() {
+        let q = item();
+        let (o, b) = out();
+        verdict(&q, "c", &o);
+        assert_eq!(text(&b), "✔ right\nbecause中\nbecause\n");
+        let (o, b) = out();
+        verdict(&q, "a", &o);
+        let t = text(&b);
+        assert!(
+            t.starts_with("✘ not right") && !t.contains("because"),
+            "{t}"
+        );
+    }
+
+    #[test]
+    fn a_numeric_seed_fixes_the_shuffles() {
+        let a = Shuffled::new(&item(), &mut seeded(Some("42")));
+        assert_eq!(a, Shuffled::new(&item(), &mut seeded(Some(" 42\n"))));
+        assert_eq!(a, Shuffled::new(&item(), &mut StdRng::seed_from_u64(42)));
+        // No seed, or not a number: from the OS (some of 20 draws differ).
+        let r: Vec<_> = (0..20)
+            .map(|_| Shuffled::new(&item(), &mut seeded(Some("x"))))
+            .collect();
+        assert!(r.iter().any(|s| s != &r[0]));
+        seeded(None);
+    }
 }

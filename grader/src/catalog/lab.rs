@@ -1,6 +1,6 @@
 //! One lab: `labs/<n>-<slug>/lab.toml`.
 
-use super::{parse_toml, CatalogError, Objectives};
+use super::{parse_toml, CatalogError, ObjectiveKind, Objectives};
 use crate::checks::CheckSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -184,14 +184,23 @@ pub struct QuizItem {
     pub choices: Vec<Text>,
     /// The letter of the right choice.
     pub answer: String,
-    /// Shown after answering.
-    #[serde(default)]
-    pub explanation: Option<Text>,
+    /// Why the right answer is right; shown after a right answer. Required, in both languages.
+    pub explanation: Text,
+}
+
+/// The letter of the `i`th choice: a, b, c…
+pub fn letter(i: usize) -> String {
+    ((b'a' + i as u8) as char).to_string()
 }
 
 impl QuizItem {
     pub fn letters(&self) -> impl Iterator<Item = String> + '_ {
-        (0..self.choices.len()).map(|i| ((b'a' + i as u8) as char).to_string())
+        (0..self.choices.len()).map(letter)
+    }
+
+    /// The index of the right choice (None when `answer` is not a choice letter).
+    pub fn answer_index(&self) -> Option<usize> {
+        self.letters().position(|l| l == self.answer)
     }
 }
 
@@ -234,6 +243,47 @@ impl Lab {
 
     pub fn step_index(&self, id: &str) -> Option<usize> {
         self.steps.iter().position(|s| s.id == id)
+    }
+
+    /// The objectives a step's non-quiz checks count toward: the step's `objectives`, or by
+    /// default the lab's "do" objectives (all of the lab's when it has none).
+    pub fn step_objectives<'a>(&'a self, step: &'a Step, objectives: &Objectives) -> Vec<&'a str> {
+        if !step.objectives.is_empty() {
+            return step.objectives.iter().map(String::as_str).collect();
+        }
+        let doing: Vec<&str> = self
+            .objectives
+            .iter()
+            .filter(|o| {
+                objectives
+                    .get(o)
+                    .map(|o| o.kind == ObjectiveKind::Do)
+                    .unwrap_or(false)
+            })
+            .map(String::as_str)
+            .collect();
+        if doing.is_empty() {
+            self.objectives.iter().map(String::as_str).collect()
+        } else {
+            doing
+        }
+    }
+
+    /// The objectives one check of `step` counts toward: a quiz check its item's objective,
+    /// any other check the step's objectives.
+    pub fn check_objectives<'a>(
+        &'a self,
+        step: &'a Step,
+        check: &CheckSpec,
+        objectives: &Objectives,
+    ) -> Vec<&'a str> {
+        match check {
+            CheckSpec::Quiz(q) => self
+                .quiz_item(&q.item)
+                .map(|i| vec![i.objective.as_str()])
+                .unwrap_or_default(),
+            _ => self.step_objectives(step, objectives),
+        }
     }
 }
 
@@ -297,6 +347,7 @@ objective = "explain-x"
 question = { zh = "问", en = "Q" }
 choices = [{ zh = "对", en = "right" }, { zh = "错", en = "wrong" }]
 answer = "a"
+explanation = { zh = "因为", en = "Because" }
 "#;
 
     fn parse(text: &str) -> Result<Lab, CatalogError> {
@@ -449,6 +500,106 @@ answer = "a"
         let e = err(&LAB.replace("item = \"q1\"", "item = \"q9\""));
         assert!(
             e.contains("steps[0].checks[1].item: unknown quiz item \"q9\""),
+            "{e}"
+        );
+    }
+
+    /// LAB with quiz item q1's choices replaced.
+    fn with_choices(right: (&str, &str), wrong: (&str, &str)) -> String {
+        LAB.replace(
+            r#"choices = [{ zh = "对", en = "right" }, { zh = "错", en = "wrong" }]"#,
+            &format!(
+                r#"choices = [{{ zh = "{}", en = "{}" }}, {{ zh = "{}", en = "{}" }}]"#,
+                right.0, right.1, wrong.0, wrong.1
+            ),
+        )
+    }
+
+    #[test]
+    fn a_right_answer_longest_in_both_languages_is_rejected() {
+        let e = err(&with_choices(
+            ("宿主机的内核", "the host's kernel"),
+            ("镜像的", "its own"),
+        ));
+        assert!(
+            e.starts_with("labs/t/lab.toml:43: quiz[0].answer: the right answer is the longest choice in both languages"),
+            "{e}"
+        );
+        // Longest in one language only, or tied for longest: accepted.
+        parse(&with_choices(
+            ("宿主机的内核", "host"),
+            ("镜像的", "its own"),
+        ))
+        .unwrap();
+        parse(&with_choices(
+            ("内核", "the host's kernel"),
+            ("镜像的内核", "its own"),
+        ))
+        .unwrap();
+        parse(&with_choices(
+            ("宿主机", "the host's"),
+            ("镜像的", "the image's"),
+        ))
+        .unwrap();
+        // Lengths are counted in characters, not bytes: 内核 (6 bytes) is not longer than abc.
+        parse(&with_choices(("内核", "host"), ("abc", "image"))).unwrap();
+        let e = err(&with_choices(("内核啊啊", "hosts"), ("abc", "host")));
+        assert!(
+            e.contains("quiz[0].answer: the right answer is the longest"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_quiz_item_needs_an_explanation() {
+        let e = err(&LAB.replace("explanation = { zh = \"因为\", en = \"Because\" }\n", ""));
+        assert!(
+            e.starts_with("labs/t/lab.toml:")
+                && e.contains("quiz[0]")
+                && e.contains("missing field `explanation`"),
+            "{e}"
+        );
+        let e = err(&LAB.replace("en = \"Because\"", "en = \" \""));
+        assert!(
+            e.starts_with(
+                "labs/t/lab.toml:44: quiz[0].explanation: a quiz item needs an explanation"
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn explain_objectives_may_be_proven_by_other_checks_but_still_need_a_quiz() {
+        let lab = parse(&LAB.replace(
+            "host = \"vm1\"\nsolution",
+            "host = \"vm1\"\nobjectives = [\"do-y\", \"explain-x\"]\nsolution",
+        ))
+        .unwrap();
+        let o = Objectives::parse(Path::new("objectives.toml"), OBJ).unwrap();
+        let s = &lab.steps[0];
+        assert_eq!(
+            lab.check_objectives(s, &s.checks[0], &o),
+            ["do-y", "explain-x"]
+        );
+        assert_eq!(lab.check_objectives(s, &s.checks[1], &o), ["explain-x"]);
+        let plain = parse(LAB).unwrap();
+        let s = &plain.steps[0];
+        assert_eq!(plain.check_objectives(s, &s.checks[0], &o), ["do-y"]);
+        // Without its quiz item the explain objective is not proven, whatever the steps say.
+        let i = LAB.find("[[quiz]]").unwrap();
+        let no_quiz = LAB[..i]
+            .replace(
+                "host = \"vm1\"\nsolution",
+                "host = \"vm1\"\nobjectives = [\"explain-x\"]\nsolution",
+            )
+            .replace("answers = { q1 = \"a\" }\n", "")
+            .replace("answers = { q1 = \"b\" }\n", "")
+            .replace("[[steps.checks]]\nkind = \"quiz\"\nitem = \"q1\"\n", "");
+        let e = err(&no_quiz);
+        assert!(
+            e.contains(
+                "objectives[0]: \"explain-x\" is an explain objective but no quiz item proves it"
+            ),
             "{e}"
         );
     }

@@ -2,7 +2,7 @@
 //! the caller maps the path back to a line.
 
 use super::objectives::{is_slug, ObjectiveKind};
-use super::{Lab, Objectives};
+use super::{Lab, Objectives, Text};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -93,10 +93,27 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
                 "a quiz item needs at least two choices".into(),
             ));
         }
-        if !q.letters().any(|l| l == q.answer) {
+        let Some(right) = q.answer_index() else {
             return Err((
                 f("answer"),
                 format!("{:?} is not one of the choice letters a..", q.answer),
+            ));
+        };
+        if strictly_longest(&q.choices, right, |t| &t.zh)
+            && strictly_longest(&q.choices, right, |t| &t.en)
+        {
+            return Err((
+                f("answer"),
+                "the right answer is the longest choice in both languages: make the choices \
+                 of similar length so length gives nothing away"
+                    .into(),
+            ));
+        }
+        if q.explanation.zh.trim().is_empty() || q.explanation.en.trim().is_empty() {
+            return Err((
+                f("explanation"),
+                "a quiz item needs an explanation in both languages (shown after the answer)"
+                    .into(),
             ));
         }
     }
@@ -177,6 +194,16 @@ pub fn validate(lab: &Lab, objectives: &Objectives) -> Result<(), Invalid> {
         }
     }
     Ok(())
+}
+
+/// Whether choice `right` is longer (in chars) than every other choice in one language.
+fn strictly_longest(choices: &[Text], right: usize, lang: fn(&Text) -> &String) -> bool {
+    let len = |t: &Text| lang(t).chars().count();
+    let r = len(&choices[right]);
+    choices
+        .iter()
+        .enumerate()
+        .all(|(i, c)| i == right || len(c) < r)
 }
 
 fn host_ref(lab: &Lab, host: &str, field: &str) -> Result<(), Invalid> {

@@ -44,7 +44,7 @@ mod tests {
             question: Text::default(),
             choices: vec![Text::default(), Text::default()],
             answer: "b".into(),
-            explanation: None,
+            explanation: Text::default(),
         }];
         let mut c = ctx(t.path(), &hosts);
         c.quiz = &quiz;
