@@ -13,6 +13,7 @@ pub use error::CatalogError;
 pub use lab::{Action, Broken, HostSpec, Hub, HubSpec, Lab, QuizItem, Service, Step, Text};
 pub use objectives::{Objective, ObjectiveKind, Objectives};
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// A loaded, validated catalog.
@@ -75,6 +76,32 @@ impl Catalog {
 
     pub fn lab(&self, id: &str) -> Option<&Lab> {
         self.labs.iter().find(|l| l.id == id)
+    }
+
+    /// Per objective id (every objective of objectives.toml, proven or not), the (lab id,
+    /// step id) pairs whose checks count toward it, in course order: quiz checks toward
+    /// their item's objective, other checks toward the step's objectives.
+    pub fn provers(&self) -> BTreeMap<String, Vec<(String, String)>> {
+        let mut map: BTreeMap<String, Vec<(String, String)>> = self
+            .objectives
+            .list
+            .iter()
+            .map(|o| (o.id.clone(), Vec::new()))
+            .collect();
+        for lab in &self.labs {
+            for step in &lab.steps {
+                let mut objs = std::collections::BTreeSet::new();
+                for c in &step.checks {
+                    objs.extend(lab.check_objectives(step, c, &self.objectives));
+                }
+                for o in objs {
+                    map.entry(o.to_string())
+                        .or_default()
+                        .push((lab.id.clone(), step.id.clone()));
+                }
+            }
+        }
+        map
     }
 
     /// Lab ids close to `id` (prefix, substring or small edit distance), for "did you mean".
@@ -197,6 +224,76 @@ mod tests {
         );
         assert_eq!(close_matches(ids.into_iter(), "containers").len(), 2);
         assert!(close_matches(ids.into_iter(), "flannel").is_empty());
+    }
+
+    #[test]
+    fn provers_name_the_steps_whose_checks_count_toward_each_objective() {
+        let t = tempfile::tempdir().unwrap();
+        let obj =
+            "[[objective]]\nid = \"explain-x\"\nkind = \"explain\"\nzh = \"甲\"\nen = \"X\"\n\
+                   [[objective]]\nid = \"do-y\"\nkind = \"do\"\nzh = \"乙\"\nen = \"Y\"\n\
+                   [[objective]]\nid = \"do-z\"\nkind = \"do\"\nzh = \"丙\"\nen = \"Z\"\n";
+        std::fs::write(t.path().join("objectives.toml"), obj).unwrap();
+        let step = |id: &str, objectives: &str, quiz: bool| {
+            format!(
+                "[[steps]]\nid = \"{id}\"\ntitle = {{ zh = \"t\", en = \"t\" }}\n\
+                 instructions = {{ zh = \"t\", en = \"t\" }}\nhost = \"vm1\"\n{objectives}\n\
+                 [[steps.checks]]\nkind = \"{}\"\n{}\n\
+                 [[steps.broken]]\nname = \"b\"\nwhy = \"w\"\n",
+                if quiz { "quiz" } else { "process" },
+                if quiz {
+                    "item = \"q\""
+                } else {
+                    "host = \"vm1\"\ncmdline = \"x\""
+                },
+            )
+        };
+        let lab = |id: &str, objectives: &str, steps: &[String], quiz: bool| {
+            let mut s = format!(
+                "id = \"{id}\"\ntitle = {{ zh = \"t\", en = \"t\" }}\n\
+                 intro = {{ zh = \"t\", en = \"t\" }}\nobjectives = {objectives}\n\
+                 [[hosts]]\nname = \"vm1\"\naddress = \"10.1.1.11/24\"\n"
+            );
+            for st in steps {
+                s += st;
+            }
+            if quiz {
+                s += "[[quiz]]\nid = \"q\"\nobjective = \"explain-x\"\n\
+                      question = { zh = \"q\", en = \"q\" }\n\
+                      choices = [{ zh = \"a\", en = \"a\" }, { zh = \"b\", en = \"b\" }]\n\
+                      answer = \"a\"\nexplanation = { zh = \"e\", en = \"e\" }\n";
+            }
+            std::fs::create_dir(t.path().join(id)).unwrap();
+            std::fs::write(t.path().join(id).join("lab.toml"), s).unwrap();
+        };
+        lab(
+            "2-two",
+            r#"["explain-x", "do-y"]"#,
+            &[
+                step("plain", "", false),
+                step("both", r#"objectives = ["do-y", "explain-x"]"#, false),
+                step("quiz", "", true),
+            ],
+            true,
+        );
+        lab("1-one", r#"["do-y"]"#, &[step("first", "", false)], false);
+        let c = Catalog::load(t.path()).unwrap();
+        let p = c.provers();
+        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            p["do-y"],
+            pairs(&[("1-one", "first"), ("2-two", "plain"), ("2-two", "both")])
+        );
+        assert_eq!(
+            p["explain-x"],
+            pairs(&[("2-two", "both"), ("2-two", "quiz")])
+        );
+        assert!(p["do-z"].is_empty());
+        assert_eq!(p.len(), 3);
     }
 
     #[test]
