@@ -493,6 +493,7 @@ objective = "explain-x"
 question = { zh = "q", en = "q" }
 choices = [{ zh = "a", en = "a" }, { zh = "b", en = "b" }]
 answer = "a"
+explanation = { zh = "e", en = "e" }
 "#;
 
     #[test]

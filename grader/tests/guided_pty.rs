@@ -73,6 +73,25 @@ impl Term {
         Ok(())
     }
 
+    /// Answers the quiz items `ids` in order, as a student reads them: the choices come in a new
+    /// order each attempt, so the letter typed is the one shown beside the right choice's text.
+    fn answer_quiz(&mut self, ids: &[&str]) -> Result<()> {
+        let catalog = berth_grader::catalog::Catalog::load(&root().join("labs")).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let lab = catalog.lab("8-overlay2").ok_or_else(|| anyhow::anyhow!("no lab 8-overlay2"))?;
+        for id in ids {
+            let q = lab.quiz_item(id).ok_or_else(|| anyhow::anyhow!("no quiz item {id}"))?;
+            let right = &q.choices[q.answer_index().ok_or_else(|| anyhow::anyhow!("{id}: bad answer"))?];
+            self.expect("answer (", 10)?;
+            let shown = format!(") {} / {}", right.zh, right.en);
+            let at = self.log.rfind(&shown).ok_or_else(|| anyhow::anyhow!("choice {shown:?} not shown:\n{}", self.log))?;
+            let line_start = self.log[..at].rfind('\n').map(|i| i + 1).unwrap_or(0);
+            let letter = self.log[line_start..at].trim().to_string();
+            self.type_line(&letter)?;
+            self.expect("✔ right", 10)?;
+        }
+        Ok(())
+    }
+
     /// Opens a shell on vm1, types `cmds` at the course-like prompt, leaves it.
     fn in_shell(&mut self, cmds: &[&str]) -> Result<()> {
         self.type_line("shell")?;
@@ -166,11 +185,7 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
         );
         term.expect("lab 8-overlay2 [1/5]> ", 10)?;
         term.type_line("quiz")?;
-        for a in ["b", "c"] {
-            term.expect("answer (", 10)?;
-            term.type_line(a)?;
-            term.expect("✔ right", 10)?;
-        }
+        term.answer_quiz(&["driver", "dataroot"])?;
         term.saw("✔ step 1 passed", 15)?;
         term.type_line("next")?;
 
@@ -203,11 +218,7 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
 
         term.expect("lab 8-overlay2 [5/5]> ", 10)?;
         term.type_line("quiz")?;
-        for a in ["c", "b", "a"] {
-            term.expect("answer (", 10)?;
-            term.type_line(a)?;
-            term.expect("✔ right", 10)?;
-        }
+        term.answer_quiz(&["cow", "whiteout", "layers"])?;
         term.saw("✔ step 5 passed", 15)?;
         term.type_line("next")?;
         term.expect("lab 8-overlay2 finished.", 15)?;

@@ -28,5 +28,8 @@ pub fn run(args: &[String]) -> Result<()> {
     if !status.success() {
         bail!("cargo test failed ({status})");
     }
+    // README's first command on a machine that has none of the packages above.
+    crate::fresh::run("8-overlay2")?;
+    println!("fresh-machine: 1 passed, 0 failed");
     Ok(())
 }

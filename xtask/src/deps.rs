@@ -47,6 +47,7 @@ pub const PACKAGES: &[Package] = &[
     p("skopeo", Need::Tests, "reads and writes berth's archives and registries in the differential tests", &["/usr/bin/skopeo"]),
     p("umoci", Need::Tests, "a second reader of berth's OCI layouts", &["/usr/bin/umoci"]),
     p("python3-docker", Need::Tests, "docker-py driven against berthd", &[]),
+    p("debootstrap", Need::Tests, "the fresh-machine test's Debian 12 root", &["/usr/sbin/debootstrap"]),
 ];
 
 /// The packages for `need` (`Tests` includes the labs' too: the suite runs every lab).

@@ -23,6 +23,9 @@ pub fn ensure(bin_dir: &Path) -> Result<PathBuf> {
     }
     let ours = bin_dir.join("docker");
     if let Some(p) = on_path("docker").filter(|p| !same_file(p, &ours)) {
+        // The machine's CLI wins: one unpacked earlier would shadow it in lab hosts, whose PATH
+        // has the bin dir first.
+        let _ = fs::remove_file(&ours);
         return Ok(p);
     }
     let unpacked = unpacked()?;

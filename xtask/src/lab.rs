@@ -380,5 +380,57 @@ fn render_list(catalog: &Catalog, extra: &[Lab], progress: &Progress, progress_f
     }
     s += &format!("\nobjectives ({}):\n", progress_file.display());
     s += &progress.checklist(&catalog.objectives, true);
+    s += "\nwhere each objective is proven (lab: steps whose checks count toward it):\n";
+    let provers = catalog.provers();
+    for o in &catalog.objectives.list {
+        let by = provers.get(&o.id).map(Vec::as_slice).unwrap_or_default();
+        s += &format!("  {}\n", o.id);
+        if by.is_empty() {
+            s += "      (no lab yet)\n";
+        }
+        let mut labs: Vec<(&str, Vec<&str>)> = vec![];
+        for (lab, step) in by {
+            match labs.last_mut() {
+                Some((l, steps)) if l == lab => steps.push(step),
+                _ => labs.push((lab, vec![step])),
+            }
+        }
+        for (lab, steps) in labs {
+            s += &format!("      {lab}: {}\n", steps.join(", "));
+        }
+    }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a student reads from `cargo xtask lab list` on a fresh checkout.
+    #[test]
+    fn list_snapshot() {
+        let (catalog, extra) = catalog().unwrap();
+        let text = render_list(&catalog, &extra, &Progress::default(), std::path::Path::new("target/lab-progress.json"));
+        insta::assert_snapshot!(text);
+    }
+
+    #[test]
+    fn unknown_lab_lists_the_ids() {
+        let (catalog, extra) = catalog().unwrap();
+        let e = find(&catalog, &extra, "8-overlay").unwrap_err().to_string();
+        assert!(e.starts_with("there is no lab \"8-overlay\"; did you mean 8-overlay2?"), "{e}");
+        assert!(e.contains("the labs: 1-containers-vs-vms, 2-kernel"), "{e}");
+    }
+
+    #[test]
+    fn corrupt_progress_is_moved_aside() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("p.json");
+        std::fs::write(&f, b"{ not json").unwrap();
+        let p = load_progress(&f).unwrap();
+        assert_eq!(p, Progress::default());
+        assert!(!f.exists());
+        let aside: Vec<_> = std::fs::read_dir(d.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        assert!(aside.len() == 1 && aside[0].starts_with("p.json.corrupt-"), "{aside:?}");
+    }
 }

@@ -5,6 +5,7 @@ mod ci;
 mod deps;
 mod docker_cli;
 mod fixtures;
+mod fresh;
 mod lab;
 mod progress;
 
@@ -38,6 +39,12 @@ enum Cmd {
     Fixtures,
     /// The labs: list, run one (guided, --solve, --check), shell, reset
     Lab(lab::LabArgs),
+    /// Run a lab's --solve on a debootstrapped Debian 12 root that has none of berth's packages
+    FreshMachine {
+        /// The lab
+        #[arg(default_value = "8-overlay2")]
+        lab: String,
+    },
 }
 
 fn main() {
@@ -57,6 +64,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench { args } => bench::run(&args),
         Cmd::Fixtures => fixtures::build_all().map(|_| ()),
         Cmd::Lab(a) => lab::run(a),
+        Cmd::FreshMachine { lab } => fresh::run(&lab),
     }
 }
 
