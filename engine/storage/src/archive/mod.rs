@@ -1,5 +1,6 @@
 //! Tar streams: safe extraction, whiteout conversion, tar-split, and the image archive formats.
 
+pub mod beneath;
 pub mod load;
 pub mod outer;
 pub mod save;

@@ -1,12 +1,16 @@
 //! Safe extraction of tar streams into a directory, hand-written: every entry name is cleaned and
 //! checked (no absolute paths, no `..`, no walking through a symlink — not even one this archive
 //! created), files are created with `O_NOFOLLOW|O_EXCL` after removing what was there, and hard
-//! links may only point inside the target. Whiteouts are applied per [`Mode`].
+//! links may only point inside the target. Whiteouts are applied per [`Mode`]; one that names no
+//! file (`.wh.`, `.wh..`, `.wh...`) is refused. Parents are walked and everything is deleted by
+//! file descriptor, beneath the target ([`super::beneath`]).
 
+use super::beneath::DirFd;
 use super::tar_reader::{Entry, Kind, TarReader};
 use super::whiteout::{self, WHITEOUT_META_PREFIX, WHITEOUT_OPAQUE_DIR, WHITEOUT_PREFIX};
 use crate::error::{IoContext, Result, StorageError};
 use std::collections::HashSet;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -40,26 +44,9 @@ pub fn clean_relative(name: &str) -> Result<PathBuf> {
 }
 
 /// Make sure every parent of `rel` inside `root` is a real directory (creating missing ones, 0755);
-/// refuse symlinks and non-directories on the way.
-fn ensure_parents(root: &Path, rel: &Path, name: &str) -> Result<()> {
-    let mut cur = root.to_path_buf();
-    let comps: Vec<_> = rel.components().collect();
-    for c in &comps[..comps.len().saturating_sub(1)] {
-        cur.push(c);
-        match fs::symlink_metadata(&cur) {
-            Ok(m) if m.file_type().is_symlink() => {
-                return Err(StorageError::UnsafePath { path: name.to_string(), reason: "path goes through a symlink" })
-            }
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => return Err(StorageError::UnsafePath { path: name.to_string(), reason: "a parent is not a directory" }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir(&cur).at(&cur)?;
-                fs::set_permissions(&cur, fs::Permissions::from_mode(0o755)).at(&cur)?;
-            }
-            Err(e) => return Err(e).at(&cur),
-        }
-    }
-    Ok(())
+/// refuse symlinks and non-directories on the way. Returns the parent directory, open.
+fn ensure_parents(root: &DirFd, rel: &Path, name: &str) -> Result<DirFd> {
+    root.walk(rel.parent().unwrap_or(Path::new("")), true, name)
 }
 
 /// Statistics of one extraction.
@@ -75,35 +62,40 @@ pub fn apply<R: Read>(tr: &mut TarReader<R>, root: &Path, mode: Mode) -> Result<
     let mut stats = Applied::default();
     let mut dir_times: Vec<(PathBuf, i64)> = Vec::new();
     let mut created: HashSet<PathBuf> = HashSet::new();
+    let root_dir = DirFd::open_root(root)?;
     while let Some(e) = tr.next_entry()? {
         let rel = clean_relative(&e.path)?;
         if rel.as_os_str().is_empty() {
             continue; // the root itself ("./")
         }
-        ensure_parents(root, &rel, &e.path)?;
-        let base = rel.file_name().unwrap().to_string_lossy().into_owned();
-        let parent_rel = rel.parent().map(Path::to_path_buf).unwrap_or_default();
+        let name = rel.file_name().expect("a cleaned, non-empty path ends in a name");
+        let base = name.to_string_lossy().into_owned();
+        let is_whiteout = mode != Mode::Plain && base.starts_with(WHITEOUT_PREFIX);
+        // What a `.wh.<name>` deletes: checked before anything is touched.
+        let victim = if is_whiteout && !base.starts_with(WHITEOUT_META_PREFIX) {
+            Some(whiteout::whiteout_target(&e.path, &base)?)
+        } else {
+            None
+        };
+        let parent = ensure_parents(&root_dir, &rel, &e.path)?;
         let target = root.join(&rel);
         stats.entries += 1;
-        if mode != Mode::Plain && base.starts_with(WHITEOUT_PREFIX) {
-            let parent = root.join(&parent_rel);
+        if is_whiteout {
             if base == WHITEOUT_OPAQUE_DIR {
                 match mode {
-                    Mode::Overlay => whiteout::set_opaque(&parent)?,
+                    Mode::Overlay => whiteout::set_opaque_at(&parent)?,
                     _ => {
-                        for child in fs::read_dir(&parent).at(&parent)? {
-                            let p = child.at(&parent)?.path();
-                            if !created.contains(&p) {
-                                crate::fsutil::remove_all(&p)?;
+                        for child in parent.list()? {
+                            if !created.contains(&parent.path().join(&child)) {
+                                parent.remove_all(&child)?;
                             }
                         }
                     }
                 }
-            } else if !base.starts_with(WHITEOUT_META_PREFIX) {
-                let victim = parent.join(&base[WHITEOUT_PREFIX.len()..]);
-                crate::fsutil::remove_all(&victim)?;
+            } else if let Some(victim) = victim {
+                parent.remove_all(OsStr::new(victim))?;
                 if mode == Mode::Overlay {
-                    whiteout::make_whiteout(&victim, e.uid as u32, e.gid as u32)?;
+                    whiteout::make_whiteout_at(&parent, OsStr::new(victim), e.uid as u32, e.gid as u32)?;
                 }
             }
             continue;
@@ -115,10 +107,10 @@ pub fn apply<R: Read>(tr: &mut TarReader<R>, root: &Path, mode: Mode) -> Result<
         let existing = fs::symlink_metadata(&target).ok();
         if let Some(m) = &existing {
             if !(m.is_dir() && e.kind == Kind::Dir) {
-                crate::fsutil::remove_all(&target)?;
+                parent.remove_all(name)?;
             }
         }
-        create_entry(tr, &e, root, &target, mode, &mut stats)?;
+        create_entry(tr, &e, &root_dir, &target, mode, &mut stats)?;
         created.insert(target.clone());
         if e.kind == Kind::Hardlink {
             continue;
@@ -139,7 +131,7 @@ pub fn apply<R: Read>(tr: &mut TarReader<R>, root: &Path, mode: Mode) -> Result<
     Ok(stats)
 }
 
-fn create_entry<R: Read>(tr: &mut TarReader<R>, e: &Entry, root: &Path, target: &Path, mode: Mode, stats: &mut Applied) -> Result<()> {
+fn create_entry<R: Read>(tr: &mut TarReader<R>, e: &Entry, root: &DirFd, target: &Path, mode: Mode, stats: &mut Applied) -> Result<()> {
     let perm = e.mode & 0o7777;
     match e.kind {
         Kind::File => {
@@ -172,7 +164,7 @@ fn create_entry<R: Read>(tr: &mut TarReader<R>, e: &Entry, root: &Path, target: 
                 return Err(StorageError::UnsafePath { path: e.path.clone(), reason: "hard link to the root" });
             }
             ensure_parents(root, &rel, &name)?;
-            let src = root.join(&rel);
+            let src = root.path().join(&rel);
             match fs::symlink_metadata(&src) {
                 Ok(m) if m.is_dir() => {
                     return Err(StorageError::UnsafePath { path: e.path.clone(), reason: "hard link to a directory" })

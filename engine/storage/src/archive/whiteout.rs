@@ -1,8 +1,9 @@
 //! Whiteouts: overlayfs's on-disk form (0:0 char devices, `trusted.overlay.opaque=y`) and the
 //! AUFS-style tar form (`.wh.<name>`, `.wh..wh..opq`) used in image layers.
 
-use crate::error::{IoContext, Result};
-use std::ffi::CString;
+use super::beneath::DirFd;
+use crate::error::{IoContext, Result, StorageError};
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
@@ -23,6 +24,42 @@ pub fn is_opaque(dir: &Path) -> bool {
 
 pub fn set_opaque(dir: &Path) -> Result<()> {
     set_xattr(dir, OPAQUE_XATTR, b"y")
+}
+
+/// The name a `.wh.<name>` entry (`entry`, whose last component is `base`) whites out. A name
+/// that is no file name — empty, `.` (the directory itself), `..` (its parent: with vfs the
+/// directory holding every layer), or one with `/` or NUL — is refused: deleting it would reach
+/// beyond the file the whiteout stands for.
+pub fn whiteout_target<'a>(entry: &str, base: &'a str) -> Result<&'a str> {
+    let t = base.strip_prefix(WHITEOUT_PREFIX).expect("a whiteout name");
+    let reason = match t {
+        "" => "whiteout names no file (nothing after \".wh.\")",
+        "." => "whiteout of \".\" would delete its own directory",
+        ".." => "whiteout of \"..\" would delete outside its directory",
+        _ if t.contains('/') || t.contains('\0') => "whiteout name contains '/' or NUL",
+        _ => return Ok(t),
+    };
+    Err(StorageError::UnsafePath { path: entry.to_string(), reason })
+}
+
+/// [`set_opaque`] on an open directory.
+pub fn set_opaque_at(dir: &DirFd) -> Result<()> {
+    let n = CString::new(OPAQUE_XATTR).expect("xattr name");
+    // SAFETY: a valid descriptor, C string and buffer.
+    let r = unsafe { libc::fsetxattr(dir.raw(), n.as_ptr(), b"y".as_ptr().cast(), 1, 0) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error()).at(dir.path());
+    }
+    Ok(())
+}
+
+/// [`make_whiteout`] for `name` (one plain component) in the open directory `dir`.
+pub fn make_whiteout_at(dir: &DirFd, name: &OsStr, uid: u32, gid: u32) -> Result<()> {
+    use nix::sys::stat::{mknodat, Mode, SFlag};
+    let path = dir.path().join(name);
+    mknodat(Some(dir.raw()), name, SFlag::S_IFCHR, Mode::empty(), 0).at(&path)?;
+    nix::unistd::fchownat(Some(dir.raw()), name, Some(uid.into()), Some(gid.into()), nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .at(&path)
 }
 
 pub fn make_whiteout(path: &Path, uid: u32, gid: u32) -> Result<()> {
@@ -55,4 +92,21 @@ pub fn get_xattr(path: &Path, name: &str) -> Option<Vec<u8>> {
     }
     buf.truncate(r as usize);
     Some(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whiteout_targets() {
+        assert_eq!(whiteout_target("a/.wh.b", ".wh.b").unwrap(), "b");
+        assert_eq!(whiteout_target(".wh....", ".wh....").unwrap(), "...");
+        for (entry, base) in [(".wh.", ".wh."), ("d/.wh..", ".wh.."), (".wh...", ".wh..."), ("x", ".wh.a/b"), ("y", ".wh.a\0")] {
+            let e = whiteout_target(entry, base).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.starts_with(&format!("unsafe path in archive: {entry:?}: whiteout")), "{msg}");
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+        }
+    }
 }
