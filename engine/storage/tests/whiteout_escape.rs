@@ -301,3 +301,31 @@ fn load_vfs_whiteout_through_a_parent_symlink_is_refused() {
     }
     assert!(Path::new("/").join(outside.strip_prefix("/").unwrap()).join("victim").is_file());
 }
+
+/// Directory times are set after all entries: a directory replaced by a symlink meanwhile (later
+/// entry `a` → symlink to outside) must not get the outside's `b` its mtime.
+#[test]
+fn directory_times_are_not_set_through_a_later_symlink() {
+    if !have_root("directory_times_are_not_set_through_a_later_symlink") {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    for mode in modes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tmp.path().join("outside");
+        fs::create_dir_all(outside.join("b")).unwrap();
+        let t = nix::sys::time::TimeSpec::new(1_000_000_000, 0);
+        nix::sys::stat::utimensat(None, &outside.join("b"), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink).unwrap();
+        let layer = tmp.path().join("layer");
+        fs::create_dir(&layer).unwrap();
+        let tar = make_tar(&[E::Dir("a/"), E::Dir("a/b/"), E::Link("a", outside.to_str().unwrap())]);
+        let mut tr = TarReader::new(&tar[..], false);
+        tar_safe::apply(&mut tr, &layer, mode).unwrap();
+        assert!(fs::symlink_metadata(layer.join("a")).unwrap().file_type().is_symlink());
+        assert_eq!(fs::symlink_metadata(outside.join("b")).unwrap().mtime(), 1_000_000_000, "{mode:?}: mtime set through the symlink");
+        // a directory whited out later in the same tar has no time left to set (vfs failed here)
+        let tar = make_tar(&[E::Dir("gone/"), E::RawFile(".wh.gone", b"")]);
+        let mut tr = TarReader::new(&tar[..], false);
+        tar_safe::apply(&mut tr, &layer, mode).unwrap_or_else(|e| panic!("{mode:?}: {e}"));
+    }
+}

@@ -119,14 +119,15 @@ pub fn apply<R: Read>(tr: &mut TarReader<R>, root: &Path, mode: Mode) -> Result<
             set_metadata(&target, &e)?;
         }
         if e.kind == Kind::Dir {
-            dir_times.push((target, e.mtime));
+            dir_times.push((rel, e.mtime));
         } else {
             set_mtime(&target, e.mtime)?;
         }
     }
-    // Directory times last: creating children changed them.
-    for (d, t) in dir_times.iter().rev() {
-        set_mtime(d, *t)?;
+    // Directory times last: creating children changed them. Each directory is reached beneath the
+    // root again, as a later entry may have replaced one on its way with a symlink.
+    for (rel, t) in dir_times.iter().rev() {
+        set_dir_mtime_beneath(&root_dir, rel, *t)?;
     }
     Ok(stats)
 }
@@ -220,6 +221,26 @@ fn set_mtime(target: &Path, mtime: i64) -> Result<()> {
     use nix::sys::time::TimeSpec;
     let t = TimeSpec::new(mtime, 0);
     utimensat(None, target, &t, &t, UtimensatFlags::NoFollowSymlink).at(target)
+}
+
+/// Set the mtime of the directory `rel` below `root`, if it is still a directory reached without
+/// symlinks (a later entry may have removed or replaced it, or a directory above it).
+fn set_dir_mtime_beneath(root: &DirFd, rel: &Path, mtime: i64) -> Result<()> {
+    use nix::sys::stat::{fstatat, utimensat, SFlag, UtimensatFlags};
+    use nix::sys::time::TimeSpec;
+    let Some(name) = rel.file_name() else { return Ok(()) };
+    let dir = match root.walk(rel.parent().unwrap_or(Path::new("")), false, &rel.to_string_lossy()) {
+        Ok(d) => d,
+        Err(StorageError::UnsafePath { .. }) => return Ok(()),
+        Err(StorageError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match fstatat(Some(dir.raw()), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR => {}
+        _ => return Ok(()),
+    }
+    let t = TimeSpec::new(mtime, 0);
+    utimensat(Some(dir.raw()), name, &t, &t, UtimensatFlags::NoFollowSymlink).at(&dir.path().join(name))
 }
 
 /// Sum of lstat sizes of all non-directories below `dir`, hard links counted once (Docker's `size`).
