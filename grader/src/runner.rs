@@ -1,7 +1,7 @@
 //! Runs a lab's steps on its hosts: replay reference solutions (`--solve`), check the current
 //! state (`--check`), run broken variants (which must be rejected), and score objectives.
 
-use crate::catalog::{Action, Broken, Lab, ObjectiveKind, Objectives, Step};
+use crate::catalog::{Action, Broken, Lab, Objectives, Step};
 use crate::checks::{latch::Latches, CheckSpec, Ctx, Outcome};
 use crate::hosts::{Config, HostError, VirtualLab};
 use serde::Serialize;
@@ -376,28 +376,6 @@ pub fn trial(
     Ok(r)
 }
 
-/// Objectives a step's non-quiz checks count toward.
-fn step_objectives<'a>(lab: &'a Lab, step: &'a Step, objectives: &Objectives) -> Vec<&'a str> {
-    if !step.objectives.is_empty() {
-        return step.objectives.iter().map(String::as_str).collect();
-    }
-    let doing: Vec<&str> = lab
-        .objectives
-        .iter()
-        .filter(|o| {
-            objectives
-                .get(o)
-                .map(|o| o.kind == ObjectiveKind::Do)
-                .unwrap_or(false)
-        })
-        .map(String::as_str)
-        .collect();
-    if doing.is_empty() {
-        lab.objectives.iter().map(String::as_str).collect()
-    } else {
-        doing
-    }
-}
 
 /// Per-objective scores: each check counts toward its objectives (a quiz check toward its
 /// item's objective), score = passed / total.
@@ -409,14 +387,7 @@ pub fn score(lab: &Lab, objectives: &Objectives, steps: &[StepResult]) -> Vec<Ob
         .collect();
     for (step, r) in lab.steps.iter().zip(steps) {
         for (c, cr) in step.checks.iter().zip(&r.checks) {
-            let objs = match c {
-                CheckSpec::Quiz(q) => lab
-                    .quiz_item(&q.item)
-                    .map(|i| vec![i.objective.as_str()])
-                    .unwrap_or_default(),
-                _ => step_objectives(lab, step, objectives),
-            };
-            for o in objs {
+            for o in lab.check_objectives(step, c, objectives) {
                 let e = tally.entry(o).or_default();
                 e.1 += 1;
                 if cr.outcome.passed() {
