@@ -121,7 +121,7 @@ pub async fn get(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
             if ok {
                 let mut w = ChannelWriter(tx);
                 if let Err(e) = v.archive(&path, &name, &mut w) {
-                    eprintln!("berthd: archive {path}: {e}");
+                    tracing::error!(container = %c.id(), path = %path, error = %e, "archive failed");
                 }
             }
             Ok(())

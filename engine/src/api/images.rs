@@ -223,7 +223,7 @@ pub async fn save(d: &Arc<Daemon>, names: Vec<String>) -> Resp {
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         let mut w = ChannelWriter(tx);
         if let Err(e) = s.save(&refs, berth_storage::SaveFormat::Legacy, &mut w) {
-            eprintln!("berthd: save: {e}");
+            tracing::error!(images = ?names, error = %e, "image save failed");
         }
     });
     resp
@@ -357,7 +357,7 @@ pub async fn export(d: &Arc<Daemon>, r: &str) -> Resp {
     tokio::task::spawn_blocking(move || {
         let mut w = ChannelWriter(tx);
         if let Err(e) = s.export_container(&id, &mut w) {
-            eprintln!("berthd: export: {e}");
+            tracing::error!(container = %id, error = %e, "container export failed");
         }
     });
     resp

@@ -43,8 +43,16 @@ pub fn empty(status: u16) -> Resp {
     Response::builder().status(status).body(empty_body()).expect("response builds")
 }
 
+/// The text of an error response, kept on it for the router's log line.
+#[derive(Clone, Debug)]
+pub struct ErrorMessage(pub String);
+
 pub fn message(status: u16, msg: &str) -> Resp {
-    json(status, &serde_json::json!({ "message": msg }))
+    let mut r = json(status, &serde_json::json!({ "message": msg }));
+    if status >= 400 {
+        r.extensions_mut().insert(ErrorMessage(msg.to_string()));
+    }
+    r
 }
 
 pub fn error(e: &DaemonError) -> Resp {

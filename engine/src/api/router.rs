@@ -70,7 +70,17 @@ pub async fn json_body<T: serde::de::DeserializeOwned + Default>(req: Request<In
 }
 
 pub async fn route(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
+    let (m, path) = (req.method().clone(), req.uri().path().to_string());
+    tracing::debug!("Calling {m} {path}");
     let mut r = dispatch(d, req).await;
+    // As dockerd: a server error is logged, a client error only in debug mode.
+    if let Some(super::response::ErrorMessage(msg)) = r.extensions().get() {
+        if r.status().is_server_error() {
+            tracing::error!("Handler for {m} {path} returned error: {msg}");
+        } else {
+            tracing::debug!(status = r.status().as_u16(), "Handler for {m} {path} returned error: {msg}");
+        }
+    }
     decorate(&mut r);
     r
 }

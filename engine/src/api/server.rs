@@ -31,22 +31,32 @@ pub async fn serve(daemon: Arc<Daemon>) -> Result<(), ServerError> {
                 let l = tokio::net::UnixListener::bind(&p)
                     .map_err(|source| ServerError::Unix { path: p.display().to_string(), source })?;
                 use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o660));
+                if let Err(e) = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o660)) {
+                    tracing::warn!(error = %e, "can't set the mode of {}", p.display());
+                }
+                tracing::info!("API listen on {}", p.display());
                 let d = daemon.clone();
                 tasks.push(tokio::spawn(async move {
                     loop {
-                        let Ok((s, _)) = l.accept().await else { continue };
-                        serve_conn(d.clone(), TokioIo::new(s));
+                        match l.accept().await {
+                            Ok((s, _)) => serve_conn(d.clone(), TokioIo::new(s)),
+                            Err(e) => accept_failed(e).await,
+                        }
                     }
                 }));
             }
             ListenAddr::Tcp(a) => {
                 let l = tokio::net::TcpListener::bind(&a).await.map_err(|source| ServerError::Tcp { addr: a.clone(), source })?;
+                // dockerd's warning for a plain-TCP socket (anyone who can reach it is root here).
+                tracing::warn!("Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.");
+                tracing::info!("API listen on {a}");
                 let d = daemon.clone();
                 tasks.push(tokio::spawn(async move {
                     loop {
-                        let Ok((s, _)) = l.accept().await else { continue };
-                        serve_conn(d.clone(), TokioIo::new(s));
+                        match l.accept().await {
+                            Ok((s, _)) => serve_conn(d.clone(), TokioIo::new(s)),
+                            Err(e) => accept_failed(e).await,
+                        }
                     }
                 }));
             }
@@ -58,6 +68,13 @@ pub async fn serve(daemon: Arc<Daemon>) -> Result<(), ServerError> {
     Ok(())
 }
 
+/// A failed `accept` (out of file descriptors, mostly): logged, and a short pause so that a
+/// persistent failure does not spin.
+async fn accept_failed(e: std::io::Error) {
+    tracing::error!(error = %e, "accept failed");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+}
+
 fn serve_conn<I>(daemon: Arc<Daemon>, io: TokioIo<I>)
 where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -67,10 +84,8 @@ where
             let d = daemon.clone();
             async move { Ok::<_, std::convert::Infallible>(super::router::route(d, req).await) }
         });
-        let _ = hyper::server::conn::http1::Builder::new()
-            .keep_alive(true)
-            .serve_connection(io, svc)
-            .with_upgrades()
-            .await;
+        if let Err(e) = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(io, svc).with_upgrades().await {
+            tracing::debug!(error = %e, "API connection");
+        }
     });
 }

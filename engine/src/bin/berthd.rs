@@ -79,13 +79,18 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // Errors before this point (flags, daemon.json) went to stderr plainly.
+    berth::daemon::logging::init(&cfg.log_level);
     if let Err(e) = run(cfg) {
+        // Like dockerd's "failed to start daemon: …": the last line, plain, for humans.
         eprintln!("berthd: {e:#}");
         std::process::exit(1);
     }
 }
 
 fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
+    tracing::info!("Starting up");
+    tracing::debug!(config = %serde_json::to_string(&cfg).unwrap_or_default(), "Effective configuration");
     std::fs::create_dir_all(&cfg.data_root).with_context(|| format!("data root {}", cfg.data_root.display()))?;
     std::fs::create_dir_all(&cfg.exec_root).with_context(|| format!("exec root {}", cfg.exec_root.display()))?;
     if let Ok(old) = std::fs::read_to_string(&cfg.pidfile) {
@@ -104,15 +109,24 @@ fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let daemon = Daemon::new(cfg.clone(), images, berth_binary()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!("Loading containers: start.");
         daemon.recover().await;
+        tracing::info!("Loading containers: done.");
+        tracing::info!(
+            version = berth::ENGINE_VERSION,
+            "storage-driver" = %daemon.images.driver_name(),
+            "default-runtime" = %cfg.default_runtime,
+            "Berth daemon"
+        );
+        tracing::info!("Daemon has completed initialization");
         let d = daemon.clone();
         let server = tokio::spawn(async move { berth::api::server::serve(d).await });
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         tokio::select! {
             r = server => { r??; }
-            _ = term.recv() => {}
-            _ = int.recv() => {}
+            _ = term.recv() => tracing::info!("Processing signal 'terminated'"),
+            _ = int.recv() => tracing::info!("Processing signal 'interrupt'"),
         }
         // Containers keep running under their shims; the next berthd re-attaches to them.
         daemon.net_shutdown();
@@ -122,6 +136,7 @@ fn run(cfg: DaemonConfig) -> anyhow::Result<()> {
                 let _ = std::fs::remove_file(p);
             }
         }
+        tracing::info!("Daemon shutdown complete");
         anyhow::Ok(())
     })
 }

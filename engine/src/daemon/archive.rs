@@ -506,7 +506,9 @@ impl Daemon {
         }
         let view = View::new(rootfs, mounts, c.host_config.readonly_rootfs);
         let r = f(&view);
-        let _ = self.images.unmount_rootfs(c.id());
+        if let Err(e) = self.images.unmount_rootfs(c.id()) {
+            tracing::warn!(container = %c.id(), error = %e, "can't unmount the container's rootfs");
+        }
         r
     }
 }

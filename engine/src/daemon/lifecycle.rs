@@ -148,7 +148,10 @@ impl Daemon {
                 // As moby's containerStart cleanup: a failed --rm container is removed, which
                 // also releases `wait?condition=removed` (docker run --rm waits on it).
                 if self.get(&id).map(|c| c.host_config.auto_remove).unwrap_or(false) {
-                    let _ = self.remove(&id, true, false).await;
+                    match self.remove(&id, true, false).await {
+                        Ok(()) | Err(DaemonError::NotFound(_)) => {}
+                        Err(e) => tracing::error!(container = %id, error = %e, "can't remove the --rm container after its failed start"),
+                    }
                 }
                 Err(e)
             }
@@ -347,7 +350,9 @@ impl Daemon {
         let (d, id2) = (self.clone(), id.to_string());
         let net = tokio::task::spawn_blocking(move || d.net_teardown(&id2));
         let (d, id2) = (self.clone(), id.to_string());
-        let _ = blocking(move || d.images.unmount_rootfs(&id2)).await;
+        if let Err(e) = blocking(move || d.images.unmount_rootfs(&id2)).await {
+            tracing::warn!(container = %id, error = %e, "can't unmount the container's rootfs");
+        }
         let _ = net.await;
         let record_exit = |c: &mut crate::container::record::Container| {
             let s = &mut c.record.state;
@@ -387,7 +392,11 @@ impl Daemon {
         self.notify();
         let Ok((auto_remove, policy, manual, count)) = res else { return };
         if auto_remove {
-            let _ = self.remove(id, true, true).await;
+            // Gone already (a concurrent `rm -f`) is fine.
+            match self.remove(id, true, true).await {
+                Ok(()) | Err(DaemonError::NotFound(_)) => {}
+                Err(e) => tracing::error!(container = %id, error = %e, "can't remove the --rm container after its exit"),
+            }
             return;
         }
         let restart = match Restart::from_policy(&policy).unwrap_or(Restart::No) {
@@ -417,7 +426,7 @@ impl Daemon {
             // Straight from restarting to running: a pass through "not running" showed the
             // container as exited, with its old exit code, while the new process started.
             if let Err(e) = d.start_as(&id, true).await {
-                eprintln!("berthd: restart of {id} failed: {e}");
+                tracing::error!(container = %id, error = %e, "restart failed");
                 let _ = d.update(&id, |c| {
                     c.record.state.restarting = false;
                     c.record.state.running = false;
@@ -571,7 +580,10 @@ impl Daemon {
         let net = tokio::task::spawn_blocking(move || d.net_teardown(&id2));
         let (d, id2) = (self.clone(), id.clone());
         let (rm, stored) = blocking(move || {
-            let _ = d.images.unmount_rootfs(&id2);
+            if let Err(e) = d.images.unmount_rootfs(&id2) {
+                // remove_rootfs unmounts again and says so if it matters.
+                tracing::debug!(container = %id2, error = %e, "unmount before removal");
+            }
             let rm = d.images.remove_rootfs(&id2);
             let _ = std::fs::remove_dir_all(d.state_dir(&id2));
             (rm, d.store.remove(&id2))
@@ -676,7 +688,10 @@ impl Daemon {
                     Ok(r) if r.running => {
                         // Re-take the rootfs reference the previous daemon held (the overlay
                         // is still mounted), so export/commit don't unmount it under us.
-                        let _ = self.images.mount_rootfs(&id);
+                        if let Err(e) = self.images.mount_rootfs(&id) {
+                            tracing::warn!(container = %id, error = %e, "can't re-take the running container's rootfs");
+                        }
+                        tracing::debug!(container = %id, pid = s.pid, "re-attached to a running container");
                         self.net_recover(&id, s.pid);
                         self.spawn_monitor(&id);
                         continue;
@@ -705,7 +720,7 @@ impl Daemon {
                     c.record.state.running = false;
                 });
                 if let Err(e) = self.start(&id).await {
-                    eprintln!("berthd: failed to restart {id}: {e}");
+                    tracing::error!(container = %id, error = %e, "failed to restart container");
                 }
             }
         }

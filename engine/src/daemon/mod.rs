@@ -10,6 +10,7 @@ pub mod exec;
 pub mod images;
 pub mod init;
 pub mod lifecycle;
+pub mod logging;
 pub mod names;
 pub mod network;
 pub mod network_create;

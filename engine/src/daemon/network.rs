@@ -340,12 +340,12 @@ impl Daemon {
         let nets: Vec<String> = ctl.store().endpoints().iter().filter(|e| e.container_id == id).map(|e| e.network_id.clone()).collect();
         for n in nets {
             if let Err(e) = ctl.disconnect(&n, id) {
-                eprintln!("berthd: network teardown of {id} on {n}: {e}");
+                tracing::warn!(container = %id, network = %n, error = %e, "network teardown failed");
             }
         }
         drop(ctl);
         if let Err(e) = netns::remove_bound(&self.net.netns_path(id)) {
-            eprintln!("berthd: {e}");
+            tracing::warn!(container = %id, error = %e, "can't remove the network namespace");
         }
     }
 
@@ -381,7 +381,7 @@ impl Daemon {
         let ns = self.net.netns_path(id);
         let ns = if ns.exists() { ns } else { PathBuf::from(format!("/proc/{pid}/ns/net")) };
         if let Err(e) = self.net.start_dns_for(id, &ns) {
-            eprintln!("berthd: embedded DNS for {id}: {e}");
+            tracing::error!(container = %id, error = %e, "can't restart the embedded DNS server");
         }
     }
 
@@ -392,7 +392,7 @@ impl Daemon {
         self.net.dns.lock().unwrap_or_else(|p| p.into_inner()).clear();
         if !any_running {
             if let Err(e) = self.net.lock().teardown_kernel() {
-                eprintln!("berthd: network teardown: {e}");
+                tracing::warn!(error = %e, "network teardown at shutdown failed");
             }
         }
     }

@@ -164,7 +164,9 @@ impl Daemon {
             let ep = ctl.connect(&n.id, &ConnectRequest { container_id: id.clone(), container_name: name.clone(), aliases: aliases.clone(), ip }, &ns).map_err(net_err)?;
             if is_primary && !bindings.is_empty() {
                 if let Err(e) = super::network::publish_err(ctl.publish(&n.id, &id, &bindings), &name, &ep.id) {
-                    let _ = ctl.disconnect(&n.id, &id);
+                    if let Err(e) = ctl.disconnect(&n.id, &id) {
+                        tracing::warn!(container = %id, network = %n.name, error = %e, "disconnect after a failed connect");
+                    }
                     return Err(e);
                 }
             }
@@ -180,7 +182,9 @@ impl Daemon {
         }
         if let Err(e) = cn.save(&dir) {
             if running {
-                let _ = self.net.lock().disconnect(&n.id, &id);
+                if let Err(e) = self.net.lock().disconnect(&n.id, &id) {
+                    tracing::warn!(container = %id, network = %n.name, error = %e, "disconnect after a failed connect");
+                }
             }
             return Err(e);
         }
@@ -245,7 +249,7 @@ impl Daemon {
             if let Ok(content) = std::fs::read_to_string(dir.join("hosts")) {
                 let next = hosts_file::add_own(&content, ip, &c.record.config.hostname);
                 if let Err(e) = super::network::write_file(&dir, "hosts", &next) {
-                    eprintln!("berthd: {e}");
+                    tracing::warn!(container = %c.id(), error = %e, "can't update the container's /etc/hosts");
                 }
             }
         }
@@ -254,7 +258,7 @@ impl Daemon {
             if !current.lines().any(|l| l.split_whitespace().eq(["nameserver", resolv::EMBEDDED_DNS])) {
                 let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
                 if let Err(e) = super::network::write_file(&dir, "resolv.conf", &resolv::embedded_resolv(&host)) {
-                    eprintln!("berthd: {e}");
+                    tracing::warn!(container = %c.id(), error = %e, "can't point the container's resolv.conf at the embedded DNS");
                 }
             }
         }
@@ -263,7 +267,7 @@ impl Daemon {
     fn net_ensure_dns(&self, id: &str, ns: &Path) {
         if !self.net.has_dns(id) {
             if let Err(e) = self.net.start_dns_for(id, ns) {
-                eprintln!("berthd: embedded DNS for {id}: {e}");
+                tracing::error!(container = %id, error = %e, "can't start the embedded DNS server");
             }
         }
     }

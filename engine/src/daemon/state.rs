@@ -84,7 +84,7 @@ impl Daemon {
         });
         let (loaded, errs) = d.store.load_all();
         for e in errs {
-            eprintln!("berthd: skipping container: {e}");
+            tracing::error!(error = %e, "skipping a container that can't be loaded");
         }
         let mut g = d.inner.lock().unwrap();
         for c in loaded {
@@ -246,8 +246,12 @@ impl Daemon {
             g.containers.remove(&id);
             g.live.remove(&id);
             drop(g);
-            let _ = self.images.remove_rootfs(&id);
-            let _ = self.store.remove(&id);
+            if let Err(e) = self.images.remove_rootfs(&id) {
+                tracing::warn!(container = %id, error = %e, "can't remove the rootfs of a container whose creation failed");
+            }
+            if let Err(e) = self.store.remove(&id) {
+                tracing::warn!(container = %id, error = %e, "can't remove the record of a container whose creation failed");
+            }
             return Err(e);
         }
         self.notify();

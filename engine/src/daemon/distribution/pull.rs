@@ -26,6 +26,7 @@ pub async fn pull(
     // layers are extracted, so it is held back and sent after the commit.
     let held = HoldDigest(progress.clone());
     let pulled = client.pull_image(&iref, credentials, &cfg.registry_mirrors, &sink, &held).await?;
+    tracing::debug!(image = %reference, endpoint = %pulled.endpoint, layers = pulled.downloaded.len(), "pulled");
     let layers = pulled
         .layers
         .iter()

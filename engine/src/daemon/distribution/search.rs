@@ -65,7 +65,10 @@ pub async fn search(cfg: &DaemonConfig, term: &str, limit: usize, credentials: C
         };
         match attempt.await {
             Ok(repos) => return Ok(filter_catalog(&registry, &repos, &query, limit)),
-            Err(e) if ep.mirror => last = Some(e),
+            Err(e) if ep.mirror => {
+                tracing::warn!(mirror = %ep.host, error = %e, "mirror failed, trying the next endpoint");
+                last = Some(e);
+            }
             Err(e) => return Err(e.into()),
         }
     }
