@@ -81,7 +81,7 @@ impl Common {
 }
 
 /// The catalog, plus the platform self-test lab (loadable by id, not listed as a course lab).
-fn catalog() -> Result<(Catalog, Vec<Lab>)> {
+pub(crate) fn catalog() -> Result<(Catalog, Vec<Lab>)> {
     let root = crate::workspace_root();
     let catalog = Catalog::load(&root.join("labs")).map_err(|e| anyhow::anyhow!("{e}"))?;
     let selftest = root.join("grader/tests/fixtures/selftest/lab.toml");
@@ -166,7 +166,7 @@ fn nix_is_root() -> bool {
 /// Everything a lab run needs on the machine, in order: Debian packages, berth's binaries, the
 /// docker CLI beside them, and the fixture images (only the lab's, or all when it has a hub).
 /// Up-to-date fixtures are not re-checked (that takes seconds).
-fn prepare(common: &Common, lab: Option<&Lab>, provision: Option<&str>) -> Result<Config> {
+pub(crate) fn prepare(common: &Common, lab: Option<&Lab>, provision: Option<&str>) -> Result<Config> {
     crate::deps::ensure(&crate::deps::for_need(crate::deps::Need::Labs))?;
     let helper = helper()?;
     if std::env::var_os("BERTH_LAB_HOST").is_none() {

@@ -29,7 +29,7 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Run a benchmark: runtime, run, images, pull, net
+    /// Run a benchmark: runtime, run, images, pull, net, labs
     Bench {
         /// The benchmark and its options
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]

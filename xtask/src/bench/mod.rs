@@ -2,6 +2,7 @@
 //! printed as ratios. Each benchmark lives in its own module.
 
 mod images;
+mod labs;
 mod net;
 mod pull;
 mod run;
@@ -16,7 +17,8 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("pull") => pull::run(&args[1..]),
         Some("run") => run::run(&args[1..]),
         Some("net") => net::run(&args[1..]),
-        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull, run, net)"),
-        None => bail!("usage: cargo xtask bench runtime|images|pull|run|net"),
+        Some("labs") => labs::run(&args[1..]),
+        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull, run, net, labs)"),
+        None => bail!("usage: cargo xtask bench runtime|images|pull|run|net|labs"),
     }
 }
