@@ -57,6 +57,11 @@ pub trait ImageBackend: Send + Sync {
     fn remove_rootfs(&self, container_id: &str) -> Result<(), ImageError>;
     /// Storage driver name for `GraphDriver.Name` / `docker info`.
     fn driver_name(&self) -> String;
+    /// The driver's `GraphDriver.Data` for a container's rw layer (overlay2: LowerDir,
+    /// MergedDir, UpperDir, WorkDir); `None` where the driver has none (vfs), as Docker's null.
+    fn container_graph_data(&self, _container_id: &str) -> Option<std::collections::BTreeMap<String, String>> {
+        None
+    }
     /// The full image store, for the image endpoints (tag, rmi, save, load, commit…).
     fn store(&self) -> Option<std::sync::Arc<berth_storage::Store>> {
         None

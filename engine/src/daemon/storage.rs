@@ -77,6 +77,10 @@ impl ImageBackend for StoreBackend {
         self.store.driver_name().to_string()
     }
 
+    fn container_graph_data(&self, container_id: &str) -> Option<std::collections::BTreeMap<String, String>> {
+        self.store.container_graph_driver(container_id).ok().map(|g| g.data).filter(|d| !d.is_empty())
+    }
+
     fn store(&self) -> Option<Arc<Store>> {
         Some(self.store.clone())
     }

@@ -147,7 +147,7 @@ pub fn inspect(d: &Daemon, c: &Container) -> Value {
         "AppArmorProfile": "",
         "ExecIDs": if c.record.exec_ids.is_empty() { Value::Null } else { json!(c.record.exec_ids) },
         "HostConfig": hc,
-        "GraphDriver": {"Data": null, "Name": c.record.driver},
+        "GraphDriver": {"Data": d.images.container_graph_data(c.id()), "Name": c.record.driver},
         "Mounts": m,
         "Config": c.record.config,
         "NetworkSettings": d.net_settings(c),
