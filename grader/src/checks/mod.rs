@@ -7,6 +7,7 @@ pub mod command;
 pub mod connectivity;
 pub mod engine;
 pub mod environ;
+pub mod events;
 pub mod file;
 pub mod glob;
 pub mod http;
@@ -23,6 +24,7 @@ pub mod quiz;
 pub mod resolve;
 pub mod route;
 pub mod tcp;
+pub mod uname;
 
 use crate::catalog::QuizItem;
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,8 @@ pub enum CheckSpec {
     Connectivity(connectivity::ConnectivityCheck),
     Resolve(resolve::ResolveCheck),
     Environ(environ::EnvironCheck),
+    Uname(uname::UnameCheck),
+    EngineEvents(events::EngineEventsCheck),
 }
 
 /// A process: a host's init (`host` only), a process on a host by command line regex, or the
@@ -145,6 +149,8 @@ impl CheckSpec {
             CheckSpec::Connectivity(c) => c.probe(ctx),
             CheckSpec::Resolve(c) => c.probe(ctx),
             CheckSpec::Environ(c) => c.probe(ctx),
+            CheckSpec::Uname(c) => c.probe(ctx),
+            CheckSpec::EngineEvents(c) => c.probe(ctx),
         }
     }
 
@@ -168,6 +174,8 @@ impl CheckSpec {
             CheckSpec::Connectivity(c) => c.describe(),
             CheckSpec::Resolve(c) => c.describe(),
             CheckSpec::Environ(c) => c.describe(),
+            CheckSpec::Uname(c) => c.describe(),
+            CheckSpec::EngineEvents(c) => c.describe(),
         }
     }
 
@@ -190,6 +198,8 @@ impl CheckSpec {
             CheckSpec::Connectivity(_) => "connectivity",
             CheckSpec::Resolve(_) => "resolve",
             CheckSpec::Environ(_) => "environ",
+            CheckSpec::Uname(_) => "uname",
+            CheckSpec::EngineEvents(_) => "engine_events",
         }
     }
 
@@ -224,6 +234,8 @@ impl CheckSpec {
             CheckSpec::Connectivity(c) => vec![pr("from", &c.from)],
             CheckSpec::Resolve(c) => vec![pr("of", &c.of)],
             CheckSpec::Environ(c) => vec![pr("of", &c.of)],
+            CheckSpec::Uname(c) => vec![pr("of", &c.of), pr("same_as", &c.same_as)],
+            CheckSpec::EngineEvents(c) => vec![h("host", &c.host)],
         };
         v.into_iter().flatten().collect()
     }
@@ -300,6 +312,11 @@ impl CheckSpec {
                 re("value", &c.value)
             }
             CheckSpec::Engine(c) => re("matches", &c.matches),
+            CheckSpec::Uname(c) => {
+                re("of.cmdline", &c.of.cmdline)?;
+                re("same_as.cmdline", &c.same_as.cmdline)
+            }
+            CheckSpec::EngineEvents(c) => c.validate(),
             CheckSpec::Quiz(_) => Ok(()),
         }
     }
