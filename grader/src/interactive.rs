@@ -53,6 +53,9 @@ pub struct Options {
     /// Whether `shell` may open an interactive shell (false when scripted).
     pub allow_shell: bool,
     pub poll_interval: Duration,
+    /// Show quiz choices in a new order at every attempt (students); false keeps the written
+    /// order, for scripted sessions that type fixed letters.
+    pub shuffle_quiz: bool,
 }
 
 const HELP: &str = "\
@@ -154,7 +157,7 @@ pub fn run(
 
     show_step(&out, &lab, step);
     // Quiz choices are shown in a new order at every attempt.
-    let mut rng = quiz_rng();
+    let mut rng = opts.shuffle_quiz.then(quiz_rng);
     let mut hint = 0;
     let mut outcomes: Vec<Option<Vec<Outcome>>> = vec![None; lab.steps.len()];
     let mut finished = None;
@@ -394,7 +397,15 @@ impl Shuffled {
 /// Asks one quiz item in a fresh shuffled order until a shown letter is typed; returns the
 /// canonical letter of the chosen answer, or None at the end of input.
 fn ask(item: &QuizItem, rng: &mut impl Rng, input: &mut dyn BufRead, out: &Out) -> Option<String> {
-    let shown = Shuffled::new(item, rng);
+    ask_in(item, Shuffled::new(item, rng), input, out)
+}
+
+/// [`ask`] with the choices in the order the lab wrote them.
+fn ask_as_written(item: &QuizItem, input: &mut dyn BufRead, out: &Out) -> Option<String> {
+    ask_in(item, Shuffled { order: (0..item.choices.len()).collect() }, input, out)
+}
+
+fn ask_in(item: &QuizItem, shown: Shuffled, input: &mut dyn BufRead, out: &Out) -> Option<String> {
     say(out, &format!("\n{}", both(&item.question)));
     for l in shown.lines(item) {
         say(out, &l);
@@ -428,7 +439,7 @@ fn quiz(
     lab: &Lab,
     s: &Step,
     progress: &mut Progress,
-    rng: &mut StdRng,
+    rng: &mut Option<StdRng>,
     input: &mut dyn BufRead,
     out: &Out,
 ) -> Result<(), InteractiveError> {
@@ -437,7 +448,11 @@ fn quiz(
         let Some(item) = lab.quiz_item(&q.item) else {
             continue;
         };
-        let Some(answer) = ask(item, rng, input, out) else {
+        let answer = match rng {
+            Some(rng) => ask(item, rng, input, out),
+            None => ask_as_written(item, input, out),
+        };
+        let Some(answer) = answer else {
             return Ok(());
         };
         runner::record_answers(vl, &BTreeMap::from([(item.id.clone(), answer.clone())]))?;

@@ -371,6 +371,7 @@ fn scripted_student_in_guided_mode() -> Result<()> {
         progress_path: progress.clone(),
         allow_shell: false,
         poll_interval: Duration::from_millis(200),
+        shuffle_quiz: false,
     };
     // Step 1 by hand-written state (through a host command), the rest with `solve` except the
     // quiz, answered wrong first, then right.

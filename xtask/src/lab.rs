@@ -299,6 +299,7 @@ pub fn run(a: LabArgs) -> Result<()> {
                 progress_path: progress_file.clone(),
                 allow_shell: true,
                 poll_interval: Duration::from_secs(1),
+                shuffle_quiz: true,
             };
             let out: berth_grader::interactive::Out = std::sync::Arc::new(std::sync::Mutex::new(Box::new(std::io::stdout())));
             let stdin = std::io::stdin();

@@ -50,6 +50,7 @@ fn guide(args: &[String]) -> Result<(), String> {
         progress_path: need("--progress")?.into(),
         allow_shell: true,
         poll_interval: Duration::from_millis(poll_ms),
+        shuffle_quiz: true,
     };
     let out: interactive::Out =
         std::sync::Arc::new(std::sync::Mutex::new(Box::new(std::io::stdout())));
