@@ -23,7 +23,7 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("cargo build --workspace --bins failed ({status})");
     }
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(&root).args(["test", "--workspace"]).args(args).env("BERTH_DOCKER_CLI", &docker);
+    cmd.current_dir(&root).args(["test", "--workspace", "--no-fail-fast"]).args(args).env("BERTH_DOCKER_CLI", &docker);
     let status = cmd.status().context("running cargo test")?;
     if !status.success() {
         bail!("cargo test failed ({status})");
