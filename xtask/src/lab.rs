@@ -137,10 +137,12 @@ fn helper() -> Result<PathBuf> {
     if fresh {
         eprintln!("building berth (berthd, the berth CLI and the lab host helper; the first build takes a few minutes)…");
     }
+    // The same build as `cargo xtask ci`'s (`--workspace --bins`): building only these packages
+    // unifies dependency features differently, and the two builds would keep undoing each other
+    // (a minute of recompiling berth at every switch).
     let st = Command::new(cargo)
         .current_dir(&root)
-        .args(["build", "-p", "berth-grader", "-p", "berth"])
-        .args(bins.iter().flat_map(|b| ["--bin", b]))
+        .args(["build", "--workspace", "--bins"])
         // Up to date: cargo says one line; otherwise its progress bar is the progress.
         .args(if fresh { &[][..] } else { &["--quiet"][..] })
         .status()
