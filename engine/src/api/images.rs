@@ -242,25 +242,124 @@ fn json_lines(lines: Vec<Value>) -> Resp {
     resp
 }
 
+/// Docker's `progress.Reader` pacing of the `Loading layer` lines: one every 1 % of the layer
+/// (at most every 512 kB), no more than one per 100 ms, and always the complete one.
+#[derive(Default)]
+struct LoadPacer {
+    id: String,
+    last_update: u64,
+    next_allowed: Option<std::time::Instant>,
+    done: bool,
+}
+
+impl LoadPacer {
+    fn admit(&mut self, id: &str, current: u64, total: u64, now: std::time::Instant) -> bool {
+        if self.id != id {
+            *self = LoadPacer { id: id.to_string(), ..Default::default() };
+        }
+        if current >= total {
+            let first = !self.done;
+            self.done = true;
+            return first;
+        }
+        let every = if total > 0 { (total / 100).min(512 * 1024) } else { 512 * 1024 };
+        if current.saturating_sub(self.last_update) <= every {
+            return false;
+        }
+        self.last_update = current;
+        if self.next_allowed.is_some_and(|t| now < t) {
+            return false;
+        }
+        self.next_allowed = Some(now + std::time::Duration::from_millis(100));
+        true
+    }
+}
+
+/// One line of a JSON stream as dockerd writes them (`\r\n`-terminated).
+fn stream_line(v: &impl serde::Serialize) -> Bytes {
+    let mut b = serde_json::to_vec(v).expect("json");
+    b.extend_from_slice(b"\r\n");
+    Bytes::from(b)
+}
+
+/// `{"errorDetail":{"message":…},"error":…}`, in dockerd's key order.
+fn error_line(message: &str) -> Bytes {
+    #[derive(serde::Serialize)]
+    struct Detail<'a> {
+        message: &'a str,
+    }
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        #[serde(rename = "errorDetail")]
+        error_detail: Detail<'a>,
+        error: &'a str,
+    }
+    stream_line(&Line { error_detail: Detail { message }, error: message })
+}
+
+/// `POST /images/load?quiet=`: as dockerd, always a `200` JSON stream. Without `quiet` (it
+/// defaults to on) each layer's `Loading layer` progress (its short diffID, bytes of its file
+/// read from the archive) streams while it is read and registered; then one
+/// `{"stream":"Loaded image: …\n"}` per tag (`Loaded image ID: sha256:…` when untagged). A
+/// failure, before or after progress, is a `{"errorDetail":{"message":…},"error":…}` line.
 pub async fn load(d: &Arc<Daemon>, req: Request<Incoming>) -> Resp {
+    let q = Query::parse(req.uri().query());
+    // httputils.BoolValueOrDefault(r, "quiet", true)
+    let quiet = q.get("quiet").is_none() || q.bool("quiet");
     let s = match store(d) {
         Ok(s) => s,
         Err(r) => return r,
     };
     let mut r = body_reader(req);
     let s2 = s.clone();
-    match tokio::task::spawn_blocking(move || s.load(&mut r)).await.expect("load panicked") {
-        Ok(lines) => {
-            for l in &lines {
-                let r = l.strip_prefix("Loaded image ID: ").or_else(|| l.strip_prefix("Loaded image: ")).unwrap_or(l);
-                if let Ok(id) = s2.resolve_image(r) {
-                    d.image_event(id.as_str(), id.as_str(), "load");
-                }
-            }
-            json_lines(lines.into_iter().map(|l| json!({"stream": format!("{l}\n")})).collect())
+    let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let job = tokio::task::spawn_blocking(move || {
+        if quiet {
+            return s.load(&mut r);
         }
-        Err(e) => err(e),
-    }
+        let mut pacer = LoadPacer::default();
+        let mut report = |p: berth_storage::archive::load::LayerProgress<'_>| {
+            let short = &p.diff_id.hex()[..12];
+            if pacer.admit(short, p.current, p.total, std::time::Instant::now()) {
+                let m = berth_registry::ProgressMessage::bytes(short, "Loading layer", p.current, p.total);
+                let _ = ptx.send(stream_line(&m));
+            }
+        };
+        s.load_with_progress(&mut r, Some(&mut report))
+    });
+    let (tx, resp) = response::channel(200, Some("application/json"));
+    let d = d.clone();
+    tokio::spawn(async move {
+        // Ends when the load is over (it drops the sender).
+        while let Some(b) = prx.recv().await {
+            let _ = tx.send(b).await;
+        }
+        let tail = match job.await {
+            Ok(Ok(lines)) => {
+                for l in &lines {
+                    let r = l.strip_prefix("Loaded image ID: ").or_else(|| l.strip_prefix("Loaded image: ")).unwrap_or(l);
+                    if let Ok(id) = s2.resolve_image(r) {
+                        d.image_event(id.as_str(), id.as_str(), "load");
+                    }
+                }
+                lines.iter().map(|l| stream_line(&json!({"stream": format!("{l}\n")}))).collect()
+            }
+            Ok(Err(e)) => {
+                let m = DaemonError::from(e).to_string();
+                tracing::debug!(error = %m, "image load failed");
+                vec![error_line(&m)]
+            }
+            Err(e) => {
+                let m = format!("load panicked: {e}");
+                tracing::error!(error = %m, "image load failed");
+                vec![error_line(&m)]
+            }
+        };
+        for b in tail {
+            let _ = tx.send(b).await;
+        }
+    });
+    resp
 }
 
 /// `POST /images/create`: `fromSrc=-` imports the body; `fromImage` (pull) needs the registry.
@@ -396,5 +495,45 @@ pub async fn prune(d: &Arc<Daemon>, q: &Query) -> Resp {
             &json!({"ImagesDeleted": r.deleted.iter().map(|i| i.to_json()).collect::<Vec<_>>(), "SpaceReclaimed": r.space_reclaimed}),
         ),
         Err(e) => err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn load_progress_paced_like_docker() {
+        let t0 = Instant::now();
+        let mut p = LoadPacer::default();
+        // 1 % of 10 000 = 100 bytes between lines; the first goes out at once.
+        assert!(!p.admit("aaa", 100, 10_000, t0));
+        assert!(p.admit("aaa", 101, 10_000, t0));
+        // Far enough, but within 100 ms of the last line.
+        assert!(!p.admit("aaa", 5_000, 10_000, t0 + Duration::from_millis(50)));
+        assert!(!p.admit("aaa", 5_050, 10_000, t0 + Duration::from_millis(150)), "needs 1 % since the last update");
+        assert!(p.admit("aaa", 5_200, 10_000, t0 + Duration::from_millis(150)));
+        // The complete line always, once.
+        assert!(p.admit("aaa", 10_000, 10_000, t0 + Duration::from_millis(151)));
+        assert!(!p.admit("aaa", 10_000, 10_000, t0 + Duration::from_millis(500)));
+        // A new layer starts afresh; big layers step by at most 512 kB.
+        assert!(p.admit("bbb", 10_000, 10_000, t0 + Duration::from_millis(152)));
+        assert!(!p.admit("ccc", 512 * 1024, 100 << 20, t0));
+        assert!(p.admit("ccc", 512 * 1024 + 1, 100 << 20, t0));
+    }
+
+    #[test]
+    fn load_lines_are_dockers() {
+        assert_eq!(&error_line("bad \"x\"")[..], b"{\"errorDetail\":{\"message\":\"bad \\\"x\\\"\"},\"error\":\"bad \\\"x\\\"\"}\r\n");
+        let m = berth_registry::ProgressMessage::bytes("c3adca36456c", "Loading layer", 1_064_960, 2_129_920);
+        assert_eq!(
+            String::from_utf8(stream_line(&m).to_vec()).unwrap(),
+            format!(
+                "{{\"status\":\"Loading layer\",\"progressDetail\":{{\"current\":1064960,\"total\":2129920}},\"progress\":\"[{}>{}]  1.065MB/2.13MB\",\"id\":\"c3adca36456c\"}}\r\n",
+                "=".repeat(25),
+                " ".repeat(25)
+            )
+        );
     }
 }

@@ -228,13 +228,25 @@ fn print_stream(r: crate::client::Response) -> CliResult {
     Ok(())
 }
 
+/// `berth load`: like the docker CLI, `quiet=0` only when stdout is a terminal (then the layers'
+/// `Loading layer` progress shows as bars); the `Loaded image: …` lines print either way.
 pub fn load(c: &Client, input: Option<&str>, quiet: bool) -> CliResult {
     if input.is_none() && super::stream::is_tty(0) {
         return Err(Failure::new("requested load from stdin, but stdin is empty", 1));
     }
     let data = read_input(input)?;
-    let q = if quiet { "?quiet=1" } else { "" };
-    print_stream(c.request("POST", &format!("/images/load{q}"), Some(("application/x-tar", &data)))?.check()?)
+    let tty = super::stream::is_tty(1);
+    let q = if quiet || !tty { "?quiet=1" } else { "?quiet=0" };
+    let mut r = c.request("POST", &format!("/images/load{q}"), Some(("application/x-tar", &data)))?.check()?;
+    if r.header("Content-Type") != Some("application/json") {
+        let io = |e: std::io::Error| Failure::new(e.to_string(), 1);
+        std::io::copy(r.reader(), &mut std::io::stdout()).map_err(io)?;
+        return Ok(());
+    }
+    let mut out = std::io::stdout();
+    let res = super::registry_progress::display(r.reader(), &mut out, tty);
+    let _ = out.flush();
+    res.map(|_| ()).map_err(|e| Failure::new(e.0, 1))
 }
 
 pub fn import(c: &Client, source: &str, repo: Option<&str>, message: Option<&str>, changes: &[String]) -> CliResult {

@@ -11,6 +11,15 @@
 //! `invalid diffID for layer %d: expected %q, got %q`) before anything becomes visible; layers are
 //! then attached in order and images created and tagged. On any error every layer directory this
 //! load created is removed again: the store is unchanged.
+//!
+//! With a progress callback ([`Store::load_with_progress`], `docker load` without `quiet`), each
+//! layer reports the bytes of its file read from the archive, under its diffID as Docker does. A
+//! layer whose diffID is known when its entry starts (manifest.json and the config came first, or
+//! an uncompressed `blobs/sha256/<diffID>` of the OCI layout) is applied on the fly as above,
+//! reporting as it is read (in archive order, and even when the store has it already); otherwise
+//! (the 20.10 layout, where manifest.json comes last) it is saved under the tmp dir and
+//! registered from there once manifest.json is read — Docker's own way — reporting then, bottom
+//! layer first, and not at all when the layer already exists.
 
 use super::tar_reader::{check_checksum, decompress, Kind, TarReader};
 use super::tar_safe::clean_relative;
@@ -40,6 +49,53 @@ struct ManifestEntry {
 
 fn bad(msg: String) -> StorageError {
     StorageError::InvalidArchive(msg)
+}
+
+/// Progress of one layer file being read from the archive (see the module docs). For each layer
+/// the last report has `current == total` once its file has been read completely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerProgress<'a> {
+    pub diff_id: &'a DiffId,
+    /// Bytes of the layer file (as stored in the archive, compressed or not) read so far.
+    pub current: u64,
+    /// The size of the layer file in the archive.
+    pub total: u64,
+}
+
+/// Receives [`LayerProgress`]; called on the loading thread.
+pub type ProgressFn<'a> = &'a mut dyn FnMut(LayerProgress<'_>);
+
+/// Counts the bytes read through it and reports them.
+struct Counting<'a, 'f, R> {
+    inner: R,
+    diff_id: &'a DiffId,
+    current: u64,
+    total: u64,
+    report: &'a mut (dyn FnMut(LayerProgress<'_>) + 'f),
+}
+
+impl<'a, 'f, R: Read> Counting<'a, 'f, R> {
+    fn new(inner: R, diff_id: &'a DiffId, total: u64, report: &'a mut (dyn FnMut(LayerProgress<'_>) + 'f)) -> Self {
+        Counting { inner, diff_id, current: 0, total, report }
+    }
+
+    /// The layer was read completely (what trails its tar is not read): report it full.
+    fn finish(self) {
+        if self.current != self.total {
+            (self.report)(LayerProgress { diff_id: self.diff_id, current: self.total, total: self.total });
+        }
+    }
+}
+
+impl<R: Read> Read for Counting<'_, '_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.current += n as u64;
+            (self.report)(LayerProgress { diff_id: self.diff_id, current: self.current, total: self.total });
+        }
+        Ok(n)
+    }
 }
 
 /// Where an archive member ended up.
@@ -146,6 +202,27 @@ fn looks_like_layer(head: &[u8], size: u64) -> bool {
     block.iter().all(|&b| b == 0) || check_checksum(block).is_ok()
 }
 
+/// The diffID of the layer file `rel`, if it can be known before reading it: from manifest.json
+/// and the image config when both were already unpacked, else from an OCI blob name (the diffID
+/// for an uncompressed layer blob).
+fn known_diff_id(u: &Unpacked, rel: &Path, gzip: bool) -> Option<DiffId> {
+    if let Some(Src::File(m)) = u.files.get(Path::new("manifest.json")) {
+        let entries: Vec<ManifestEntry> = fs::read(m).ok().and_then(|raw| serde_json::from_slice(&raw).ok()).unwrap_or_default();
+        for e in &entries {
+            let Some(i) = e.layers.iter().position(|l| clean_relative(l).is_ok_and(|l| l == rel)) else { continue };
+            let Ok(config) = u.read_small(&e.config) else { continue };
+            if let Some(d) = ImageConfig::parse(&config).ok().and_then(|c| c.diff_ids.get(i).cloned()) {
+                return Some(d);
+            }
+        }
+    }
+    let hex = rel.to_str()?.strip_prefix("blobs/sha256/")?;
+    if gzip || !crate::digest::is_hex64(hex) {
+        return None;
+    }
+    DiffId::from_hex(hex).ok()
+}
+
 struct Planned {
     config: Vec<u8>,
     diff_ids: Vec<DiffId>,
@@ -154,7 +231,7 @@ struct Planned {
 }
 
 impl Store {
-    fn unpack_archive(&self, input: &mut dyn Read) -> Result<Unpacked> {
+    fn unpack_archive(&self, input: &mut dyn Read, mut progress: Option<ProgressFn<'_>>) -> Result<Unpacked> {
         let (driver, tmp_root) = {
             let g = self.lock();
             (g.driver.clone(), g.tmp.clone())
@@ -191,9 +268,23 @@ impl Store {
                     let size = e.size;
                     let mut head = Vec::with_capacity(512);
                     tr.content().take(512).read_to_end(&mut head).map_err(|e| bad(format!("reading archive: {e}")))?;
-                    if native && looks_like_layer(&head, size) {
+                    let layer = native && looks_like_layer(&head, size);
+                    // With progress, a layer is applied here only if its diffID is known now.
+                    let known = match &progress {
+                        Some(_) if layer => known_diff_id(&u, &rel, head.starts_with(&[0x1f, 0x8b])),
+                        _ => None,
+                    };
+                    if layer && (progress.is_none() || known.is_some()) {
                         let mut r = (&head[..]).chain(tr.content());
-                        let d = apply_detached(driver.as_ref(), &mut r)?;
+                        let d = match (&mut progress, &known) {
+                            (Some(p), Some(id)) => {
+                                let mut c = Counting::new(&mut r, id, size, &mut **p);
+                                let d = apply_detached(driver.as_ref(), &mut c)?;
+                                c.finish();
+                                d
+                            }
+                            _ => apply_detached(driver.as_ref(), &mut r)?,
+                        };
                         u.detached.push(Some(d));
                         u.files.insert(rel, Src::Detached(u.detached.len() - 1));
                     } else {
@@ -214,7 +305,13 @@ impl Store {
     /// Load an image archive; returns Docker's lines (`Loaded image: bb:l3`,
     /// `Loaded image ID: sha256:…`).
     pub fn load(&self, input: &mut dyn Read) -> Result<Vec<String>> {
-        let mut u = self.unpack_archive(input)?;
+        self.load_with_progress(input, None)
+    }
+
+    /// [`Store::load`], reporting each layer's bytes read from the archive to `progress` (see
+    /// the module docs for when).
+    pub fn load_with_progress(&self, input: &mut dyn Read, mut progress: Option<ProgressFn<'_>>) -> Result<Vec<String>> {
+        let mut u = self.unpack_archive(input, progress.as_mut().map(|p| &mut **p as ProgressFn<'_>))?;
         let entries: Vec<ManifestEntry> = if u.files.contains_key(Path::new("manifest.json")) {
             let raw = u.read_small("manifest.json")?;
             serde_json::from_slice(&raw).map_err(|e| bad(format!("invalid manifest.json: {e}")))?
@@ -297,7 +394,16 @@ impl Store {
                             }
                             Err(f) => {
                                 let mut fh = fs::File::open(&f).at(&f)?;
-                                let (c, created) = g.layers.register(parent.as_ref(), &mut fh, Some((i, diff)))?;
+                                let (c, created) = match &mut progress {
+                                    Some(p) => {
+                                        let total = fh.metadata().at(&f)?.len();
+                                        let mut cr = Counting::new(&mut fh, diff, total, &mut **p);
+                                        let r = g.layers.register(parent.as_ref(), &mut cr, Some((i, diff)))?;
+                                        cr.finish();
+                                        r
+                                    }
+                                    None => g.layers.register(parent.as_ref(), &mut fh, Some((i, diff)))?,
+                                };
                                 if created {
                                     new_layers.push(c);
                                 }
@@ -328,5 +434,24 @@ impl Store {
         drop(g);
         drop(u);
         Ok(lines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counting_reports_bytes_and_completes() {
+        let id = DiffId::of(b"x");
+        let mut seen = Vec::new();
+        let mut f = |p: LayerProgress<'_>| seen.push((p.diff_id.short().to_string(), p.current, p.total));
+        let data = [7u8; 10];
+        let mut c = Counting::new(&data[..], &id, 12, &mut f);
+        let mut buf = [0u8; 4];
+        while c.read(&mut buf).unwrap() > 0 {}
+        c.finish();
+        let short = id.short().to_string();
+        assert_eq!(seen, [(short.clone(), 4, 12), (short.clone(), 8, 12), (short.clone(), 10, 12), (short, 12, 12)]);
     }
 }
