@@ -1,7 +1,10 @@
 //! The guided mode through a real pty: a scripted student completes `8-overlay2` the way a
 //! person would — `shell` into vm1, type the course's commands at the `[root@vm1 ~]#` prompt,
 //! `exit`, see each step announced as passed, answer the quizzes, `next` until the lab is
-//! finished — against the same `guide` entry point `cargo xtask lab 8-overlay2` uses.
+//! finished — against the same `guide` entry point `cargo xtask lab 8-overlay2` uses. A second
+//! student goes through `7-containers`' attach step with the real keys: `docker attach`, typing
+//! at the container's shell, then ctrl+p ctrl+q (0x10 0x11) back to vm1 with the container
+//! still running.
 
 use anyhow::{bail, ensure, Result};
 use berth_grader::hosts::{self, Config};
@@ -17,6 +20,8 @@ fn root() -> PathBuf {
 
 struct Term {
     master: std::fs::File,
+    /// The lab being guided (its quiz items).
+    lab: &'static str,
     /// Everything read so far and not yet consumed by `expect`.
     seen: String,
     log: String,
@@ -73,11 +78,17 @@ impl Term {
         Ok(())
     }
 
+    /// Presses keys that are no text, e.g. ctrl+p ctrl+q (`[0x10, 0x11]`).
+    fn keys(&mut self, bytes: &[u8]) -> Result<()> {
+        self.master.write_all(bytes)?;
+        Ok(())
+    }
+
     /// Answers the quiz items `ids` in order, as a student reads them: the choices come in a new
     /// order each attempt, so the letter typed is the one shown beside the right choice's text.
     fn answer_quiz(&mut self, ids: &[&str]) -> Result<()> {
         let catalog = berth_grader::catalog::Catalog::load(&root().join("labs")).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let lab = catalog.lab("8-overlay2").ok_or_else(|| anyhow::anyhow!("no lab 8-overlay2"))?;
+        let lab = catalog.lab(self.lab).ok_or_else(|| anyhow::anyhow!("no lab {}", self.lab))?;
         for id in ids {
             let q = lab.quiz_item(id).ok_or_else(|| anyhow::anyhow!("no quiz item {id}"))?;
             let right = &q.choices[q.answer_index().ok_or_else(|| anyhow::anyhow!("{id}: bad answer"))?];
@@ -113,12 +124,9 @@ impl Drop for Guard {
     }
 }
 
-#[test]
-fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("skipped: needs root");
-        return Ok(());
-    }
+/// Starts the guided mode of `lab` on a new pty, as `cargo xtask lab <lab>` would in a terminal:
+/// its state and progress under `dir`, the lab reset when the guard drops.
+fn guide(lab: &'static str, dir: &Path) -> Result<(std::process::Child, Term, Guard)> {
     let helper = env!("CARGO_BIN_EXE_berth-lab-host");
     if !Path::new(helper).with_file_name("berthd").is_file() {
         bail!("berthd is not built next to {helper}: run `cargo build -p berth` first");
@@ -132,19 +140,18 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
         "no busybox fixture in {}: run cargo xtask fixtures",
         images.display()
     );
-    let t = tempfile::tempdir()?;
-    let state = t.path().join("labs");
-    let _guard = Guard(Config::new(&state, helper), "8-overlay2");
+    let state = dir.join("labs");
+    let guard = Guard(Config::new(&state, helper), lab);
     let pty = nix::pty::openpty(None, None)?;
     let slave = pty.slave.into_raw_fd();
     let mut cmd = std::process::Command::new(helper);
     cmd.arg("guide")
         .arg("--lab")
-        .arg(root().join("labs/8-overlay2/lab.toml"))
+        .arg(root().join("labs").join(lab).join("lab.toml"))
         .arg("--state")
         .arg(&state)
         .arg("--progress")
-        .arg(t.path().join("progress.json"))
+        .arg(dir.join("progress.json"))
         .arg("--images")
         .arg(&images)
         .args(["--poll-ms", "200"])
@@ -163,14 +170,26 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
                 Ok(())
             });
     }
-    let mut child = cmd.spawn()?;
+    let child = cmd.spawn()?;
     // SAFETY: closing our copy of the slave.
     unsafe { libc::close(slave) };
-    let mut term = Term {
+    let term = Term {
         master: std::fs::File::from(pty.master),
+        lab,
         seen: String::new(),
         log: String::new(),
     };
+    Ok((child, term, guard))
+}
+
+#[test]
+fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root");
+        return Ok(());
+    }
+    let t = tempfile::tempdir()?;
+    let (mut child, mut term, _guard) = guide("8-overlay2", t.path())?;
     let r = (|| -> Result<()> {
         term.expect("-- step 1/5", 60)?;
         term.expect("lab 8-overlay2 [1/5]> ", 10)?;
@@ -229,6 +248,69 @@ fn scripted_student_completes_8_overlay2_through_a_pty() -> Result<()> {
             "guide exited with {status}:\n{}",
             term.log
         );
+        Ok(())
+    })();
+    if r.is_err() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    r
+}
+
+/// 7-containers' attach step as a student does it: the earlier steps fast-forwarded with `solve`,
+/// then in vm1's shell `docker run -itd`, `docker attach`, commands typed at the container's own
+/// shell (PID 1), and ctrl+p ctrl+q. While attached the step must not pass (its last check wants
+/// no attach client left); after the detach it passes, with box still up.
+#[test]
+fn scripted_student_attaches_and_detaches_with_ctrl_p_ctrl_q() -> Result<()> {
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: needs root");
+        return Ok(());
+    }
+    let t = tempfile::tempdir()?;
+    let (mut child, mut term, _guard) = guide("7-containers", t.path())?;
+    let r = (|| -> Result<()> {
+        term.expect("-- step 1/7", 120)?;
+        for (i, step) in ["hello", "run-detached", "logs-stop", "start-exec"].iter().enumerate() {
+            term.expect(&format!("lab 7-containers [{}/7]> ", i + 1), 20)?;
+            term.type_line("solve")?;
+            term.expect(&format!("✔ step {step}"), 60)?;
+            term.type_line("next")?;
+        }
+        term.expect("-- step 5/7", 10)?;
+        term.expect("lab 7-containers [5/7]> ", 10)?;
+        term.type_line("shell")?;
+        term.expect("[root@vm1 ~]#", 20)?;
+        term.type_line("docker run -itd --name box busybox sh")?;
+        term.expect("[root@vm1", 60)?;
+        term.type_line("docker attach box")?;
+        // The container's shell printed its prompt before we came: Enter shows it again.
+        term.type_line("")?;
+        term.expect("/ #", 30)?;
+        term.type_line("cd /root")?;
+        term.expect("~ #", 10)?;
+        term.type_line("echo pid=$$")?;
+        term.expect("pid=1", 10)?;
+        term.type_line("echo $$ > attached.txt")?;
+        term.expect("~ #", 10)?;
+        // Everything but the detach is done: the poller (every 200 ms) must not pass the step.
+        std::thread::sleep(Duration::from_secs(3));
+        term.type_line("echo still-$((1+1))")?;
+        term.expect("still-2", 10)?;
+        ensure!(!term.log.contains("step 5 passed"), "the step passed while still attached:\n{}", term.log);
+        term.keys(&[0x10, 0x11])?;
+        term.expect("read escape sequence", 10)?;
+        term.expect("[root@vm1", 10)?;
+        term.type_line("docker ps --format '{{.Names}} {{.Status}}'")?;
+        term.expect("box Up", 20)?;
+        term.expect("[root@vm1", 10)?;
+        term.type_line("exit")?;
+        term.saw("✔ step 5 passed", 20)?;
+        term.type_line("next")?;
+        term.expect("lab 7-containers [6/7]> ", 10)?;
+        term.type_line("quit")?;
+        let status = child.wait()?;
+        ensure!(status.success(), "guide exited with {status}:\n{}", term.log);
         Ok(())
     })();
     if r.is_err() {
