@@ -29,7 +29,10 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("cargo test failed ({status})");
     }
     // README's first command on a machine that has none of the packages above.
-    crate::fresh::run("8-overlay2")?;
-    println!("fresh-machine: 1 passed, 0 failed");
+    use crate::fresh::{run as fresh, Mode};
+    for mode in [Mode::NoApt, Mode::Offline, Mode::Online] {
+        fresh("8-overlay2", mode)?;
+    }
+    println!("fresh-machine: 3 passed, 0 failed");
     Ok(())
 }

@@ -87,7 +87,9 @@ pub fn ensure(pkgs: &[Package]) -> Result<()> {
         .status()
         .context("running apt-get install")?;
     if !st.success() {
-        bail!("apt-get install {} failed ({st}); to install by hand:\n{}", names.join(" "), by_hand());
+        let installed: Vec<&str> = missing.iter().filter(|p| present(p, have_dpkg)).map(|p| p.name).collect();
+        let what = if installed.is_empty() { "Nothing was installed".to_string() } else { format!("Installed before it stopped: {}", installed.join(" ")) };
+        bail!("apt-get install {} failed ({st}): is the package registry reachable? {what}; to install by hand:\n{}", names.join(" "), by_hand());
     }
     let still: Vec<&str> = missing.iter().filter(|p| !present(p, have_dpkg)).map(|p| p.name).collect();
     if !still.is_empty() {

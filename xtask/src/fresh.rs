@@ -19,7 +19,20 @@ use std::process::Command;
 /// What must not be there before the run: the lab command has to bring each of them.
 const ABSENT: &[&str] = &["runc", "docker-registry", "nft", "iptables", "docker", "busybox", "tini", "curl"];
 
-pub fn run(lab: &str) -> Result<()> {
+/// The machine the lab command meets.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// A fresh Debian 12 with its package registry: the lab must pass.
+    Online,
+    /// The package registry cannot be reached (its address is a closed loopback port and apt
+    /// knows no package yet): the command must stop with a clear message and install nothing.
+    Offline,
+    /// No apt-get at all: the command must list what to install by hand.
+    NoApt,
+}
+
+pub fn run(lab: &str, mode: Mode) -> Result<()> {
+    let offline = mode != Mode::Online;
     crate::deps::ensure_named(&["debootstrap"])?;
     let fm = crate::target_dir().join("fresh-machine");
     let base = fm.join("base");
@@ -69,10 +82,12 @@ pub fn run(lab: &str) -> Result<()> {
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p)?;
     }
-    // The docker CLI must come from Debian's docker.io, as on a machine without one.
     let target = crate::target_dir();
-    let _ = fs::remove_dir_all(target.join("docker-cli"));
-    let _ = fs::remove_file(target.join("debug/docker"));
+    if !offline {
+        // The docker CLI must come from Debian's docker.io, as on a machine without one.
+        let _ = fs::remove_dir_all(target.join("docker-cli"));
+        let _ = fs::remove_file(target.join("debug/docker"));
+    }
 
     let ws = crate::workspace_root();
     let script = format!(
@@ -90,11 +105,28 @@ cd "$M" && mkdir -p .oldroot && pivot_root . .oldroot && umount -l /.oldroot && 
 for b in {absent}; do
   if command -v "$b" >/dev/null; then echo "the fresh root already has $b: not a fresh machine" >&2; exit 90; fi
 done
-echo "fresh Debian $(cat /etc/debian_version): none of {absent} present; running: cargo xtask lab {lab} --solve"
+echo "fresh Debian $(cat /etc/debian_version): none of {absent} present; running: cargo xtask lab {lab} --solve{offline_note}"
 cd {ws}
-exec env -i PATH={home}/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={home} \
-  TERM=dumb CARGO_TARGET_DIR={target} BERTH_LAB_STATE=/tmp/labs BERTH_LAB_PROGRESS=/tmp/progress.json \
-  cargo xtask lab {lab} --solve"#,
+run() {{
+  env -i PATH={home}/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME={home} \
+    TERM=dumb CARGO_TARGET_DIR={target} BERTH_LAB_STATE=/tmp/labs BERTH_LAB_PROGRESS=/tmp/progress.json \
+    cargo xtask lab {lab} --solve
+}}
+if [ {offline} = 0 ]; then run; exit 0; fi
+# No route to a package registry: apt knows nothing and its only source is a closed port.
+echo 'deb http://127.0.0.1:9/debian bookworm main' > /etc/apt/sources.list
+rm -rf /var/lib/apt/lists/*
+want="Nothing was installed"
+if [ {no_apt} = 1 ]; then rm /usr/bin/apt-get; want="install them by hand"; fi
+set +e
+out=$(run 2>&1); rc=$?
+set -e
+printf '%s\n' "$out" | tail -12
+[ $rc -ne 0 ] || {{ echo "offline: the lab command succeeded without a registry" >&2; exit 91; }}
+printf '%s' "$out" | grep -q "$want" || {{ echo "offline: no clear message (want: $want)" >&2; exit 92; }}
+printf '%s' "$out" | grep -q "runc  *berthd's default OCI runtime" || {{ echo "offline: runc not named with its reason" >&2; exit 94; }}
+if dpkg-query -W -f='${{Status}}' runc 2>/dev/null | grep -q "install ok installed"; then echo "offline: runc got installed" >&2; exit 93; fi
+echo "offline: refused with a clear message, nothing installed""#,
         m = fm.join("merged").display(),
         base = base.display(),
         upper = fm.join("upper").display(),
@@ -102,6 +134,13 @@ exec env -i PATH={home}/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
         ws = ws.display(),
         target = target.display(),
         absent = ABSENT.join(" "),
+        offline = u8::from(offline),
+        no_apt = u8::from(mode == Mode::NoApt),
+        offline_note = match mode {
+            Mode::Online => "",
+            Mode::Offline => " with no package registry reachable",
+            Mode::NoApt => " on a machine without apt-get",
+        },
     );
     let st = Command::new("unshare")
         .args(["--mount", "--propagation", "private", "--", "sh", "-c", &script])
@@ -115,9 +154,16 @@ exec env -i PATH={home}/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr
         }
     }
     if !st.success() {
+        if offline {
+            bail!("on a fresh Debian 12 root ({mode:?}), the lab command did not fail cleanly ({st})");
+        }
         bail!("on a fresh Debian 12 root, `cargo xtask lab {lab} --solve` failed ({st})");
     }
-    println!("fresh machine: `cargo xtask lab {lab} --solve` installed what it needs and passed");
+    if offline {
+        println!("fresh machine ({mode:?}): the lab command stopped with a clear message and installed nothing");
+    } else {
+        println!("fresh machine: `cargo xtask lab {lab} --solve` installed what it needs and passed");
+    }
     Ok(())
 }
 

@@ -44,6 +44,12 @@ enum Cmd {
         /// The lab
         #[arg(default_value = "8-overlay2")]
         lab: String,
+        /// No package registry reachable: the command must fail cleanly and install nothing
+        #[arg(long, conflicts_with = "no_apt")]
+        offline: bool,
+        /// No apt-get: the command must say what to install by hand
+        #[arg(long)]
+        no_apt: bool,
     },
 }
 
@@ -64,7 +70,14 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench { args } => bench::run(&args),
         Cmd::Fixtures => fixtures::build_all().map(|_| ()),
         Cmd::Lab(a) => lab::run(a),
-        Cmd::FreshMachine { lab } => fresh::run(&lab),
+        Cmd::FreshMachine { lab, offline, no_apt } => fresh::run(
+            &lab,
+            match (offline, no_apt) {
+                (true, _) => fresh::Mode::Offline,
+                (_, true) => fresh::Mode::NoApt,
+                _ => fresh::Mode::Online,
+            },
+        ),
     }
 }
 
