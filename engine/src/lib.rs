@@ -9,6 +9,7 @@ pub use berth_runtime as runtime;
 pub use berth_storage as storage;
 
 pub mod api;
+pub mod api_types;
 pub mod cli;
 pub mod client;
 pub mod container;

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::state::Daemon;
+use crate::api_types::container::{ContainerJson, ContainerState, GraphDriverData, MountPoint};
 use crate::container::record::Container;
 use crate::util::time;
 
@@ -79,7 +80,7 @@ pub fn list_entry(c: &Container) -> Value {
     })
 }
 
-fn mounts(c: &Container) -> Value {
+fn mounts(c: &Container) -> Vec<MountPoint> {
     let mut out = vec![];
     for b in c.host_config.binds.iter().flatten() {
         let parts: Vec<&str> = b.split(':').collect();
@@ -87,71 +88,88 @@ fn mounts(c: &Container) -> Value {
             continue;
         }
         let rw = !parts.get(2).map(|o| o.split(',').any(|x| x == "ro")).unwrap_or(false);
+        let mode = parts.get(2).copied();
+        let (source, destination) = (parts[0].to_string(), parts[1].to_string());
         if parts[0].starts_with('/') {
-            out.push(json!({"Type": "bind", "Source": parts[0], "Destination": parts[1], "Mode": parts.get(2).copied().unwrap_or(""), "RW": rw, "Propagation": "rprivate"}));
+            out.push(MountPoint {
+                kind: "bind".into(),
+                source,
+                destination,
+                mode: mode.unwrap_or("").into(),
+                rw,
+                propagation: "rprivate".into(),
+                ..Default::default()
+            });
         } else {
-            out.push(json!({"Type": "volume", "Name": parts[0], "Source": format!("/var/lib/berth/volumes/{}/_data", parts[0]), "Destination": parts[1], "Driver": "local", "Mode": parts.get(2).copied().unwrap_or("z"), "RW": rw, "Propagation": ""}));
+            out.push(MountPoint {
+                kind: "volume".into(),
+                name: source.clone(),
+                source: format!("/var/lib/berth/volumes/{source}/_data"),
+                destination,
+                driver: "local".into(),
+                mode: mode.unwrap_or("z").into(),
+                rw,
+                propagation: String::new(),
+            });
         }
     }
-    for mp in c.record.mount_points.values() {
-        let mut m = mp.clone();
-        if let Some(o) = m.as_object_mut() {
-            o.remove("Anonymous");
-        }
-        out.push(m);
-    }
-    Value::Array(out)
+    // The record's MountPoints (anonymous volumes) carry config.v2's extra `Anonymous`: the
+    // API's MountPoint has no such field.
+    out.extend(c.record.mount_points.values().map(|mp| serde_json::from_value(mp.clone()).unwrap_or_default()));
+    out
 }
 
-pub fn inspect(d: &Daemon, c: &Container) -> Value {
+/// `GET /containers/{id}/json`, in Docker's field order.
+pub fn inspect(d: &Daemon, c: &Container) -> ContainerJson {
     let s = &c.record.state;
-    let mut m = mounts(c);
-    for v in m.as_array_mut().into_iter().flatten() {
-        if v["Type"] == "volume" {
-            v["Source"] = json!(d.volumes_root().join(v["Name"].as_str().unwrap_or("")).join("_data"));
-        }
+    let mut mounts = mounts(c);
+    for m in mounts.iter_mut().filter(|m| m.kind == "volume") {
+        m.source = d.volumes_root().join(&m.name).join("_data").display().to_string();
     }
-    let mut hc = serde_json::to_value(&c.host_config).unwrap_or(Value::Null);
+    let mut host_config = c.host_config.clone();
     if let Some(links) = d.net_links(c) {
-        hc["Links"] = links;
+        host_config.links = Some(links);
     }
-    json!({
-        "Id": c.id(),
-        "Created": c.record.created,
-        "Path": c.record.path,
-        "Args": c.record.args,
-        "State": {
-            "Status": s.status(),
-            "Running": s.running,
-            "Paused": s.paused,
-            "Restarting": s.restarting,
-            "OOMKilled": s.oom_killed,
-            "Dead": s.dead,
-            "Pid": s.pid,
-            "ExitCode": s.exit_code,
-            "Error": s.error,
-            "StartedAt": s.started_at,
-            "FinishedAt": s.finished_at,
+    ContainerJson {
+        id: c.id().to_string(),
+        created: c.record.created.clone(),
+        path: c.record.path.clone(),
+        args: c.record.args.clone(),
+        state: ContainerState {
+            status: s.status().into(),
+            running: s.running,
+            paused: s.paused,
+            restarting: s.restarting,
+            oom_killed: s.oom_killed,
+            dead: s.dead,
+            pid: s.pid,
+            exit_code: s.exit_code,
+            error: s.error.clone(),
+            started_at: s.started_at.clone(),
+            finished_at: s.finished_at.clone(),
+            health: s.health.clone().and_then(|h| serde_json::from_value(h).ok()),
         },
-        "Image": c.record.image,
-        "ResolvConfPath": c.record.resolv_conf_path,
-        "HostnamePath": c.record.hostname_path,
-        "HostsPath": c.record.hosts_path,
-        "LogPath": c.record.log_path,
-        "Name": c.record.name,
-        "RestartCount": c.record.restart_count,
-        "Driver": c.record.driver,
-        "Platform": "linux",
-        "MountLabel": "",
-        "ProcessLabel": "",
-        "AppArmorProfile": "",
-        "ExecIDs": if c.record.exec_ids.is_empty() { Value::Null } else { json!(c.record.exec_ids) },
-        "HostConfig": hc,
-        "GraphDriver": {"Data": d.images.container_graph_data(c.id()), "Name": c.record.driver},
-        "Mounts": m,
-        "Config": c.record.config,
-        "NetworkSettings": d.net_settings(c),
-    })
+        image: c.record.image.clone(),
+        resolv_conf_path: c.record.resolv_conf_path.clone(),
+        hostname_path: c.record.hostname_path.clone(),
+        hosts_path: c.record.hosts_path.clone(),
+        log_path: c.record.log_path.clone(),
+        name: c.record.name.clone(),
+        restart_count: c.record.restart_count,
+        driver: c.record.driver.clone(),
+        platform: "linux".into(),
+        mount_label: String::new(),
+        process_label: String::new(),
+        app_armor_profile: String::new(),
+        exec_ids: Some(c.record.exec_ids.clone()).filter(|e| !e.is_empty()),
+        host_config,
+        graph_driver: GraphDriverData { data: d.images.container_graph_data(c.id()), name: c.record.driver.clone() },
+        size_rw: None,
+        size_root_fs: None,
+        mounts,
+        config: c.record.config.clone(),
+        network_settings: d.net_settings(c),
+    }
 }
 
 #[cfg(test)]
