@@ -19,18 +19,28 @@ use crate::daemon::state::PendingAttach;
 use crate::daemon::Daemon;
 use crate::shim::proto::{self, Request as ShimRequest};
 
+pub mod escape;
+
+/// Detach keys for one hijacked session (a TTY attach with stdin only, as moby's
+/// `CopyStreams`): the sequence, and what to do when the client typed it (log the event).
+pub struct Detach {
+    pub keys: Vec<u8>,
+    pub on_detach: Box<dyn FnOnce() + Send>,
+}
+
 /// Answer with 101 and bridge the upgraded connection to the shim stream `source` yields.
 /// Without an `Upgrade` header, stream the output as a plain 200 body.
 pub fn hijack<F>(req: &mut Request<Incoming>, tty: bool, source: F) -> Resp
 where
     F: Future<Output = Option<StdUnixStream>> + Send + 'static,
 {
-    hijack_replay(req, tty, Vec::new(), source)
+    hijack_replay(req, tty, Vec::new(), None, source)
 }
 
 /// [`hijack`], writing `replay` (already framed for the client) before anything `source`
-/// yields; a `source` yielding None ends the session after the replay.
-fn hijack_replay<F>(req: &mut Request<Incoming>, tty: bool, replay: Vec<Bytes>, source: F) -> Resp
+/// yields; a `source` yielding None ends the session after the replay. `detach` watches the
+/// client's stdin for the detach keys.
+fn hijack_replay<F>(req: &mut Request<Incoming>, tty: bool, replay: Vec<Bytes>, detach: Option<Detach>, source: F) -> Resp
 where
     F: Future<Output = Option<StdUnixStream>> + Send + 'static,
 {
@@ -46,7 +56,9 @@ where
             }
             let _ = io.flush().await;
             match source.await {
-                Some(s) => bridge(io, s, tty).await,
+                Some(s) => {
+                    bridge(io, s, tty, detach).await;
+                }
                 None => {
                     let _ = io.shutdown().await;
                 }
@@ -128,50 +140,101 @@ async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Option<(u8, Vec<u8>)> {
 
 /// Copy both ways. Client EOF half-closes the shim side (closes stdin with StdinOnce) but
 /// keeps output flowing; shim EOF (process gone) ends the session. A client that vanishes
-/// (detach) never affects the container.
-pub async fn bridge<C>(client: C, shim: StdUnixStream, tty: bool)
+/// (detach) never affects the container. With `detach`, the client's stdin goes through the
+/// escape proxy: the whole key sequence ends the session — the shim connection is dropped
+/// (a TTY process keeps its stdin) and the client's stream closed — and `on_detach` runs.
+/// Returns whether the session ended by the detach keys.
+pub async fn bridge<C>(client: C, shim: StdUnixStream, tty: bool, detach: Option<Detach>) -> bool
 where
     C: AsyncRead + AsyncWrite + Send + 'static,
 {
-    let Ok(shim) = to_tokio(shim) else { return };
+    let Ok(shim) = to_tokio(shim) else { return false };
     let (mut sr, mut sw) = shim.into_split();
     let (mut cr, mut cw) = tokio::io::split(client);
+    let (keys, on_detach) = match detach {
+        Some(d) => (Some(d.keys), Some(d.on_detach)),
+        None => (None, None),
+    };
+    let (detached_tx, mut detached_rx) = tokio::sync::oneshot::channel::<()>();
     let up = tokio::spawn(async move {
-        let _ = tokio::io::copy(&mut cr, &mut sw).await;
-        let _ = sw.shutdown().await;
-    });
-    let down = tokio::spawn(async move {
-        if tty {
-            while let Some((_, p)) = read_frame(&mut sr).await {
-                if cw.write_all(&p).await.is_err() {
-                    break;
-                }
-                let _ = cw.flush().await;
+        let Some(keys) = keys else {
+            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            let _ = sw.shutdown().await;
+            return;
+        };
+        let mut proxy = escape::EscapeProxy::new(keys);
+        let mut buf = vec![0u8; 32 * 1024];
+        loop {
+            let n = match cr.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            let (out, done) = proxy.feed(&buf[..n]);
+            if !out.is_empty() && sw.write_all(&out).await.is_err() {
+                break;
             }
-        } else {
-            let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match sr.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        if cw.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                        let _ = cw.flush().await;
-                    }
-                }
+            if done {
+                // Dropping `sw` (and `sr` with the session) is no StdinOnce close: TTY only.
+                let _ = detached_tx.send(());
+                return;
             }
         }
-        let _ = cw.shutdown().await;
+        let held = proxy.flush();
+        if !held.is_empty() {
+            let _ = sw.write_all(&held).await;
+        }
+        let _ = sw.shutdown().await;
     });
-    let _ = down.await;
+    // Output until the shim's end, unless the detach keys come first. One output future for
+    // the whole session: it is dropped (mid-frame, perhaps) only when the session ends.
+    let output = async {
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Some(chunk) = next_output(&mut sr, tty, &mut buf).await {
+            if cw.write_all(&chunk).await.is_err() {
+                break;
+            }
+            let _ = cw.flush().await;
+        }
+    };
+    let detached = tokio::select! {
+        _ = output => false,
+        // Err (the input ended without the keys) disables this branch: output goes on.
+        Ok(()) = &mut detached_rx => true,
+    };
+    let _ = cw.shutdown().await;
     up.abort();
+    if detached {
+        if let Some(f) = on_detach {
+            f();
+        }
+    }
+    detached
+}
+
+/// The next piece of output for the client: a frame's payload (TTY: raw for the client) or
+/// the frames as they are (no TTY: the client demultiplexes). None at the end.
+async fn next_output<R: AsyncRead + Unpin>(sr: &mut R, tty: bool, buf: &mut [u8]) -> Option<Vec<u8>> {
+    if tty {
+        return read_frame(sr).await.map(|(_, p)| p);
+    }
+    match sr.read(buf).await {
+        Ok(0) | Err(_) => None,
+        Ok(n) => Some(buf[..n].to_vec()),
+    }
 }
 
 /// `POST /containers/{id}/attach?logs=&stream=&stdin=&stdout=&stderr=`. As moby's
 /// `containerAttach`: with `logs=1` the json-file log is replayed first (framed unless TTY);
 /// with `stream=0` the session ends there, otherwise live output follows.
+///
+/// `detachKeys` (default `ctrl-p,ctrl-q`; checked first, 400 `Invalid detach keys (…)
+/// provided`) ends a TTY attach with stdin when the client types them: the stream closes, the
+/// container keeps running, a `detach` event is logged.
 pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incoming>) -> Resp {
+    let keys = match escape::daemon_keys(q.get("detachKeys").unwrap_or(""), "detach") {
+        Ok(k) => k,
+        Err(m) => return response::message(400, &m),
+    };
     let c = match d.get(r) {
         Ok(c) => c,
         Err(e) => return response::error(&e),
@@ -181,6 +244,10 @@ pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incomi
     let (stdin, stdout, stderr) = (q.bool("stdin"), q.bool("stdout"), q.bool("stderr"));
     let (logs, stream) = (q.bool("logs"), q.bool("stream"));
     let tty = c.record.config.tty;
+    let detach = (tty && stdin).then(|| {
+        let (d, id) = (d.clone(), id.clone());
+        Detach { keys, on_detach: Box::new(move || d.container_event_ref(&id, "detach", &[])) as Box<dyn FnOnce() + Send> }
+    });
     let running = c.record.state.running && !c.record.state.restarting;
     let log_path = std::path::PathBuf::from(&c.record.log_path);
     let read_log = move || async move {
@@ -191,7 +258,7 @@ pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incomi
     };
     if !stream {
         let replay = read_log().await;
-        return hijack_replay(&mut req, tty, replay, async { None });
+        return hijack_replay(&mut req, tty, replay, None, async { None });
     }
     if running {
         // Live output is subscribed before the log is read (moby's order): a line written in
@@ -205,7 +272,7 @@ pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incomi
         .ok()
         .flatten();
         let replay = read_log().await;
-        return hijack_replay(&mut req, tty, replay, async move { live });
+        return hijack_replay(&mut req, tty, replay, detach, async move { live });
     }
     // Not running yet: the CLI attaches before `start`; start connects us to the shim.
     let replay = read_log().await;
@@ -214,5 +281,5 @@ pub async fn attach(d: &Arc<Daemon>, r: &str, q: &Query, mut req: Request<Incomi
         let mut g = d.inner.lock().unwrap();
         g.live.entry(id).or_default().pending_attach.push(PendingAttach { stdin, stdout, stderr, tx });
     }
-    hijack_replay(&mut req, tty, replay, async move { rx.await.ok() })
+    hijack_replay(&mut req, tty, replay, detach, async move { rx.await.ok() })
 }

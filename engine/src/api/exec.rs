@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use base64::Engine as _;
 use hyper::body::Incoming;
 use hyper::Request;
 use serde::Deserialize;
@@ -64,10 +65,23 @@ pub async fn start(d: &Arc<Daemon>, id: &str, mut req: Request<Incoming>) -> Res
     // As 20.10: upgrade first, then start; a start error is written into the stream (stdout)
     // and the exit code is left for `GET /exec/{id}/json`.
     let (d, id) = (d.clone(), id.to_string());
+    // The detach keys of exec create (checked there), for a TTY exec with stdin; a detach
+    // leaves the process running and logs `exec_detach`.
+    let detach = (tty && e.config.attach_stdin).then(|| {
+        let keys = super::attach::escape::daemon_keys(&e.config.detach_keys, "escape")
+            .unwrap_or_else(|_| super::attach::escape::DEFAULT_KEYS.to_vec());
+        let (d, cid, id) = (d.clone(), e.container_id.clone(), id.clone());
+        super::attach::Detach {
+            keys,
+            on_detach: Box::new(move || d.container_event_ref(&cid, "exec_detach", &[("execID", id)])) as Box<dyn FnOnce() + Send>,
+        }
+    });
     super::attach::hijack_with(&mut req, move |mut io| async move {
         use tokio::io::AsyncWriteExt;
         match d.exec_start(&id, true).await {
-            Ok(Some(stream)) => super::attach::bridge(io, stream, tty).await,
+            Ok(Some(stream)) => {
+                super::attach::bridge(io, stream, tty, detach).await;
+            }
             Ok(None) => {
                 let _ = io.shutdown().await;
             }
@@ -108,7 +122,12 @@ pub fn inspect(d: &Daemon, id: &str) -> Resp {
         &json!({
             "CanRemove": false,
             "ContainerID": e.container_id,
-            "DetachKeys": "",
+            // moby keeps the parsed keys ([]byte: base64 in JSON; empty when none were given).
+            "DetachKeys": super::attach::escape::to_bytes(&e.config.detach_keys)
+                .ok()
+                .filter(|_| !e.config.detach_keys.is_empty())
+                .map(|k| base64::engine::general_purpose::STANDARD.encode(k))
+                .unwrap_or_default(),
             "ExitCode": code,
             "ID": e.id,
             "OpenStderr": e.config.attach_stderr,

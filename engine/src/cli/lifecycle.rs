@@ -38,6 +38,9 @@ pub struct StartArgs {
     /// Attach container's STDIN
     #[arg(short = 'i', long = "interactive")]
     interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     #[arg(required = true)]
     containers: Vec<String>,
 }
@@ -45,20 +48,25 @@ pub struct StartArgs {
 pub fn start(c: &Client, a: StartArgs) -> CliResult {
     if a.attach || a.interactive {
         let name = &a.containers[0];
+        stream::check_detach_keys(a.detach_keys.as_deref()).map_err(|m| Failure::new(m, 1))?;
+        let keys = stream::detach_keys(a.detach_keys.as_deref());
         let info: Value = c.get_json(&format!("/containers/{}/json", enc(name)))?;
         let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
         let stdin = a.interactive && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
         let q = if stdin { "stderr=1&stdin=1&stdout=1&stream=1" } else { "stderr=1&stdout=1&stream=1" };
-        let (conn, early) = c.hijack(&format!("/containers/{}/attach?{q}", enc(name)), None)?;
+        let kq = keys.as_ref().map(|k| format!("detachKeys={}&", enc(k))).unwrap_or_default();
+        let (conn, early) = c.hijack(&format!("/containers/{}/attach?{kq}{q}", enc(name)), None)?;
         let mut wait = c.request("POST", &format!("/containers/{}/wait?condition=next-exit", enc(name)), None)?.check()?;
         if let Err(e) = c.request("POST", &format!("/containers/{}/start", enc(name)), None).and_then(|r| r.check()) {
             let m = daemon_error(&e);
             return Err(Failure::new(m.clone(), 1));
         }
         let raw = if tty && stdin && stream::is_tty(0) { Some(stream::RawTerminal::enable()) } else { None };
-        let end = stream::pump(conn, early, tty, stdin).map_err(|e| Failure::new(e.to_string(), 1))?;
+        let dk = stream::detach_bytes(keys.as_deref());
+        let end = stream::pump(conn, early, tty, stdin, &dk).map_err(|e| Failure::new(e.to_string(), 1))?;
         drop(raw);
         if end == End::Detached {
+            // As `docker start -a`: a detach is success, silently.
             return Ok(());
         }
         let mut body = Vec::new();

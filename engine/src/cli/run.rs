@@ -118,6 +118,9 @@ pub struct RunArgs {
     /// Timeout (in seconds) to stop a container
     #[arg(long = "stop-timeout")]
     stop_timeout: Option<i64>,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     /// Image and command
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     args: Vec<String>,
@@ -406,12 +409,19 @@ fn implicit_pull(c: &Client, image: &str) -> Result<(), String> {
 }
 
 pub fn create_cmd(c: &Client, a: RunArgs) -> CliResult {
+    if a.detach_keys.is_some() {
+        return Err(usage_error("create", "unknown flag: --detach-keys".into()));
+    }
     let id = create(c, &a, "create")?;
     println!("{id}");
     Ok(())
 }
 
 pub fn run(c: &Client, a: RunArgs) -> CliResult {
+    // As newer docker CLIs (28.2 leaves it to the daemon's 400, after create): the flag is
+    // checked before anything is created (the config file's value is not); exit 1.
+    stream::check_detach_keys(a.detach_keys.as_deref()).map_err(|m| Failure::new(m, 1))?;
+    let keys = stream::detach_keys(a.detach_keys.as_deref());
     let id = create(c, &a, "run")?;
     let run_err = |e: ClientError| {
         let m = daemon_error(&e);
@@ -422,11 +432,15 @@ pub fn run(c: &Client, a: RunArgs) -> CliResult {
         println!("{id}");
         return Ok(());
     }
-    let mut q = vec!["stderr=1"];
-    if a.interactive {
-        q.push("stdin=1");
+    let mut q = vec![];
+    if let Some(k) = &keys {
+        q.push(format!("detachKeys={}", enc(k)));
     }
-    q.extend(["stdout=1", "stream=1"]);
+    q.push("stderr=1".into());
+    if a.interactive {
+        q.push("stdin=1".into());
+    }
+    q.extend(["stdout=1".into(), "stream=1".into()]);
     let (conn, early) = c.hijack(&format!("/containers/{id}/attach?{}", q.join("&")), None).map_err(run_err)?;
     let cond = if a.rm { "removed" } else { "next-exit" };
     let mut wait = c.request("POST", &format!("/containers/{id}/wait?condition={cond}"), None).map_err(run_err)?.check().map_err(run_err)?;
@@ -441,9 +455,11 @@ pub fn run(c: &Client, a: RunArgs) -> CliResult {
             let _ = c.post(&format!("/containers/{id}/resize?h={h}&w={w}"));
         }
     }
-    let end = stream::pump(conn, early, a.tty, a.interactive).map_err(|e| Failure::new(e.to_string(), 125))?;
+    let dk = stream::detach_bytes(keys.as_deref());
+    let end = stream::pump(conn, early, a.tty, a.interactive, &dk).map_err(|e| Failure::new(e.to_string(), 125))?;
     drop(raw);
     match end {
+        // As `docker run`: a detach is success, silently; the container keeps running.
         End::Detached => return Ok(()),
         End::Error(m) => return Err(Failure::new(m, 125)),
         End::Closed => {}
@@ -481,6 +497,9 @@ pub struct ExecArgs {
     /// Give extended privileges to the command
     #[arg(long = "privileged")]
     privileged: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     cmd: Vec<String>,
@@ -490,10 +509,12 @@ pub fn exec(c: &Client, a: ExecArgs) -> CliResult {
     let info: Value = c.get_json(&format!("/containers/{}/json", enc(&a.container)))?;
     let _ = info;
     let attach = !a.detach;
+    // Checked by the daemon at create (`Invalid escape keys (…) provided`).
+    let keys = stream::detach_keys(a.detach_keys.as_deref());
     let body = json!({
         "User": a.user.clone().unwrap_or_default(), "Privileged": a.privileged, "Tty": a.tty,
         "AttachStdin": attach && a.interactive, "AttachStderr": attach, "AttachStdout": attach,
-        "Detach": a.detach, "DetachKeys": "", "Env": a.env, "WorkingDir": a.workdir.clone().unwrap_or_default(), "Cmd": a.cmd,
+        "Detach": a.detach, "DetachKeys": keys.clone().unwrap_or_default(), "Env": a.env, "WorkingDir": a.workdir.clone().unwrap_or_default(), "Cmd": a.cmd,
     });
     let r: Value = c.post_json(&format!("/containers/{}/exec", enc(&a.container)), &body)?.json()?;
     let id = r["Id"].as_str().unwrap_or("").to_string();
@@ -511,9 +532,12 @@ pub fn exec(c: &Client, a: ExecArgs) -> CliResult {
             let _ = c.post(&format!("/exec/{id}/resize?h={h}&w={w}"));
         }
     }
-    let end = stream::pump(conn, early, a.tty, a.interactive).map_err(|e| Failure::new(e.to_string(), 1))?;
+    let dk = stream::detach_bytes(keys.as_deref());
+    let end = stream::pump(conn, early, a.tty, a.interactive, &dk).map_err(|e| Failure::new(e.to_string(), 1))?;
     drop(raw);
     if end == End::Detached {
+        // The exec'd process keeps running.
+        eprintln!("read escape sequence");
         return Ok(());
     }
     let v: Value = c.get_json(&format!("/exec/{id}/json"))?;
@@ -526,6 +550,9 @@ pub struct AttachArgs {
     /// Do not attach STDIN
     #[arg(long = "no-stdin")]
     no_stdin: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long = "detach-keys")]
+    detach_keys: Option<String>,
     container: String,
 }
 
@@ -545,10 +572,14 @@ pub fn attach(c: &Client, a: AttachArgs) -> CliResult {
     }
     let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
     let stdin = !a.no_stdin && info["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+    // Checked by the daemon (`Invalid detach keys (…) provided`).
+    let keys = stream::detach_keys(a.detach_keys.as_deref());
     let q = if stdin { "stderr=1&stdin=1&stdout=1&stream=1" } else { "stderr=1&stdout=1&stream=1" };
-    let (conn, early) = c.hijack(&format!("/containers/{name}/attach?{q}"), None)?;
+    let kq = keys.as_ref().map(|k| format!("detachKeys={}&", enc(k))).unwrap_or_default();
+    let (conn, early) = c.hijack(&format!("/containers/{name}/attach?{kq}{q}"), None)?;
     let raw = if tty && stdin && stream::is_tty(0) { Some(RawTerminal::enable()) } else { None };
-    let end = stream::pump(conn, early, tty, stdin).map_err(|e| Failure::new(e.to_string(), 1))?;
+    let dk = stream::detach_bytes(keys.as_deref());
+    let end = stream::pump(conn, early, tty, stdin, &dk).map_err(|e| Failure::new(e.to_string(), 1))?;
     drop(raw);
     if end == End::Detached {
         eprintln!("read escape sequence");

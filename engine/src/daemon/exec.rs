@@ -58,6 +58,10 @@ impl Daemon {
         if cfg.cmd.as_ref().map(|c| c.is_empty()).unwrap_or(true) {
             return Err(DaemonError::InvalidParameter("No exec command specified".into()));
         }
+        // As moby's ContainerExecCreate: a plain error (500), worded "escape" there.
+        if !cfg.detach_keys.is_empty() {
+            crate::api::attach::escape::daemon_keys(&cfg.detach_keys, "escape").map_err(DaemonError::System)?;
+        }
         let id = ids::generate_id();
         self.execs.lock().unwrap().insert(
             id.clone(),
