@@ -1,7 +1,7 @@
 //! What a person sees while they wait: a spinner with the current phase and its elapsed time on
 //! a terminal, and one line per finished phase (with its time) everywhere, CI logs included.
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,12 +14,19 @@ pub struct Phases {
 
 impl Phases {
     pub fn new(heading: &str) -> Phases {
-        let bar = ProgressBar::new_spinner();
+        Phases::with_target(heading, ProgressDrawTarget::stderr())
+    }
+
+    fn with_target(heading: &str, target: ProgressDrawTarget) -> Phases {
+        let bar = ProgressBar::with_draw_target(None, target);
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {wide_msg} {elapsed:>4}")
+            // The heading is part of the message, which `wide_msg` cuts to the terminal's width:
+            // a fixed prefix would overflow a narrow terminal and every redraw would wrap.
+            ProgressStyle::with_template("{spinner} {wide_msg} {elapsed:>4}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.set_prefix(heading.to_string());
+        bar.set_message(heading.to_string());
         bar.enable_steady_tick(Duration::from_millis(120));
         Phases { bar, current: Mutex::new(None) }
     }
@@ -31,7 +38,7 @@ impl Phases {
             self.line(&format!("  ✔ {prev} ({})", secs(t0.elapsed())));
         }
         *cur = Some((what.to_string(), Instant::now()));
-        self.bar.set_message(what.to_string());
+        self.bar.set_message(format!("{} {what}", self.bar.prefix()));
         self.bar.reset_elapsed();
     }
 
@@ -84,4 +91,77 @@ impl Drop for Phases {
 
 pub fn secs(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use indicatif::TermLike;
+    use std::sync::{Arc, Mutex};
+
+    /// A terminal `width` columns wide that records every line drawn on it.
+    #[derive(Debug, Clone)]
+    struct Narrow {
+        width: u16,
+        lines: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl TermLike for Narrow {
+        fn width(&self) -> u16 {
+            self.width
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.lines.lock().unwrap().push(s.to_string());
+            Ok(())
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            self.lines.lock().unwrap().push(s.to_string());
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A terminal narrower than the spinner line: the phase text is cut to fit, never wrapped
+    /// over the lines above (indicatif's `wide_msg` takes what the width leaves).
+    #[test]
+    fn a_narrow_terminal_gets_lines_that_fit() {
+        let term = Narrow { width: 24, lines: Arc::default() };
+        let p = Phases::with_target("provisioning 8-overlay2:", ProgressDrawTarget::term_like(Box::new(term.clone())));
+        p.phase("hub registry storage (built once per fixture set, then reused)");
+        p.bar.tick();
+        p.phase("host vm1 (10.1.1.11/24)");
+        p.bar.tick();
+        p.done();
+        let lines = term.lines.lock().unwrap().clone();
+        let spinner: Vec<&String> = lines.iter().filter(|l| !l.starts_with("  ✔") && l.contains("provisioning")).collect();
+        assert!(!spinner.is_empty(), "{lines:?}");
+        for l in &lines {
+            // Finished-phase lines are printed whole (the terminal wraps them like any log
+            // line); the live spinner line must fit.
+            if !l.starts_with("  ✔") {
+                assert!(console_width(l) <= 24, "{l:?} is wider than 24 columns: {lines:?}");
+            }
+        }
+    }
+
+    fn console_width(s: &str) -> usize {
+        s.chars().count()
+    }
 }
