@@ -1,4 +1,5 @@
 //! Shared helpers for the end-to-end tests in `tests/tests/`.
 
 pub mod engine;
+pub mod raw_api;
 pub mod runtime;

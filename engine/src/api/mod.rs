@@ -6,6 +6,7 @@ pub mod containers;
 pub mod distribution;
 pub mod events;
 pub mod exec;
+pub mod extra_routes;
 pub mod images;
 pub mod logs;
 pub mod networks;
@@ -14,6 +15,7 @@ pub mod response;
 pub mod router;
 pub mod server;
 pub mod stats;
+pub mod swarm;
 pub mod system;
 pub mod volumes;
 

@@ -165,7 +165,7 @@ async fn dispatch(d: Arc<Daemon>, req: Request<Incoming>) -> Resp {
         (&Method::POST, ["exec", id, "start"]) => x::start(&d, id, req).await,
         (&Method::POST, ["exec", id, "resize"]) => x::resize(&d, id, &q),
         (&Method::GET, ["exec", id, "json"]) => x::inspect(&d, id),
-        _ => response::message(404, "page not found"),
+        _ => super::extra_routes::dispatch(&d, &m, &segs, &q, req).await,
     }
 }
 

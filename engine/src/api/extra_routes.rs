@@ -1,0 +1,22 @@
+//! Routes past `router.rs`'s table, each in its own module: the swarm refusals (`swarm.rs`).
+//! `router::dispatch` hands over every request it does not route itself; what is not matched
+//! here is `404 page not found`.
+
+use std::sync::Arc;
+
+use http::Method;
+use hyper::body::Incoming;
+use hyper::Request;
+
+use super::query::Query;
+use super::response::{self, Resp};
+use crate::daemon::Daemon;
+
+/// `segs`: the path after the version prefix, split on `/` and percent-decoded.
+pub async fn dispatch(d: &Arc<Daemon>, m: &Method, segs: &[&str], q: &Query, req: Request<Incoming>) -> Resp {
+    let _ = (d, q, req);
+    if let Some(r) = super::swarm::route(m, segs) {
+        return r;
+    }
+    response::message(404, "page not found")
+}
