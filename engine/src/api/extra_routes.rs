@@ -1,4 +1,5 @@
-//! Routes past `router.rs`'s table, each in its own module: the swarm refusals (`swarm.rs`).
+//! Routes past `router.rs`'s table, each in its own module: the swarm refusals (`swarm.rs`),
+//! `GET /system/df` (`system_df.rs`).
 //! `router::dispatch` hands over every request it does not route itself; what is not matched
 //! here is `404 page not found`.
 
@@ -14,9 +15,12 @@ use crate::daemon::Daemon;
 
 /// `segs`: the path after the version prefix, split on `/` and percent-decoded.
 pub async fn dispatch(d: &Arc<Daemon>, m: &Method, segs: &[&str], q: &Query, req: Request<Incoming>) -> Resp {
-    let _ = (d, q, req);
+    let _ = (q, req);
     if let Some(r) = super::swarm::route(m, segs) {
         return r;
     }
-    response::message(404, "page not found")
+    match (m, segs) {
+        (&Method::GET, ["system", "df"]) => super::system_df::df(d).await,
+        _ => response::message(404, "page not found"),
+    }
 }

@@ -17,6 +17,7 @@ pub mod server;
 pub mod stats;
 pub mod swarm;
 pub mod system;
+pub mod system_df;
 pub mod volumes;
 
 pub use response::{Body, Resp};

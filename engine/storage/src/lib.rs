@@ -82,6 +82,7 @@ pub use image::config::ContainerConfig;
 pub use image::distribution::V2Metadata;
 pub use reference::Reference;
 pub use image::ops::{HistoryItem, ImageFilters, ImageSummary, PruneReport, RemovedItem};
+pub use image::usage::ImageUsage;
 pub use archive::save::SaveFormat;
 pub use container_ops::{Change, ChangeKind, CommitOptions};
 pub use distribution::pull::{PullCommit, PullOutcome, PulledLayer};

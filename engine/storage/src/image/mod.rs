@@ -7,3 +7,4 @@ pub mod distribution;
 pub mod ops;
 pub mod repositories;
 pub mod store;
+pub mod usage;
