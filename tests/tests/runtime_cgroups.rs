@@ -81,6 +81,30 @@ fn cpu_settings_written_as_specified() {
     assert!(!sb.cgroup_dir("cpuset", "cpu").exists());
 }
 
+/// cpu.shares out of the kernel's [2, 262144] is clamped by it (2^62 even wraps in its
+/// fixed-point scaling and lands on the minimum): like runc, berth reads the value back and
+/// refuses the create instead of running with another weight.
+#[test]
+fn cpu_shares_the_kernel_would_clamp_are_refused() {
+    if v2() {
+        eprintln!("skipped: cgroup v2 (shares are converted to a weight, clamped there)");
+        return;
+    }
+    let sb = Sandbox::new();
+    for (name, shares, want) in [
+        ("sh1", 1u64 << 62, "the maximum allowed cpu-shares is"),
+        ("sh2", 300_000, "the maximum allowed cpu-shares is 262144"),
+        ("sh3", 1, "the minimum allowed cpu-shares is 2"),
+    ] {
+        let b = sb.bundle(name, &["true"], |s| s["linux"]["resources"]["cpu"] = json!({"shares": shares}));
+        let out = sb.berth(&["create", "-b", b.to_str().unwrap(), name]);
+        assert!(!out.status.success(), "{name}: shares {shares} accepted");
+        assert!(stderr(&out).contains(want), "{name}: {}", stderr(&out));
+        let _ = sb.berth(&["delete", "-f", name]);
+        assert!(!sb.cgroup_dir("cpu", name).exists(), "{name}: cgroup left behind");
+    }
+}
+
 #[test]
 fn block_io_weight_where_the_kernel_has_it() {
     let sb = Sandbox::new();
