@@ -59,7 +59,9 @@ pub async fn create(d: &Arc<Daemon>, q: &Query, req: Request<Incoming>) -> Resp 
     };
     let d2 = d.clone();
     let name = q.get("name").map(String::from);
-    let r = tokio::task::spawn_blocking(move || d2.create(name.as_deref(), body)).await.expect("create panicked");
+    let r = tokio::task::spawn_blocking(move || d2.create(name.as_deref(), body))
+        .await
+        .unwrap_or_else(|e| Err(DaemonError::System(format!("creating the container failed: {e}"))));
     ok_or(r, |(id, warnings)| response::json(201, &json!({"Id": id, "Warnings": warnings})))
 }
 

@@ -53,14 +53,33 @@ pub fn check_version(v: &str) -> Option<Resp> {
     None
 }
 
+/// The most a JSON request body may be. dockerd has no such cap (it decodes the stream), but
+/// berth reads a JSON body whole before parsing it, and an unbounded read is a memory DoS
+/// (one `POST /containers/create` with a 10 GB body). The largest real bodies (a create with
+/// thousands of env vars, labels or binds) are a few hundred KiB; 16 MiB leaves ample room.
+/// Streaming endpoints (load, import, archive PUT, build context) don't go through here.
+pub const MAX_JSON_BODY: usize = 16 << 20;
+
+fn body_too_large() -> Resp {
+    response::message(413, &format!("request body too large: JSON request bodies are limited to {} MiB", MAX_JSON_BODY >> 20))
+}
+
+/// The body of a JSON request, at most [`MAX_JSON_BODY`] bytes: a larger declared length is
+/// refused before reading, a chunked body as soon as it passes the cap (the rest is never
+/// read; hyper closes the connection after the answer).
 pub async fn body_bytes(req: Request<Incoming>) -> Result<bytes::Bytes, Resp> {
-    match req.into_body().collect().await {
+    let declared = req.headers().get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_JSON_BODY as u64) {
+        return Err(body_too_large());
+    }
+    match http_body_util::Limited::new(req.into_body(), MAX_JSON_BODY).collect().await {
         Ok(b) => Ok(b.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(body_too_large()),
         Err(e) => Err(response::message(400, &format!("reading body: {e}"))),
     }
 }
 
-/// Parse a JSON body; an empty body is the type's default.
+/// Parse a JSON body (capped, see [`body_bytes`]); an empty body is the type's default.
 pub async fn json_body<T: serde::de::DeserializeOwned + Default>(req: Request<Incoming>) -> Result<T, Resp> {
     let b = body_bytes(req).await?;
     if b.iter().all(|c| c.is_ascii_whitespace()) {

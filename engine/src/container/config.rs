@@ -182,6 +182,98 @@ impl HostConfig {
     }
 }
 
+/// Docker's lowest memory limit and reservation (`linuxMinMemory`, 6 MiB).
+pub const MIN_MEMORY: i64 = 6 * 1024 * 1024;
+/// cgroup v1 `cpu.shares` bounds (the kernel's MIN_SHARES/MAX_SHARES; v2 weights map from them).
+pub const CPU_SHARES: std::ops::RangeInclusive<i64> = 2..=262_144;
+
+/// CPUs the daemon can use (`NCPU` of `GET /info`; Go's `runtime.NumCPU` for dockerd).
+pub fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+pub fn cpus_out_of_range(ncpu: usize) -> String {
+    format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")
+}
+
+/// No Docker text: dockerd computes the default memory+swap limit (twice the memory limit) in
+/// int64 and lets it wrap.
+pub fn memory_too_large(memory: i64) -> String {
+    format!(
+        "Memory limit {memory} is too large: the default memory+swap limit (twice the memory limit) would overflow; set MemorySwap (--memory-swap)"
+    )
+}
+
+impl HostConfig {
+    /// moby 20.10's `verifyPlatformContainerResources` and `verifyPlatformContainerSettings`
+    /// checks of the values berth applies, in their order and with their texts (all 400),
+    /// plus the bounds runc reports at start for cpu-shares, and the overflow of the default
+    /// swap limit. Every value reaching `spec::resources` is in range afterwards.
+    pub fn verify_resources(&self, ncpu: usize) -> Result<(), String> {
+        if self.memory != 0 && self.memory < MIN_MEMORY {
+            return Err("Minimum memory limit allowed is 6MB".into());
+        }
+        if self.memory > 0 && self.memory_swap == 0 && self.memory.checked_mul(2).is_none() {
+            return Err(memory_too_large(self.memory));
+        }
+        if self.memory > 0 && self.memory_swap > 0 && self.memory_swap < self.memory {
+            return Err("Minimum memoryswap limit should be larger than memory limit, see usage".into());
+        }
+        if self.memory == 0 && self.memory_swap > 0 {
+            return Err("You should always set the Memory limit when using Memoryswap limit, see usage".into());
+        }
+        // -1 is the API's "unset" (moby's fixMemorySwappiness).
+        if let Some(s) = self.memory_swappiness.filter(|s| *s != -1) {
+            if !(0..=100).contains(&s) {
+                return Err(format!("Invalid value: {s}, valid memory swappiness range is 0-100"));
+            }
+        }
+        if self.memory_reservation > 0 && self.memory_reservation < MIN_MEMORY {
+            return Err("Minimum memory reservation allowed is 6MB".into());
+        }
+        if self.memory > 0 && self.memory_reservation > 0 && self.memory < self.memory_reservation {
+            return Err("Minimum memory limit can not be less than memory reservation limit, see usage".into());
+        }
+        if self.nano_cpus > 0 && self.cpu_period > 0 {
+            return Err("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
+        }
+        if self.nano_cpus > 0 && self.cpu_quota > 0 {
+            return Err("Conflicting options: Nano CPUs and CPU Quota cannot both be set".into());
+        }
+        let max_nano = i64::try_from(ncpu).unwrap_or(i64::MAX).saturating_mul(1_000_000_000);
+        if self.nano_cpus < 0 || self.nano_cpus > max_nano {
+            return Err(cpus_out_of_range(ncpu));
+        }
+        if self.cpu_period != 0 && !(1000..=1_000_000).contains(&self.cpu_period) {
+            return Err("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)".into());
+        }
+        if self.cpu_quota > 0 && self.cpu_quota < 1000 {
+            return Err("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
+        }
+        // dockerd refuses a negative value when it builds the spec; runc refuses values the
+        // kernel would clamp (it reads cpu.shares back). Both at start there, at create here.
+        if self.cpu_shares < 0 {
+            return Err("shares: invalid argument".into());
+        }
+        if self.cpu_shares > 0 && self.cpu_shares < *CPU_SHARES.start() {
+            return Err(format!("the minimum allowed cpu-shares is {}", CPU_SHARES.start()));
+        }
+        if self.cpu_shares > *CPU_SHARES.end() {
+            return Err(format!("the maximum allowed cpu-shares is {}", CPU_SHARES.end()));
+        }
+        if self.blkio_weight > 0 && !(10..=1000).contains(&self.blkio_weight) {
+            return Err("Range of blkio weight is from 10 to 1000".into());
+        }
+        if self.shm_size < 0 {
+            return Err("SHM size can not be less than 0".into());
+        }
+        if !(-1000..=1000).contains(&self.oom_score_adj) {
+            return Err(format!("Invalid value {}, range for oom score adj is [-1000, 1000]", self.oom_score_adj));
+        }
+        Ok(())
+    }
+}
+
 /// The body of `POST /containers/create`: Config with HostConfig and NetworkingConfig inline.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -233,6 +325,33 @@ mod tests {
         assert_eq!(r.config.image, "bb");
         assert!(r.host_config.auto_remove);
         assert_eq!(r.host_config.memory_swappiness, Some(-1));
+    }
+
+    #[test]
+    fn resources_are_verified_with_dockers_texts() {
+        let mib = 1i64 << 20;
+        let err = |hc: HostConfig| hc.verify_resources(2).unwrap_err();
+        assert_eq!(err(HostConfig { memory: 4 * mib, ..Default::default() }), "Minimum memory limit allowed is 6MB");
+        assert_eq!(err(HostConfig { memory: i64::MIN, ..Default::default() }), "Minimum memory limit allowed is 6MB");
+        assert_eq!(err(HostConfig { memory: i64::MAX, ..Default::default() }), memory_too_large(i64::MAX));
+        assert!(HostConfig { memory: i64::MAX, memory_swap: -1, ..Default::default() }.verify_resources(2).is_ok());
+        assert!(HostConfig { memory: i64::MAX / 2, ..Default::default() }.verify_resources(2).is_ok());
+        assert_eq!(
+            err(HostConfig { memory: 64 * mib, memory_swap: 32 * mib, ..Default::default() }),
+            "Minimum memoryswap limit should be larger than memory limit, see usage"
+        );
+        assert_eq!(err(HostConfig { nano_cpus: -1, ..Default::default() }), cpus_out_of_range(2));
+        assert_eq!(err(HostConfig { nano_cpus: 2_000_000_001, ..Default::default() }), cpus_out_of_range(2));
+        assert!(HostConfig { nano_cpus: 2_000_000_000, ..Default::default() }.verify_resources(2).is_ok());
+        assert!(HostConfig { nano_cpus: i64::MAX, ..Default::default() }.verify_resources(usize::MAX).is_ok(), "no overflow in the bound");
+        assert_eq!(err(HostConfig { cpu_shares: -5, ..Default::default() }), "shares: invalid argument");
+        assert_eq!(err(HostConfig { cpu_shares: i64::MAX, ..Default::default() }), "the maximum allowed cpu-shares is 262144");
+        assert!(HostConfig { pids_limit: Some(i64::MIN), memory_swappiness: Some(-1), ..Default::default() }.verify_resources(2).is_ok());
+        assert_eq!(
+            err(HostConfig { memory_swappiness: Some(-2), ..Default::default() }),
+            "Invalid value: -2, valid memory swappiness range is 0-100"
+        );
+        assert!(HostConfig::default().verify_resources(1).is_ok());
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub enum SpecError {
     NoGroup(String),
     #[error("invalid mount config: {0}")]
     Mount(String),
+    /// A volume name the local driver refuses (Docker's text, no prefix).
+    #[error("{0}")]
+    VolumeName(String),
+    /// A resource value that can't be converted for the runtime (a record from before the
+    /// create-time checks of `HostConfig::verify_resources`).
+    #[error("{0}")]
+    Resource(String),
     #[error("unknown capability: \"{0}\"")]
     Capability(String),
     #[error("{path}: {source}")]
@@ -150,14 +157,18 @@ fn caps(hc: &HostConfig) -> Result<Vec<String>, SpecError> {
     Ok(set)
 }
 
-fn resources(hc: &HostConfig) -> Value {
+/// `linux.resources` from the HostConfig. The create-time checks (`verify_resources`) keep
+/// values in range; conversions are checked anyway (a record may predate them), so nothing
+/// overflows or reaches the cgroup files wrapped.
+fn resources(hc: &HostConfig) -> Result<Value, SpecError> {
     let mut r = serde_json::Map::new();
     r.insert("devices".into(), json!([{"allow": false, "access": "rwm"}]));
     let mut mem = serde_json::Map::new();
     if hc.memory > 0 {
         mem.insert("limit".into(), json!(hc.memory));
         let swap = match hc.memory_swap {
-            0 => hc.memory * 2,
+            // Docker's default: swap as large as the memory limit (memory+swap = twice it).
+            0 => hc.memory.checked_mul(2).ok_or_else(|| SpecError::Resource(super::config::memory_too_large(hc.memory)))?,
             -1 => -1,
             s => s,
         };
@@ -166,7 +177,7 @@ fn resources(hc: &HostConfig) -> Value {
     if hc.memory_reservation > 0 {
         mem.insert("reservation".into(), json!(hc.memory_reservation));
     }
-    if let Some(s) = hc.memory_swappiness.filter(|s| *s >= 0) {
+    if let Some(s) = hc.memory_swappiness.filter(|s| (0..=100).contains(s)) {
         mem.insert("swappiness".into(), json!(s));
     }
     if hc.oom_kill_disable == Some(true) {
@@ -180,8 +191,11 @@ fn resources(hc: &HostConfig) -> Value {
         cpu.insert("shares".into(), json!(hc.cpu_shares));
     }
     if hc.nano_cpus > 0 {
-        cpu.insert("period".into(), json!(100_000));
-        cpu.insert("quota".into(), json!(hc.nano_cpus * 100_000 / 1_000_000_000));
+        // moby: quota = NanoCPUs * period / 1e9 with a 100ms period.
+        const PERIOD: i64 = 100_000;
+        let quota = hc.nano_cpus.checked_mul(PERIOD).map(|q| q / 1_000_000_000).ok_or_else(|| SpecError::Resource(super::config::cpus_out_of_range(super::config::num_cpus())))?;
+        cpu.insert("period".into(), json!(PERIOD));
+        cpu.insert("quota".into(), json!(quota));
     } else {
         if hc.cpu_period > 0 {
             cpu.insert("period".into(), json!(hc.cpu_period));
@@ -199,13 +213,14 @@ fn resources(hc: &HostConfig) -> Value {
     if !cpu.is_empty() {
         r.insert("cpu".into(), Value::Object(cpu));
     }
+    // moby's getPidsLimit: 0 and negative values mean unlimited, which runc wants as -1.
     if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
-        r.insert("pids".into(), json!({"limit": p}));
+        r.insert("pids".into(), json!({"limit": p.max(-1)}));
     }
     if hc.blkio_weight > 0 {
         r.insert("blockIO".into(), json!({"weight": hc.blkio_weight}));
     }
-    Value::Object(r)
+    Ok(Value::Object(r))
 }
 
 /// A bind mount resolved from `-v`: host source, container destination, options.
@@ -218,6 +233,23 @@ pub struct Bind {
     pub volume: Option<String>,
     /// `nocopy`: a new volume is not populated from the image (copy-up).
     pub no_copy: bool,
+}
+
+/// moby's local driver `validateName` (`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`), with its texts as the
+/// volume service wraps them (`create <name>: …`). A valid name is one path component, never
+/// `.` or `..`: `<volumes>/<name>` stays inside the volumes dir.
+pub fn check_volume_name(name: &str) -> Result<(), String> {
+    let b = name.as_bytes();
+    if b.len() == 1 {
+        return Err(format!("create {name}: volume name is too short, names should be at least two alphanumeric characters"));
+    }
+    let valid = b.len() >= 2 && b[0].is_ascii_alphanumeric() && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c));
+    if !valid {
+        return Err(format!(
+            "create {name}: {name:?} includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+        ));
+    }
+    Ok(())
 }
 
 /// Parse a `Binds` entry `src:dst[:opts]`; named volumes live in `<volumes_root>/<name>/_data`.
@@ -236,10 +268,7 @@ pub fn parse_bind(spec: &str, volumes_root: &Path) -> Result<Bind, SpecError> {
     if src.starts_with('/') {
         return Ok(Bind { source: src.into(), destination: dst.into(), read_only, volume: None, no_copy });
     }
-    let valid = !src.is_empty() && src.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
-    if !valid {
-        return Err(SpecError::Mount(format!("create {src}: \"{src}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path")));
-    }
+    check_volume_name(src).map_err(SpecError::VolumeName)?;
     Ok(Bind {
         source: volumes_root.join(src).join("_data"),
         destination: dst.into(),
@@ -324,7 +353,7 @@ pub fn build(input: &SpecInput) -> Result<Value, SpecError> {
     let mut linux = json!({
         "namespaces": ns,
         "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), c.id()),
-        "resources": resources(hc),
+        "resources": resources(hc)?,
     });
     if !hc.privileged {
         linux["maskedPaths"] = json!(hc.masked_paths.clone().unwrap_or_default());
@@ -403,11 +432,28 @@ mod tests {
     #[test]
     fn resources_from_flags() {
         let hc = HostConfig { memory: 64 << 20, nano_cpus: 500_000_000, pids_limit: Some(20), ..Default::default() };
-        let r = resources(&hc);
+        let r = resources(&hc).unwrap();
         assert_eq!(r["memory"]["limit"], json!(64 << 20));
         assert_eq!(r["memory"]["swap"], json!(128 << 20));
         assert_eq!(r["cpu"]["quota"], json!(50_000));
         assert_eq!(r["pids"]["limit"], json!(20));
+        let r = resources(&HostConfig { nano_cpus: 1, pids_limit: Some(i64::MIN), ..Default::default() }).unwrap();
+        assert_eq!(r["cpu"]["quota"], json!(0));
+        assert_eq!(r["pids"]["limit"], json!(-1), "negative is unlimited, as runc wants it");
+    }
+
+    #[test]
+    fn resources_never_overflow() {
+        // Values the create-time checks refuse, as an old record could still hold them: an
+        // error, not a panic (debug) or a wrapped value (release).
+        let e = resources(&HostConfig { memory: i64::MAX, ..Default::default() }).unwrap_err();
+        assert!(e.to_string().starts_with(&format!("Memory limit {} is too large", i64::MAX)), "{e}");
+        assert!(resources(&HostConfig { nano_cpus: i64::MAX, ..Default::default() }).is_err());
+        let r = resources(&HostConfig { memory: i64::MAX, memory_swap: -1, ..Default::default() }).unwrap();
+        assert_eq!(r["memory"]["limit"], json!(i64::MAX));
+        assert_eq!(r["memory"]["swap"], json!(-1));
+        let r = resources(&HostConfig { memory_swappiness: Some(1000), ..Default::default() }).unwrap();
+        assert!(r.get("memory").is_none(), "{r}");
     }
 
     #[test]
@@ -417,6 +463,17 @@ mod tests {
         assert!(parse_bind("data:/c:ro,nocopy", v).unwrap().no_copy);
         assert_eq!(parse_bind("data:/c", v).unwrap().source, PathBuf::from("/v/data/_data"));
         assert!(parse_bind("/h:c", v).is_err());
+        for bad in ["..", ".", ".x", "-x", "_x", "%2Fetc", "a b", ""] {
+            let e = parse_bind(&format!("{bad}:/c"), v).unwrap_err().to_string();
+            assert_eq!(e, check_volume_name(bad).unwrap_err(), "{bad:?}");
+            assert!(e.starts_with(&format!("create {bad}: ")), "{e}");
+        }
+        assert_eq!(check_volume_name("a").unwrap_err(), "create a: volume name is too short, names should be at least two alphanumeric characters");
+        assert_eq!(
+            check_volume_name("..").unwrap_err(),
+            "create ..: \"..\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+        );
+        assert!(check_volume_name("ab").is_ok() && check_volume_name("0.x_y-z").is_ok());
     }
 
     #[test]

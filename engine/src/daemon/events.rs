@@ -115,10 +115,15 @@ pub fn parse_time(s: &str) -> Result<Option<i64>, String> {
     let secs: i64 = secs.parse().map_err(|_| format!("invalid timestamp: {s:?}"))?;
     let mut nanos = 0i64;
     if !frac.is_empty() {
+        if !frac.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("invalid timestamp: {s:?}"));
+        }
         let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
         nanos = digits.parse().map_err(|_| format!("invalid timestamp: {s:?}"))?;
     }
-    Ok(Some(secs * 1_000_000_000 + nanos))
+    // Saturated: nanoseconds in an i64 end in 2262; a later (or much earlier) client time
+    // compares the same as the bound, and must not overflow (a panic in debug builds).
+    Ok(Some(secs.saturating_mul(1_000_000_000).saturating_add(nanos)))
 }
 
 /// `filters` of `GET /events`, matched as moby's `daemon/events/filter.go`.
@@ -280,6 +285,9 @@ mod tests {
         assert_eq!(parse_time("12").unwrap(), Some(12_000_000_000));
         assert_eq!(parse_time("").unwrap(), None);
         assert!(parse_time("x").is_err());
+        assert!(parse_time("1.-5").is_err());
+        assert_eq!(parse_time("99999999999").unwrap(), Some(i64::MAX));
+        assert_eq!(parse_time("-9223372036854775808.5").unwrap(), Some(i64::MIN + 500_000_000));
         let e = Events::default();
         e.log("volume", "create", "a", BTreeMap::new());
         let (past, _) = e.subscribe(None, None);

@@ -114,7 +114,9 @@ impl Daemon {
         let id = self.resolve(r)?;
         {
             let mut g = self.inner.lock().unwrap();
-            let c = &g.containers[&id];
+            // Looked up again: a removal may have taken it since `resolve` released the lock
+            // (indexing here panicked with the lock held, poisoning it for every request).
+            let Some(c) = g.containers.get(&id) else { return Err(DaemonError::no_such_container(r)) };
             if c.record.state.running && !(by_restart_policy && c.record.state.restarting) {
                 return Err(DaemonError::NotModified);
             }
@@ -129,7 +131,11 @@ impl Daemon {
         }
         let d = self.clone();
         let id2 = id.clone();
-        let res = blocking(move || d.start_blocking(&id2)).await;
+        // A panic in the start (a bug) is this start's error: `starting` is reset below
+        // instead of staying set and making every later start "already started".
+        let res = tokio::task::spawn_blocking(move || d.start_blocking(&id2))
+            .await
+            .unwrap_or_else(|e| Err(DaemonError::System(format!("starting the container failed: {e}"))));
         {
             let mut g = self.inner.lock().unwrap();
             if let Some(l) = g.live.get_mut(&id) {
@@ -138,6 +144,8 @@ impl Daemon {
                 l.pending_attach.clear();
             }
         }
+        // A removal waiting for this start goes on.
+        self.notify();
         match res {
             Ok(()) => {
                 self.container_event_ref(&id, "start", &[]);
@@ -551,30 +559,51 @@ impl Daemon {
     /// `DELETE /containers/{id}?force=&v=`.
     pub async fn remove(self: &Arc<Self>, r: &str, force: bool, volumes: bool) -> Result<(), DaemonError> {
         let id = self.resolve(r)?;
-        let c = self.get(&id)?;
-        if c.record.state.running && !c.record.state.restarting {
-            if !force {
-                let what = if c.record.state.paused { "paused" } else { "running" };
-                return Err(DaemonError::Conflict(format!(
-                    "You cannot remove a {what} container {id}. Stop the container before attempting removal or force remove"
-                )));
+        let mut changed = self.changed.subscribe();
+        let c = loop {
+            let c = self.get(&id)?;
+            let was_running = c.record.state.running && !c.record.state.restarting;
+            if was_running {
+                if !force {
+                    let what = if c.record.state.paused { "paused" } else { "running" };
+                    return Err(DaemonError::Conflict(format!(
+                        "You cannot remove a {what} container {id}. Stop the container before attempting removal or force remove"
+                    )));
+                }
+                self.update(&id, |c| c.record.has_been_manually_stopped = true)?;
+                let seq = self.exit_seq(&id);
+                if c.record.state.paused {
+                    let _ = self.runtime.simple(&["resume", &id]);
+                }
+                let _ = self.shim_call(&id, Request::Kill { signal: libc::SIGKILL });
+                self.wait_exit_after(&id, seq, Some(Duration::from_secs(30))).await;
             }
-            self.update(&id, |c| c.record.has_been_manually_stopped = true)?;
-            let seq = self.exit_seq(&id);
-            if c.record.state.paused {
-                let _ = self.runtime.simple(&["resume", &id]);
+            // A start in progress (or one that finished since the check above) would write into
+            // what is removed below, or leave its process without a record: refused, or with
+            // force waited for and killed. Once marked, no start begins (`start_as`).
+            let wait_for_start = {
+                let mut g = self.inner.lock().unwrap();
+                let starting = g.live.get(&id).is_some_and(|l| l.starting);
+                let Some(cur) = g.containers.get_mut(&id) else { return Ok(()) };
+                if cur.record.state.removal_in_progress {
+                    return Ok(());
+                }
+                let now_running = cur.record.state.running && !cur.record.state.restarting;
+                if !starting && !(now_running && !was_running) {
+                    cur.record.state.removal_in_progress = true;
+                    break c;
+                }
+                if !force {
+                    return Err(DaemonError::Conflict(format!(
+                        "You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
+                    )));
+                }
+                starting
+            };
+            if wait_for_start && changed.changed().await.is_err() {
+                return Err(DaemonError::System("daemon shutting down".into()));
             }
-            let _ = self.shim_call(&id, Request::Kill { signal: libc::SIGKILL });
-            self.wait_exit_after(&id, seq, Some(Duration::from_secs(30))).await;
-        }
-        {
-            let mut g = self.inner.lock().unwrap();
-            let Some(c) = g.containers.get_mut(&id) else { return Ok(()) };
-            if c.record.state.removal_in_progress {
-                return Ok(());
-            }
-            c.record.state.removal_in_progress = true;
-        }
+        };
         // The network and the storage are released side by side (see handle_exit).
         let (d, id2) = (self.clone(), id.clone());
         let net = tokio::task::spawn_blocking(move || d.net_teardown(&id2));

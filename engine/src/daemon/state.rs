@@ -152,6 +152,7 @@ impl Daemon {
                 return Err(DaemonError::InvalidParameter("maximum retry count cannot be negative".into()));
             }
         }
+        host_config.verify_resources(crate::container::config::num_cpus()).map_err(DaemonError::InvalidParameter)?;
         for b in host_config.binds.iter().flatten() {
             crate::container::spec::parse_bind(b, &self.volumes_root())?;
         }

@@ -4,15 +4,14 @@ use serde_json::{json, Value};
 
 use super::error::DaemonError;
 use super::state::Daemon;
-
-/// Docker's rule for volume names.
-pub fn valid_volume_name(n: &str) -> bool {
-    let b = n.as_bytes();
-    b.len() >= 2 && b[0].is_ascii_alphanumeric() && b[1..].iter().all(|c| c.is_ascii_alphanumeric() || b"_.-".contains(c))
-}
+use crate::container::spec::check_volume_name;
 
 impl Daemon {
+    /// `None` for a volume that does not exist, and for any name that is not a valid volume
+    /// name: the router percent-decodes path segments, so `GET /volumes/..%2F..%2Fx` or
+    /// `/volumes/%2Fetc` arrive as paths, which must not be looked up (let alone removed).
     fn volume_json(&self, name: &str) -> Option<Value> {
+        check_volume_name(name).ok()?;
         let dir = self.volumes_root().join(name);
         let data = dir.join("_data");
         let meta = std::fs::metadata(&data).ok()?;
@@ -57,18 +56,14 @@ impl Daemon {
             Some(n) => n.to_string(),
             None => crate::util::ids::generate_id(),
         };
-        if !valid_volume_name(&name) {
-            return Err(DaemonError::InvalidParameter(format!(
-                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
-            )));
-        }
+        check_volume_name(&name).map_err(DaemonError::InvalidParameter)?;
         let data = self.volumes_root().join(&name).join("_data");
         let existed = data.is_dir();
         std::fs::create_dir_all(&data).map_err(|e| DaemonError::System(format!("{}: {e}", data.display())))?;
         if !existed {
             self.volume_event(&name, "create");
         }
-        Ok(self.volume_json(&name).expect("just created"))
+        self.volume_json(&name).ok_or_else(|| DaemonError::System(format!("{}: created but not found", data.display())))
     }
 
     pub fn volume_inspect(&self, name: &str) -> Result<Value, DaemonError> {
