@@ -1,5 +1,5 @@
 //! Routes past `router.rs`'s table, each in its own module: the swarm refusals (`swarm.rs`),
-//! `GET /system/df` (`system_df.rs`).
+//! `GET /system/df` (`system_df.rs`), `GET /distribution/{name}/json` (`distribution_inspect.rs`).
 //! `router::dispatch` hands over every request it does not route itself; what is not matched
 //! here is `404 page not found`.
 
@@ -15,12 +15,16 @@ use crate::daemon::Daemon;
 
 /// `segs`: the path after the version prefix, split on `/` and percent-decoded.
 pub async fn dispatch(d: &Arc<Daemon>, m: &Method, segs: &[&str], q: &Query, req: Request<Incoming>) -> Resp {
-    let _ = (q, req);
+    let _ = q;
     if let Some(r) = super::swarm::route(m, segs) {
         return r;
     }
     match (m, segs) {
         (&Method::GET, ["system", "df"]) => super::system_df::df(d).await,
+        // Image names hold `/`: every segment between `distribution` and `json`.
+        (&Method::GET, ["distribution", name @ .., "json"]) if !name.is_empty() => {
+            super::distribution_inspect::inspect(d, &name.join("/"), req.headers()).await
+        }
         _ => response::message(404, "page not found"),
     }
 }

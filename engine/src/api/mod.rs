@@ -4,6 +4,7 @@ pub mod archive;
 pub mod attach;
 pub mod containers;
 pub mod distribution;
+pub mod distribution_inspect;
 pub mod events;
 pub mod exec;
 pub mod extra_routes;

@@ -3,6 +3,7 @@
 //! `api/distribution.rs` only turn these into Docker's HTTP shapes.
 
 pub mod config;
+pub mod inspect;
 pub mod login;
 pub mod pull;
 pub mod push;
