@@ -1,5 +1,6 @@
 //! Routes past `router.rs`'s table, each in its own module: the swarm refusals (`swarm.rs`),
-//! `GET /system/df` (`system_df.rs`), `GET /distribution/{name}/json` (`distribution_inspect.rs`).
+//! `GET /system/df` (`system_df.rs`), `GET /distribution/{name}/json` (`distribution_inspect.rs`),
+//! `POST /containers/{id}/update` (`container_update.rs`).
 //! `router::dispatch` hands over every request it does not route itself; what is not matched
 //! here is `404 page not found`.
 
@@ -25,6 +26,7 @@ pub async fn dispatch(d: &Arc<Daemon>, m: &Method, segs: &[&str], q: &Query, req
         (&Method::GET, ["distribution", name @ .., "json"]) if !name.is_empty() => {
             super::distribution_inspect::inspect(d, &name.join("/"), req.headers()).await
         }
+        (&Method::POST, ["containers", id, "update"]) => super::container_update::update(d, id, req).await,
         _ => response::message(404, "page not found"),
     }
 }

@@ -19,6 +19,7 @@ pub mod network_view;
 pub mod state;
 pub mod stats;
 pub mod storage;
+pub mod update;
 pub mod view;
 pub mod volumes;
 
