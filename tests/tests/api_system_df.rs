@@ -46,7 +46,7 @@ fn df(e: &Engine) -> Value {
     r.json()
 }
 
-fn by<'a>(list: &'a Value, f: impl Fn(&Value) -> bool) -> &'a Value {
+fn by(list: &Value, f: impl Fn(&Value) -> bool) -> &Value {
     list.as_array().unwrap().iter().find(|x| f(x)).unwrap_or_else(|| panic!("not in {list}"))
 }
 
