@@ -248,7 +248,7 @@ fn resource_values_through_the_cli_and_in_the_cgroup() {
         // 2^63 bytes: more than an i64 (the CLI sends the largest one).
         (vec!["--memory", "9223372036854775808"], format!("Memory limit {} is too large", i64::MAX)),
         (vec!["--memory", "8388608t"], format!("Memory limit {} is too large", i64::MAX)),
-        (vec!["--cpus=-1"], format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")),
+        (vec!["--cpus", "-1"], format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")),
         (vec!["--cpus", "1e300"], format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")),
         (vec!["--cpu-shares", "9223372036854775807"], "the maximum allowed cpu-shares is 262144".into()),
     ] {
@@ -258,6 +258,12 @@ fn resource_values_through_the_cli_and_in_the_cgroup() {
         let r = e.berth(&a);
         assert_eq!(r.code, 1, "{args:?}: {r:?}");
         assert!(r.stderr.contains(&format!("Error response from daemon: {msg}")), "{args:?}: {r:?}");
+    }
+    // Not a number: refused by the CLI (it was sent as 0, no limit at all).
+    for v in ["NaN", "inf", "-inf", "x"] {
+        let r = e.berth(&["create", "--cpus", v, "busybox", "true"]);
+        assert_ne!(r.code, 0, "--cpus {v}: {r:?}");
+        assert!(r.stderr.contains(&format!("failed to parse {v} as a rational number")), "--cpus {v}: {r:?}");
     }
     // The largest values that are accepted reach the cgroup as the kernel's ceiling, unwrapped.
     let id = e.ok(&[

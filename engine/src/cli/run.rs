@@ -53,8 +53,8 @@ pub struct RunArgs {
     #[arg(long = "memory-swap", allow_hyphen_values = true)]
     memory_swap: Option<String>,
     /// Number of CPUs
-    #[arg(long = "cpus")]
-    cpus: Option<f64>,
+    #[arg(long = "cpus", allow_hyphen_values = true, value_parser = parse_cpus)]
+    cpus: Option<i64>,
     /// CPU shares (relative weight)
     #[arg(short = 'c', long = "cpu-shares")]
     cpu_shares: Option<i64>,
@@ -139,6 +139,15 @@ pub fn ram_in_bytes(s: &str) -> Result<i64, String> {
     };
     let v: f64 = num.parse().map_err(|_| format!("invalid size: '{s}'"))?;
     Ok((v * mult as f64) as i64)
+}
+
+/// `--cpus` as NanoCpus (the docker CLI's `ParseCPUs`): NaN and infinities are refused (they
+/// became 0, no limit at all); the range is the daemon's to check (a value past i64 saturates).
+fn parse_cpus(s: &str) -> Result<i64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok((v * 1e9).round() as i64),
+        _ => Err(format!("failed to parse {s} as a rational number")),
+    }
 }
 
 fn usage_error(cmd: &str, msg: String) -> Failure {
@@ -350,7 +359,7 @@ fn create_body(a: &RunArgs) -> Result<Value, String> {
             "ReadonlyRootfs": a.read_only,
             "Memory": memory,
             "MemorySwap": swap,
-            "NanoCpus": a.cpus.map(|c| (c * 1e9) as i64).unwrap_or(0),
+            "NanoCpus": a.cpus.unwrap_or(0),
             "CpuShares": a.cpu_shares.unwrap_or(0),
             "CpusetCpus": a.cpuset_cpus.clone().unwrap_or_default(),
             "PidsLimit": a.pids_limit,
