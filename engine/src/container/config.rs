@@ -228,6 +228,42 @@ impl HostConfig {
                 return Err(format!("Invalid value: {s}, valid memory swappiness range is 0-100"));
             }
         }
+        CpuAndReservation {
+            memory: self.memory,
+            memory_reservation: self.memory_reservation,
+            nano_cpus: self.nano_cpus,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpu_shares: self.cpu_shares,
+        }
+        .verify(ncpu)?;
+        if self.blkio_weight > 0 && !(10..=1000).contains(&self.blkio_weight) {
+            return Err("Range of blkio weight is from 10 to 1000".into());
+        }
+        if self.shm_size < 0 {
+            return Err("SHM size can not be less than 0".into());
+        }
+        if !(-1000..=1000).contains(&self.oom_score_adj) {
+            return Err(format!("Invalid value {}, range for oom score adj is [-1000, 1000]", self.oom_score_adj));
+        }
+        Ok(())
+    }
+}
+
+/// The values create (`HostConfig::verify_resources`) and update (`UpdateConfig::verify`) check
+/// alike: moby's `verifyPlatformContainerResources` from the memory reservation through the cpu
+/// shares, in its order and with its texts (all 400), plus the cpu-shares bounds runc reports.
+pub struct CpuAndReservation {
+    pub memory: i64,
+    pub memory_reservation: i64,
+    pub nano_cpus: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    pub cpu_shares: i64,
+}
+
+impl CpuAndReservation {
+    pub fn verify(&self, ncpu: usize) -> Result<(), String> {
         if self.memory_reservation > 0 && self.memory_reservation < MIN_MEMORY {
             return Err("Minimum memory reservation allowed is 6MB".into());
         }
@@ -251,7 +287,7 @@ impl HostConfig {
             return Err("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
         }
         // dockerd refuses a negative value when it builds the spec; runc refuses values the
-        // kernel would clamp (it reads cpu.shares back). Both at start there, at create here.
+        // kernel would clamp (it reads cpu.shares back). Both at start there, at create or update here.
         if self.cpu_shares < 0 {
             return Err("shares: invalid argument".into());
         }
@@ -260,15 +296,6 @@ impl HostConfig {
         }
         if self.cpu_shares > *CPU_SHARES.end() {
             return Err(format!("the maximum allowed cpu-shares is {}", CPU_SHARES.end()));
-        }
-        if self.blkio_weight > 0 && !(10..=1000).contains(&self.blkio_weight) {
-            return Err("Range of blkio weight is from 10 to 1000".into());
-        }
-        if self.shm_size < 0 {
-            return Err("SHM size can not be less than 0".into());
-        }
-        if !(-1000..=1000).contains(&self.oom_score_adj) {
-            return Err(format!("Invalid value {}, range for oom score adj is [-1000, 1000]", self.oom_score_adj));
         }
         Ok(())
     }

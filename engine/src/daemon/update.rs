@@ -26,7 +26,7 @@ use serde::{Deserialize, Deserializer};
 
 use super::error::DaemonError;
 use super::state::Daemon;
-use crate::container::config::{cpus_out_of_range, num_cpus, HostConfig, RestartPolicy, CPU_SHARES, MIN_MEMORY};
+use crate::container::config::{num_cpus, HostConfig, RestartPolicy, MIN_MEMORY};
 
 fn null_to_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
@@ -132,39 +132,15 @@ impl UpdateConfig {
                 return Err(format!("Invalid value: {s}, valid memory swappiness range is 0-100"));
             }
         }
-        if self.memory_reservation > 0 && self.memory_reservation < MIN_MEMORY {
-            return Err("Minimum memory reservation allowed is 6MB".into());
+        crate::container::config::CpuAndReservation {
+            memory: self.memory,
+            memory_reservation: self.memory_reservation,
+            nano_cpus: self.nano_cpus,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpu_shares: self.cpu_shares,
         }
-        if self.memory > 0 && self.memory_reservation > 0 && self.memory < self.memory_reservation {
-            return Err("Minimum memory limit can not be less than memory reservation limit, see usage".into());
-        }
-        if self.nano_cpus > 0 && self.cpu_period > 0 {
-            return Err("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
-        }
-        if self.nano_cpus > 0 && self.cpu_quota > 0 {
-            return Err("Conflicting options: Nano CPUs and CPU Quota cannot both be set".into());
-        }
-        let max_nano = i64::try_from(ncpu).unwrap_or(i64::MAX).saturating_mul(1_000_000_000);
-        if self.nano_cpus < 0 || self.nano_cpus > max_nano {
-            return Err(cpus_out_of_range(ncpu));
-        }
-        if self.cpu_period != 0 && !(1000..=1_000_000).contains(&self.cpu_period) {
-            return Err("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)".into());
-        }
-        if self.cpu_quota > 0 && self.cpu_quota < 1000 {
-            return Err("CPU cfs quota can not be less than 1ms (i.e. 1000)".into());
-        }
-        // dockerd passes these to runc, which refuses them; berth refuses them here, with the
-        // texts of its create.
-        if self.cpu_shares < 0 {
-            return Err("shares: invalid argument".into());
-        }
-        if self.cpu_shares > 0 && self.cpu_shares < *CPU_SHARES.start() {
-            return Err(format!("the minimum allowed cpu-shares is {}", CPU_SHARES.start()));
-        }
-        if self.cpu_shares > *CPU_SHARES.end() {
-            return Err(format!("the maximum allowed cpu-shares is {}", CPU_SHARES.end()));
-        }
+        .verify(ncpu)?;
         for (what, noun, file, val) in
             [("CPUs", "cpus", "cpuset.cpus", &self.cpuset_cpus), ("memory nodes", "mems", "cpuset.mems", &self.cpuset_mems)]
         {
@@ -382,7 +358,7 @@ mod tests {
     fn verifies_with_dockers_texts() {
         let err = |v: serde_json::Value| u(v).verify(2).unwrap_err();
         assert_eq!(err(serde_json::json!({"Memory": 4 * MIB})), "Minimum memory limit allowed is 6MB");
-        assert_eq!(err(serde_json::json!({"NanoCpus": 3_000_000_000i64})), cpus_out_of_range(2));
+        assert_eq!(err(serde_json::json!({"NanoCpus": 3_000_000_000i64})), crate::container::config::cpus_out_of_range(2));
         assert_eq!(
             err(serde_json::json!({"NanoCpus": 1, "CpuQuota": 5000})),
             "Conflicting options: Nano CPUs and CPU Quota cannot both be set"
