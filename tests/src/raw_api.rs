@@ -47,7 +47,9 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
     out
 }
 
-fn parse(raw: &[u8]) -> Answer {
+/// A raw HTTP/1.1 response as read off the socket (status 0 when the daemon closed the
+/// connection without answering, e.g. a panicking handler).
+pub fn parse(raw: &[u8]) -> Answer {
     let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Answer { status: 0, head: String::from_utf8_lossy(raw).into_owned(), body: String::new() };
     };

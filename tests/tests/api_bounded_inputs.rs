@@ -15,62 +15,12 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use berth_tests::engine::Engine;
+use berth_tests::raw_api::{self, parse, Answer};
 use serde_json::{json, Value};
-
-#[derive(Debug)]
-struct Answer {
-    /// 0 when the daemon closed the connection without answering (a panicking handler).
-    status: u16,
-    #[allow(dead_code)] // shown by `{:?}` in assertion messages
-    head: String,
-    body: String,
-}
-
-impl Answer {
-    fn message(&self) -> String {
-        serde_json::from_str::<Value>(&self.body).ok().and_then(|v| v["message"].as_str().map(String::from)).unwrap_or_default()
-    }
-}
-
-/// A chunked body, de-chunked (hyper sends fixed-size bodies with Content-Length).
-fn dechunk(mut b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    while let Some(i) = b.windows(2).position(|w| w == b"\r\n") {
-        let n = usize::from_str_radix(std::str::from_utf8(&b[..i]).unwrap_or("0").trim(), 16).unwrap_or(0);
-        if n == 0 || b.len() < i + 2 + n {
-            break;
-        }
-        out.extend_from_slice(&b[i + 2..i + 2 + n]);
-        b = &b[(i + 4 + n).min(b.len())..];
-    }
-    out
-}
-
-fn parse(raw: &[u8]) -> Answer {
-    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Answer { status: 0, head: String::from_utf8_lossy(raw).into_owned(), body: String::new() };
-    };
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = &raw[end + 4..];
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_vec() };
-    Answer { status, head, body: String::from_utf8_lossy(&body).into_owned() }
-}
 
 /// One request on its own connection; `path` is sent as is (already percent-encoded).
 fn request(e: &Engine, method: &str, path: &str, body: Option<&Value>) -> Answer {
-    let mut s = UnixStream::connect(&e.sock).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let body = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
-    let head = format!(
-        "{method} /v1.41{path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    s.write_all(head.as_bytes()).unwrap();
-    s.write_all(&body).unwrap();
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    parse(&out)
+    raw_api::request(&e.sock, method, &format!("/v1.41{path}"), body.map(Value::to_string).as_deref())
 }
 
 fn invalid_volume_name(name: &str) -> String {
