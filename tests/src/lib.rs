@@ -1,5 +1,6 @@
 //! Shared helpers for the end-to-end tests in `tests/tests/`.
 
 pub mod engine;
+pub mod pty;
 pub mod raw_api;
 pub mod runtime;

@@ -5,7 +5,7 @@
 //! `berth load` against berthd, through a pipe (quiet) and on a pty (bars).
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -297,22 +297,8 @@ fn load_stream_quiet_and_progress() {
     assert!(a.lines.len() == 1 && a.lines[0]["errorDetail"]["message"] == a.lines[0]["error"], "{:?}", a.raw);
 }
 
-/// A pty pair (master, slave), 200 columns so that jsonmessage draws its bars.
 fn openpty() -> (std::fs::File, OwnedFd) {
-    // SAFETY: plain libc pty calls on fds we own.
-    unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(m >= 0);
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
-        let s = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
-        assert!(s >= 0);
-        let ws = libc::winsize { ws_row: 40, ws_col: 200, ws_xpixel: 0, ws_ypixel: 0 };
-        libc::ioctl(s, libc::TIOCSWINSZ, &ws);
-        (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s))
-    }
+    berth_tests::pty::openpty(40, 200)
 }
 
 /// Runs `cmd` with stdin, stdout and stderr on a pty; returns its exit code and all it wrote.

@@ -3,29 +3,15 @@
 //! the container (and the exec'd process) running.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use berth_tests::engine::{bins, docker_cli, have_docker, Engine};
 
-/// A pty pair: (master, slave).
 fn openpty() -> (std::fs::File, OwnedFd) {
-    // SAFETY: plain libc pty calls on fds we own.
-    unsafe {
-        let m = libc::posix_openpt(libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC);
-        assert!(m >= 0);
-        assert_eq!(libc::grantpt(m), 0);
-        assert_eq!(libc::unlockpt(m), 0);
-        let mut name = [0 as libc::c_char; 128];
-        assert_eq!(libc::ptsname_r(m, name.as_mut_ptr(), name.len()), 0);
-        let s = libc::open(name.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
-        assert!(s >= 0);
-        let ws = libc::winsize { ws_row: 30, ws_col: 100, ws_xpixel: 0, ws_ypixel: 0 };
-        libc::ioctl(s, libc::TIOCSWINSZ, &ws);
-        (std::fs::File::from_raw_fd(m), OwnedFd::from_raw_fd(s))
-    }
+    berth_tests::pty::openpty(30, 100)
 }
 
 struct Session {

@@ -7,7 +7,7 @@ use std::path::Path;
 
 #[test]
 fn overlay2_graph_driver_data_names_the_container_layers() {
-    let mut e = Engine::start();
+    let e = Engine::start();
     e.import_busybox();
     e.ok(&["create", "--name", "c8", "busybox", "true"]);
     let id = e.ok(&["inspect", "-f", "{{.Id}}", "c8"]).trim().to_string();
@@ -38,7 +38,7 @@ fn overlay2_graph_driver_data_names_the_container_layers() {
 
 #[test]
 fn vfs_graph_driver_data_is_null() {
-    let mut e = Engine::start_configured(r#"{"storage-driver": "vfs"}"#, &[]);
+    let e = Engine::start_configured(r#"{"storage-driver": "vfs"}"#, &[]);
     e.import_busybox();
     e.ok(&["create", "--name", "v1", "busybox", "true"]);
     assert_eq!(e.ok(&["inspect", "-f", "{{json .GraphDriver}}", "v1"]).trim(), r#"{"Data":null,"Name":"vfs"}"#);
