@@ -402,3 +402,31 @@ fn no_panic_from_requests() {
     }
     assert!(!e.daemon_log().contains("panicked"), "{}", e.daemon_log());
 }
+
+/// A `CgroupParent` climbing with `..` lands below the hierarchy's root, cleaned as runc's
+/// CleanPath cleans it (`../../x` is `/x`); inspect shows it as given, as Docker does.
+#[test]
+fn cgroup_parent_cannot_climb_above_the_root() {
+    let e = Engine::start();
+    e.import_busybox();
+    let leaf = format!("berth-test-climb-{}", std::process::id());
+    let given = format!("../../{leaf}");
+    let r = request(&e, "POST", "/containers/create?name=climb", Some(&json!({"Image": "busybox", "Cmd": ["sleep", "30"], "HostConfig": {"CgroupParent": given}})));
+    assert_eq!(r.status, 201, "{r:?}");
+    e.ok(&["start", "climb"]);
+    let pid = e.ok(&["inspect", "-f", "{{.State.Pid}}", "climb"]).trim().to_string();
+    let id = e.ok(&["inspect", "-f", "{{.Id}}", "climb"]).trim().to_string();
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!("/{leaf}/{id}");
+    let line = cg.lines().find(|l| l.contains(":memory:") || l.starts_with("0::")).unwrap_or_default().to_string();
+    assert!(line.ends_with(&want), "the container's cgroup is {line:?}, want …{want}: {cg}");
+    assert_eq!(e.ok(&["inspect", "-f", "{{.HostConfig.CgroupParent}}", "climb"]).trim(), given);
+    // stats read the same cleaned path.
+    let s = e.ok(&["stats", "--no-stream", "--format", "{{.PIDs}}", "climb"]);
+    assert_eq!(s.trim(), "1", "{s}");
+    e.ok(&["rm", "-f", "climb"]);
+    for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        let _ = std::fs::remove_dir(h.path().join(&leaf));
+    }
+    let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(&leaf));
+}

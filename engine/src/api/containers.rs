@@ -140,7 +140,7 @@ pub async fn top(d: &Arc<Daemon>, r: &str, q: &Query) -> Resp {
         return response::message(409, &format!("Container {} is not running", c.id()));
     }
     let parent = if c.host_config.cgroup_parent.is_empty() { d.config.cgroup_parent.clone() } else { c.host_config.cgroup_parent.clone() };
-    let cg = format!("{}/{}", parent.trim_matches('/'), c.id());
+    let cg = format!("{}/{}", crate::container::config::clean_cgroup_parent(&parent).trim_matches('/'), c.id());
     let procs = ["pids", "memory", "cpu", "freezer"]
         .iter()
         .find_map(|ctrl| std::fs::read_to_string(format!("/sys/fs/cgroup/{ctrl}/{cg}/cgroup.procs")).ok())

@@ -301,6 +301,28 @@ impl CpuAndReservation {
     }
 }
 
+/// `CgroupParent` as runc's `utils.CleanPath` leaves it: lexically cleaned as if rooted at `/`,
+/// so `../../x` is `/x` and no parent can name a cgroup above the hierarchy's root. Applied where
+/// the parent is used (the spec's cgroupsPath, stats and top read below
+/// `/sys/fs/cgroup/<controller>`); inspect shows it as given, as Docker does. Empty stays empty
+/// (the daemon's default applies).
+pub fn clean_cgroup_parent(p: &str) -> String {
+    if p.is_empty() {
+        return String::new();
+    }
+    let mut parts: Vec<&str> = vec![];
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            c => parts.push(c),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
 /// The body of `POST /containers/create`: Config with HostConfig and NetworkingConfig inline.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -379,6 +401,9 @@ mod tests {
             "Invalid value: -2, valid memory swappiness range is 0-100"
         );
         assert!(HostConfig::default().verify_resources(1).is_ok());
+        for (given, cleaned) in [("", ""), ("../../x", "/x"), ("/a/../../b/./c/", "/b/c"), ("a", "/a"), ("/..", "/"), ("/berth", "/berth")] {
+            assert_eq!(clean_cgroup_parent(given), cleaned, "{given:?}");
+        }
     }
 
     #[test]

@@ -349,7 +349,7 @@ pub fn build(input: &SpecInput) -> Result<Value, SpecError> {
         // No --ulimit: the container inherits the shim's limits (dockerd's own, like Docker).
         _ => vec![],
     };
-    let cgroup_parent = if hc.cgroup_parent.is_empty() { input.cgroup_parent } else { hc.cgroup_parent.as_str() };
+    let cgroup_parent = crate::container::config::clean_cgroup_parent(if hc.cgroup_parent.is_empty() { input.cgroup_parent } else { &hc.cgroup_parent });
     let mut linux = json!({
         "namespaces": ns,
         "cgroupsPath": format!("{}/{}", cgroup_parent.trim_end_matches('/'), c.id()),

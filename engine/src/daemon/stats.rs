@@ -213,7 +213,7 @@ impl Daemon {
     /// The cgroup path the spec gave the container (`<cgroup-parent>/<id>`).
     pub fn cgroup_path(&self, c: &Container) -> String {
         let parent = if c.host_config.cgroup_parent.is_empty() { &self.config.cgroup_parent } else { &c.host_config.cgroup_parent };
-        format!("{}/{}", parent.trim_end_matches('/'), c.id())
+        format!("{}/{}", crate::container::config::clean_cgroup_parent(parent).trim_end_matches('/'), c.id())
     }
 }
 
