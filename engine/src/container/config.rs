@@ -96,7 +96,6 @@ pub struct HostConfig {
     pub auto_remove: bool,
     pub volume_driver: String,
     pub volumes_from: Option<Vec<String>>,
-    pub console_size: Option<[u32; 2]>,
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
     pub cgroupns_mode: String,
@@ -119,6 +118,7 @@ pub struct HostConfig {
     pub userns_mode: String,
     pub shm_size: i64,
     pub runtime: String,
+    pub console_size: Option<[u32; 2]>,
     pub isolation: String,
     pub cpu_shares: i64,
     pub memory: i64,
@@ -135,9 +135,11 @@ pub struct HostConfig {
     pub oom_kill_disable: Option<bool>,
     pub pids_limit: Option<i64>,
     pub ulimits: Option<Vec<Ulimit>>,
-    pub init: Option<bool>,
     pub masked_paths: Option<Vec<String>>,
     pub readonly_paths: Option<Vec<String>>,
+    // Last and left out when unset, as moby's `Init *bool json:",omitempty"`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub init: Option<bool>,
 }
 
 impl HostConfig {
