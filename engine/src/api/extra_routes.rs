@@ -18,6 +18,10 @@ use crate::daemon::Daemon;
 pub async fn dispatch(d: &Arc<Daemon>, m: &Method, segs: &[&str], q: &Query, req: Request<Incoming>) -> Resp {
     let _ = q;
     if let Some(r) = super::swarm::route(m, segs) {
+        // Read (and drop) what the client sends before answering: closing with its body unread
+        // makes the kernel reset the connection, and a client still writing it (the docker CLI's
+        // `swarm init`/`join` JSON) sees "broken pipe" instead of the 503.
+        let _ = super::router::body_bytes(req).await;
         return r;
     }
     match (m, segs) {
@@ -27,6 +31,9 @@ pub async fn dispatch(d: &Arc<Daemon>, m: &Method, segs: &[&str], q: &Query, req
             super::distribution_inspect::inspect(d, &name.join("/"), req.headers()).await
         }
         (&Method::POST, ["containers", id, "update"]) => super::container_update::update(d, id, req).await,
-        _ => response::message(404, "page not found"),
+        _ => {
+            let _ = super::router::body_bytes(req).await;
+            response::message(404, "page not found")
+        }
     }
 }
