@@ -238,9 +238,17 @@ impl Engine {
     }
 
     pub fn docker_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        run_with(self.docker_command().args(args), stdin)
+    }
+
+    /// The docker CLI aimed at this engine, with a config dir of its own (for tests that run it
+    /// on a pty or read its output as it comes).
+    pub fn docker_command(&self) -> Command {
         let cfg = self.dir.path().join("docker-config");
         let _ = std::fs::create_dir_all(&cfg);
-        run_with(Command::new(docker_cli().expect("no docker CLI (check have_docker first)")).args(args).env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", &cfg).env_remove("DOCKER_API_VERSION"), stdin)
+        let mut c = Command::new(docker_cli().expect("no docker CLI (check have_docker first)"));
+        c.env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", &cfg).env_remove("DOCKER_API_VERSION");
+        c
     }
 
     /// Run a host command inside the sandbox's mount and network namespaces (where berthd's

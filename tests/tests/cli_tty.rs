@@ -8,7 +8,7 @@ use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use berth_tests::engine::{bins, docker_cli, have_docker, Engine};
+use berth_tests::engine::{bins, have_docker, Engine};
 
 fn openpty() -> (std::fs::File, OwnedFd) {
     berth_tests::pty::openpty(30, 100)
@@ -151,12 +151,7 @@ fn docker_run_it_through_a_pty() {
     }
     let e = Engine::start();
     e.import_busybox();
-    let cfg = e.dir.path().join("docker-config");
-    let mk = || {
-        let mut c = Command::new(docker_cli().expect("checked above"));
-        c.env("DOCKER_HOST", e.host()).env("DOCKER_CONFIG", &cfg);
-        c
-    };
+    let mk = || e.docker_command();
     interactive_session(&e, mk());
     detach_session(&e, mk());
 }
@@ -312,12 +307,7 @@ fn docker_detach_keys_through_a_pty() {
     }
     let e = Engine::start();
     e.import_busybox();
-    let cfg = e.dir.path().join("docker-config");
-    let mk = || {
-        let mut c = Command::new(docker_cli().expect("checked above"));
-        c.env("DOCKER_HOST", e.host()).env("DOCKER_CONFIG", &cfg);
-        c
-    };
+    let mk = || e.docker_command();
     detach_keys_session(&e, &mk, &Detached { attach_code: 1, exec_code: 1, server_side: false });
-    config_keys_session(&e, &mk, &cfg);
+    config_keys_session(&e, &mk, &e.dir.path().join("docker-config"));
 }
