@@ -276,7 +276,7 @@ impl LoadPacer {
 }
 
 /// One line of a JSON stream as dockerd writes them (`\r\n`-terminated).
-fn stream_line(v: &impl serde::Serialize) -> Bytes {
+pub(crate) fn stream_line(v: &impl serde::Serialize) -> Bytes {
     let mut b = serde_json::to_vec(v).expect("json");
     b.extend_from_slice(b"\r\n");
     Bytes::from(b)
@@ -428,6 +428,7 @@ pub async fn commit(d: &Arc<Daemon>, q: &Query) -> Resp {
         comment: q.get("comment").unwrap_or("").to_string(),
         changes: q.all("changes").into_iter().flat_map(|c| c.lines().map(String::from).collect::<Vec<_>>()).filter(|c| !c.is_empty()).collect(),
         created_by: created_by.join(" "),
+        ..Default::default()
     };
     let id = c.id().to_string();
     let (comment, image_ref) = (opts.comment.clone(), opts.reference.clone().unwrap_or_default());

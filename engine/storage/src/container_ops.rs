@@ -69,6 +69,11 @@ pub struct CommitOptions {
     pub changes: Vec<String>,
     /// History `created_by`: the container's Path and Args joined by spaces.
     pub created_by: String,
+    /// The new image's `config` when it is not `container_config` + `changes` (a build step:
+    /// the stage's config, while `container_config` holds the step's cache key).
+    pub config: Option<ContainerConfig>,
+    /// Leave `container` out of the image config (a builder's COPY commits a bare rw layer).
+    pub omit_container: bool,
 }
 
 fn sorted_names(dir: &Path) -> Result<Vec<String>> {
@@ -230,8 +235,14 @@ impl Store {
             Some(r) if !r.is_empty() => Some(Reference::parse_normalized_tagged(r)?),
             _ => None,
         };
-        let mut new_cfg = opts.container_config.clone();
-        crate::image::changes::apply(&mut new_cfg, &opts.changes)?;
+        let new_cfg = match &opts.config {
+            Some(c) => c.clone(),
+            None => {
+                let mut c = opts.container_config.clone();
+                crate::image::changes::apply(&mut c, &opts.changes)?;
+                c
+            }
+        };
         let mut g = self.lock();
         let parent_id = opts.image.clone().ok_or_else(|| StorageError::NotFound("commit: the container's image is not known".into()))?;
         let parent = g.images.get(&parent_id).ok_or_else(|| StorageError::NoSuchImage(parent_id.to_string()))?.clone();
@@ -274,7 +285,7 @@ impl Store {
                 author: Some(&opts.author),
                 comment: Some(&opts.comment),
                 config: &new_cfg,
-                container: Some(cid),
+                container: if opts.omit_container { None } else { Some(cid) },
                 container_config: &opts.container_config,
                 created: &now,
                 parent: Some(parent_id.as_str()),

@@ -89,6 +89,7 @@ fn scenario(kind: DriverKind) {
             comment: "add data".into(),
             changes: vec!["ENV A=1".into()],
             created_by: "sh".into(),
+            ..Default::default()
         })
         .unwrap();
     let cfg: serde_json::Value = serde_json::from_slice(&store.image_config(&id).unwrap()).unwrap();

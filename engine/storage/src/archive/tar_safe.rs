@@ -25,6 +25,9 @@ pub enum Mode {
     Naive,
     /// Plain unpack (image archives): `.wh.` names are ordinary files; no ownership changes.
     Plain,
+    /// A builder's COPY/ADD into a container root: `.wh.` names are ordinary files (a build
+    /// context may hold one), ownership and device nodes as the archive says.
+    Copy,
 }
 
 /// Clean a tar entry name into a relative path; refuse absolute names and `..`.
@@ -70,7 +73,7 @@ pub fn apply<R: Read>(tr: &mut TarReader<R>, root: &Path, mode: Mode) -> Result<
         }
         let name = rel.file_name().expect("a cleaned, non-empty path ends in a name");
         let base = name.to_string_lossy().into_owned();
-        let is_whiteout = mode != Mode::Plain && base.starts_with(WHITEOUT_PREFIX);
+        let is_whiteout = !matches!(mode, Mode::Plain | Mode::Copy) && base.starts_with(WHITEOUT_PREFIX);
         // What a `.wh.<name>` deletes: checked before anything is touched.
         let victim = if is_whiteout && !base.starts_with(WHITEOUT_META_PREFIX) {
             Some(whiteout::whiteout_target(&e.path, &base)?)

@@ -1,6 +1,7 @@
 //! The image store: `image/<driver>/imagedb/` and `repositories.json` (Docker's `image/` and
 //! `reference/` packages).
 
+pub mod cache;
 pub mod changes;
 pub mod config;
 pub mod distribution;
