@@ -11,6 +11,9 @@ pub fn run(args: &[String]) -> Result<()> {
     // The docker CLI the tests and lab hosts drive berthd with (the machine's, or Debian's
     // docker.io CLI unpacked into target/): always present in CI, so no docker test skips.
     let docker = crate::docker_cli::ensure(&crate::target_dir().join("debug"))?;
+    // Docker 20.10's daemon for the differential tests (unpacked, never installed): present in
+    // CI, so the oracle's tests fail instead of skipping when it cannot start.
+    let oracle = crate::docker_oracle::ensure()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     // The grader's labs start the real berthd/berth binaries inside lab hosts, and `cargo test`
     // builds only test harnesses of bin targets, so on a clean checkout they must be built first.
@@ -23,7 +26,7 @@ pub fn run(args: &[String]) -> Result<()> {
         bail!("cargo build --workspace --bins failed ({status})");
     }
     let mut cmd = Command::new(&cargo);
-    cmd.current_dir(&root).args(["test", "--workspace", "--no-fail-fast"]).args(args).env("BERTH_DOCKER_CLI", &docker);
+    cmd.current_dir(&root).args(["test", "--workspace", "--no-fail-fast"]).args(args).env("BERTH_DOCKER_CLI", &docker).env("BERTH_DOCKER_ORACLE", &oracle);
     let status = cmd.status().context("running cargo test")?;
     if !status.success() {
         bail!("cargo test failed ({status})");

@@ -47,6 +47,12 @@ pub const PACKAGES: &[Package] = &[
     p("skopeo", Need::Tests, "reads and writes berth's archives and registries in the differential tests", &["/usr/bin/skopeo"]),
     p("umoci", Need::Tests, "a second reader of berth's OCI layouts", &["/usr/bin/umoci"]),
     p("python3-docker", Need::Tests, "docker-py driven against berthd", &[]),
+    p(
+        "libdevmapper1.02.1",
+        Need::Tests,
+        "dockerd of the tests' Docker 20.10 oracle links it (its binaries are unpacked, not installed: docker_oracle.rs)",
+        &["/usr/lib/x86_64-linux-gnu/libdevmapper.so.1.02.1", "/lib/x86_64-linux-gnu/libdevmapper.so.1.02.1"],
+    ),
     p("debootstrap", Need::Tests, "the fresh-machine test's Debian 12 root", &["/usr/sbin/debootstrap"]),
 ];
 

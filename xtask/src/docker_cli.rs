@@ -69,7 +69,7 @@ fn unpacked() -> Result<PathBuf> {
 }
 
 /// apt's candidate version of `pkg` (after an `apt-get update` when apt does not know it yet).
-fn candidate(pkg: &str) -> Result<String> {
+pub(crate) fn candidate(pkg: &str) -> Result<String> {
     let ask = || -> Option<String> {
         let out = Command::new("apt-cache").args(["policy", pkg]).output().ok()?;
         String::from_utf8_lossy(&out.stdout)

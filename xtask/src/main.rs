@@ -4,6 +4,7 @@ mod bench;
 mod ci;
 mod deps;
 mod docker_cli;
+mod docker_oracle;
 mod fixtures;
 mod fresh;
 mod lab;
@@ -39,6 +40,8 @@ enum Cmd {
     Fixtures,
     /// The labs: list, run one (guided, --solve, --check), shell, reset
     Lab(lab::LabArgs),
+    /// Unpack Docker 20.10 (dockerd, containerd, runc) from Debian for the tests' oracle; print its dir
+    DockerOracle,
     /// Run a lab's --solve on a debootstrapped Debian 12 root that has none of berth's packages
     FreshMachine {
         /// The lab
@@ -70,6 +73,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Bench { args } => bench::run(&args),
         Cmd::Fixtures => fixtures::build_all().map(|_| ()),
         Cmd::Lab(a) => lab::run(a),
+        Cmd::DockerOracle => docker_oracle::ensure().map(|bin| println!("{}", bin.display())),
         Cmd::FreshMachine { lab, offline, no_apt } => fresh::run(
             &lab,
             match (offline, no_apt) {
