@@ -1,6 +1,7 @@
 //! Routes past `router.rs`'s table, each in its own module: the swarm refusals (`swarm.rs`),
 //! `GET /system/df` (`system_df.rs`), `GET /distribution/{name}/json` (`distribution_inspect.rs`),
-//! `POST /containers/{id}/update` (`container_update.rs`).
+//! `POST /containers/{id}/update` (`container_update.rs`), `POST /build` and `/build/prune`
+//! (`build.rs`).
 //! `router::dispatch` hands over every request it does not route itself; what is not matched
 //! here is `404 page not found`.
 
@@ -31,6 +32,8 @@ pub async fn dispatch(d: &Arc<Daemon>, m: &Method, segs: &[&str], q: &Query, req
             super::distribution_inspect::inspect(d, &name.join("/"), req.headers()).await
         }
         (&Method::POST, ["containers", id, "update"]) => super::container_update::update(d, id, req).await,
+        (&Method::POST, ["build"]) => super::build::build(d, req).await,
+        (&Method::POST, ["build", "prune"]) => super::build::prune(req).await,
         _ => {
             let _ = super::router::body_bytes(req).await;
             response::message(404, "page not found")

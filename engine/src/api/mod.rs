@@ -2,6 +2,7 @@
 
 pub mod archive;
 pub mod attach;
+pub mod build;
 pub mod container_update;
 pub mod containers;
 pub mod distribution;

@@ -1,6 +1,7 @@
 //! The `berth` CLI: Docker's command syntax, tables, formats, exit codes and error texts,
 //! as a client of berthd's Engine API.
 
+mod build;
 mod events;
 mod cp;
 pub mod format;
@@ -160,6 +161,8 @@ enum Cmd {
     Logout { server: Option<String> },
     /// Search registries for images (the registry's catalog, filtered)
     Search(registry::SearchArgs),
+    /// Build an image from a Dockerfile
+    Build(build::BuildArgs),
     /// Export a container's filesystem as a tar archive
     Export {
         /// Write to a file, instead of STDOUT
@@ -269,6 +272,7 @@ pub fn main(args: &[String]) -> i32 {
         Cmd::Login(a) => registry::login(&client, a),
         Cmd::Logout { server } => registry::logout(server),
         Cmd::Search(a) => registry::search(&client, a),
+        Cmd::Build(a) => build::build(&client, a),
         Cmd::Export { output, container } => images::export(&client, output.as_deref(), &container),
     };
     match res {

@@ -49,7 +49,7 @@ fn go_g(v: f64, prec: usize) -> String {
     trim(&format!("{:.*}", (prec as i32 - 1 - exp).max(0) as usize, v))
 }
 
-fn custom_size(size: f64, base: f64, units: &[&str], prec: usize) -> String {
+pub(crate) fn custom_size(size: f64, base: f64, units: &[&str], prec: usize) -> String {
     let (mut s, mut i) = (size, 0);
     while s >= base && i < units.len() - 1 {
         s /= base;

@@ -1,6 +1,7 @@
 //! berthd's core: configuration, container state, names, lifecycle and restart policies.
 
 pub mod archive;
+pub mod build;
 pub mod config;
 pub mod copyup;
 pub mod distribution;

@@ -158,6 +158,10 @@ impl Daemon {
         }
         let image = self.images.lookup(&config.image)?;
         images::merge_config(&mut config, &image.config);
+        // `--entrypoint ""` (and a builder's RUN) send `[""]`: no entrypoint at all.
+        if config.entrypoint.as_deref() == Some(&[String::new()][..]) {
+            config.entrypoint = None;
+        }
         let mut argv: Vec<String> = config.entrypoint.clone().unwrap_or_default();
         argv.extend(config.cmd.clone().unwrap_or_default());
         if argv.is_empty() {
