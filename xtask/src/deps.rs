@@ -44,6 +44,7 @@ pub const PACKAGES: &[Package] = &[
     p("binutils", Need::Labs, "readelf: the fixture images' shared-library closure", &["/usr/bin/readelf"]),
     p("openssl", Need::Labs, "6-registry's installer makes the token service's key and certificate", &["/usr/bin/openssl"]),
     p("curl", Need::Labs, "the labs' HTTP requests to published ports and registries", &["/usr/bin/curl"]),
+    p("mariadb-client-core", Need::Labs, "`mysql -h … -u root -p…`: the client of 9-apps' mysql container (no perl tools)", &["/usr/bin/mariadb"]),
     p("skopeo", Need::Tests, "reads and writes berth's archives and registries in the differential tests", &["/usr/bin/skopeo"]),
     p("umoci", Need::Tests, "a second reader of berth's OCI layouts", &["/usr/bin/umoci"]),
     p("python3-docker", Need::Tests, "docker-py driven against berthd", &[]),
