@@ -124,7 +124,6 @@ fn key_helpers() {
 /// Top-level key order of `docker image inspect busybox` (through the CLI and the raw
 /// `GET /images/busybox/json`), Docker 20.10 against berthd, the same archive loaded into both.
 #[test]
-#[ignore = "issue 20: berthd writes image inspect's top-level keys in alphabetical order, Docker 20.10 in its ImageInspect field order (same 18 keys); --ignored prints the diff"]
 fn image_inspect_top_level_key_order_matches_docker() {
     let Some(docker) = DockerOracle::start().expect("starting the Docker oracle") else { return };
     let engine = Engine::start();

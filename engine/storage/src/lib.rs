@@ -30,7 +30,7 @@
 //! | rmi | `remove_image(name, force, prune, &[ContainerRef]) -> Result<Vec<RemovedItem>>` (`Untagged: …`/`Deleted: …`, Docker's 409 texts) |
 //! | images | `list_images(&ImageFilters) -> Result<Vec<ImageSummary>>` (`ImageSummary::to_json()` = API row) |
 //! | history | `history(name) -> Result<Vec<HistoryItem>>` (`to_json()`) |
-//! | image inspect | `inspect_image(name) -> Result<serde_json::Value>` (API 1.41 shape, GraphDriver, RootFS, Metadata) |
+//! | image inspect | `inspect_image(name) -> Result<ImageInspect>` (API 1.41 shape in Docker's key order, GraphDriver, RootFS, Metadata) |
 //! | image prune | `prune_images(all, &[ContainerRef]) -> Result<PruneReport>` |
 //! | save | `save(&[&str], SaveFormat::{Oci (Docker 25 hybrid, default), Legacy (20.10)}, &mut dyn Write)` |
 //! | load | `load(&mut dyn Read) -> Result<Vec<String>>` (`Loaded image: bb:l3` / `Loaded image ID: sha256:…`) |

@@ -102,7 +102,7 @@ fn list_filters_history_inspect_prune() {
     assert_eq!(h[0].tags, vec!["user/tool:latest"]);
     assert_eq!(h[0].size, 1);
 
-    let ins = store.inspect_image("user/tool").unwrap();
+    let ins = serde_json::to_value(store.inspect_image("user/tool").unwrap()).unwrap();
     assert_eq!(ins["Id"], c.as_str());
     assert_eq!(ins["Config"]["Cmd"][0], "sh");
     assert_eq!(ins["Config"]["Labels"]["team"], "x");

@@ -3,11 +3,64 @@
 
 use crate::digest::{chain_ids, ImageId};
 use crate::error::{Result, StorageError};
+use crate::image::config::ContainerConfig;
 use crate::reference::Reference;
 use crate::store::{truncate_id, ContainerRef, Inner, Store};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt;
+
+/// `types.ImageInspect` of Docker 20.10, fields in its order (the JSON keys come out in this
+/// order: `serde_json::Value` would sort them).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInspect {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub parent: String,
+    pub comment: String,
+    pub created: String,
+    pub container: String,
+    pub container_config: ContainerConfig,
+    pub docker_version: String,
+    pub author: String,
+    pub config: Option<ContainerConfig>,
+    pub architecture: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub variant: String,
+    pub os: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub os_version: String,
+    pub size: u64,
+    pub virtual_size: u64,
+    pub graph_driver: InspectGraphDriver,
+    #[serde(rename = "RootFS")]
+    pub root_fs: InspectRootFs,
+    pub metadata: InspectMetadata,
+}
+
+/// `GraphDriverData`: `Data` before `Name`, as Docker's swagger-generated struct has them.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectGraphDriver {
+    pub data: Option<BTreeMap<String, String>>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InspectRootFs {
+    #[serde(rename = "Type")]
+    pub typ: String,
+    #[serde(rename = "Layers")]
+    pub layers: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InspectMetadata {
+    #[serde(rename = "LastTagTime")]
+    pub last_tag_time: String,
+}
 
 /// One line of `docker rmi` output (`{"Untagged": …}` / `{"Deleted": …}` in the API).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -373,40 +426,40 @@ impl Store {
         Ok(items)
     }
 
-    /// `docker image inspect` (`GET /images/{name}/json`), API 1.41 shape.
-    pub fn inspect_image(&self, name: &str) -> Result<Value> {
+    /// `docker image inspect` (`GET /images/{name}/json`), API 1.41 shape, in Docker's key order.
+    pub fn inspect_image(&self, name: &str) -> Result<ImageInspect> {
         let id = self.resolve_image(name)?;
         let gd = self.image_graph_driver(&id)?;
         let g = self.lock();
         let img = g.images.get(&id).expect("resolved");
         let refs = g.repos.references(&id);
         let raw = &img.config.raw;
-        let get = |k: &str| raw.get(k).cloned().unwrap_or(Value::Null);
         let s = |k: &str| raw.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let mut v = json!({
-            "Id": id.as_str(),
-            "RepoTags": refs.iter().filter(|r| r.tag.is_some()).map(Reference::familiar_string).collect::<Vec<_>>(),
-            "RepoDigests": refs.iter().filter(|r| r.digest.is_some()).map(Reference::familiar_string).collect::<Vec<_>>(),
-            "Parent": img.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
-            "Comment": s("comment"),
-            "Created": s("created"),
-            "Container": s("container"),
-            "ContainerConfig": get("container_config"),
-            "DockerVersion": s("docker_version"),
-            "Author": s("author"),
-            "Config": get("config"),
-            "Architecture": s("architecture"),
-            "Os": s("os"),
-            "Size": g.image_size(&id),
-            "VirtualSize": g.image_size(&id),
-            "GraphDriver": { "Name": gd.name, "Data": gd.data },
-            "RootFS": { "Type": "layers", "Layers": img.config.diff_ids.iter().map(|d| d.as_str()).collect::<Vec<_>>() },
-            "Metadata": { "LastTagTime": img.last_updated.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()) },
-        });
-        if let Some(variant) = raw.get("variant").filter(|x| x.as_str().map(|s| !s.is_empty()).unwrap_or(false)) {
-            v["Variant"] = variant.clone();
-        }
-        Ok(v)
+        // Go decodes the config into typed structs: unknown keys go, missing ones are zero.
+        let cfg = |k: &str| raw.get(k).and_then(|c| serde_json::from_value::<ContainerConfig>(c.clone()).ok());
+        let size = g.image_size(&id);
+        Ok(ImageInspect {
+            id: id.as_str().to_string(),
+            repo_tags: refs.iter().filter(|r| r.tag.is_some()).map(Reference::familiar_string).collect(),
+            repo_digests: refs.iter().filter(|r| r.digest.is_some()).map(Reference::familiar_string).collect(),
+            parent: img.parent.as_ref().map(|p| p.to_string()).unwrap_or_default(),
+            comment: s("comment"),
+            created: s("created"),
+            container: s("container"),
+            container_config: cfg("container_config").unwrap_or_default(),
+            docker_version: s("docker_version"),
+            author: s("author"),
+            config: cfg("config"),
+            architecture: s("architecture"),
+            variant: s("variant"),
+            os: s("os"),
+            os_version: s("os.version"),
+            size,
+            virtual_size: size,
+            graph_driver: InspectGraphDriver { data: (!gd.data.is_empty()).then_some(gd.data), name: gd.name },
+            root_fs: InspectRootFs { typ: "layers".into(), layers: img.config.diff_ids.iter().map(|d| d.as_str().to_string()).collect() },
+            metadata: InspectMetadata { last_tag_time: img.last_updated.clone().unwrap_or_else(|| "0001-01-01T00:00:00Z".into()) },
+        })
     }
 
     /// `docker image prune` (`-a` = `all`): delete dangling (or all unused) images.
