@@ -192,7 +192,8 @@ pub fn read_dockerfile(ctx: &Context, name: &str) -> Result<Dockerfile, BuildErr
     if bytes.is_empty() {
         return Err(BuildError::Invalid(format!("the Dockerfile ({name}) cannot be empty")));
     }
-    Ok(dockerfile::parse(&bytes)?)
+    // `-f` files are named in Docker's "failed to parse <name>: …" errors.
+    dockerfile::parse(&bytes).map_err(|e| BuildError::Invalid(e.docker_message(name)))
 }
 
 impl<'a> Builder<'a> {

@@ -7,4 +7,4 @@ pub mod shell_lex;
 mod parser;
 
 pub use ast::*;
-pub use parser::{parse, ParseError};
+pub use parser::{parse, ErrorKind, ParseError};
