@@ -8,9 +8,8 @@
 //! and their overlay mounts survive). Dropping the [`Engine`] kills berthd, the shims and every
 //! process in its cgroups, removes the cgroups and ends the holder (its mounts go with it).
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -47,19 +46,7 @@ pub fn busybox_tar() -> PathBuf {
     p
 }
 
-/// The real docker CLI the tests drive against berthd: `$BERTH_DOCKER_CLI` (`cargo xtask ci`
-/// sets it, after fetching the CLI when the machine has none), else `docker` on the PATH, else
-/// the one `cargo xtask lab`/`ci` unpacked from Debian's docker.io into `target/docker-cli/`.
-pub fn docker_cli() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("BERTH_DOCKER_CLI") {
-        let p = PathBuf::from(p);
-        assert!(p.is_file(), "BERTH_DOCKER_CLI={} does not exist", p.display());
-        return Some(p);
-    }
-    let on_path = std::env::var_os("PATH")
-        .and_then(|path| std::env::split_paths(&path).map(|d| d.join("docker")).find(|p| p.is_file()));
-    on_path.or_else(|| Some(crate::runtime::workspace_root().join("target/docker-cli/docker")).filter(|p| p.is_file()))
-}
+pub use berth_testkit::docker_cli;
 
 /// Whether the docker CLI is there; when it is not, says that `what` is skipped and why.
 pub fn have_docker(what: &str) -> bool {
@@ -80,23 +67,7 @@ pub struct Engine {
     extra: Vec<String>,
 }
 
-/// Output of a CLI run, with helpers for assertions.
-#[derive(Debug)]
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl From<Output> for Run {
-    fn from(o: Output) -> Run {
-        Run {
-            code: o.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-        }
-    }
-}
+pub use berth_testkit::Run;
 
 impl Engine {
     /// A sandbox with a running berthd.
@@ -300,27 +271,7 @@ impl Engine {
     }
 }
 
-fn run_with(cmd: &mut Command, stdin: Option<&[u8]>) -> Run {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("spawn CLI");
-    if let Some(data) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        w.write_all(data).unwrap();
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let pid = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(o) => o.expect("CLI output").into(),
-        Err(_) => {
-            // SAFETY: killing the CLI child we started, by PID.
-            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-            panic!("CLI {cmd:?} hung for 120 s");
-        }
-    }
-}
+use berth_testkit::run_with;
 
 fn pids_in(dir: &Path) -> Vec<i32> {
     std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect()

@@ -17,13 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
-}
-
-pub fn fixtures_dir() -> PathBuf {
-    std::env::var_os("BERTH_FIXTURES").map(PathBuf::from).unwrap_or_else(|| workspace_root().join("target/fixtures"))
-}
+pub use berth_testkit::{fixtures_dir, workspace_root};
 
 /// The busybox fixture rootfs (never modified: bundles copy it).
 pub fn busybox_rootfs() -> PathBuf {

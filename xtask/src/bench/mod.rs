@@ -1,6 +1,8 @@
 //! `cargo xtask bench <what>`: benchmarks, side by side with runc / skopeo / Docker when present,
 //! printed as ratios. Each benchmark lives in its own module.
 
+mod berthd;
+mod build;
 mod images;
 mod labs;
 mod net;
@@ -18,7 +20,8 @@ pub fn run(args: &[String]) -> Result<()> {
         Some("run") => run::run(&args[1..]),
         Some("net") => net::run(&args[1..]),
         Some("labs") => labs::run(&args[1..]),
-        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull, run, net, labs)"),
-        None => bail!("usage: cargo xtask bench runtime|images|pull|run|net|labs"),
+        Some("build") => build::run(&args[1..]),
+        Some(other) => bail!("unknown benchmark {other:?} (runtime, images, pull, run, net, labs, build)"),
+        None => bail!("usage: cargo xtask bench runtime|images|pull|run|net|labs|build"),
     }
 }

@@ -6,113 +6,18 @@
 //! (daemon, scratch dir, cgroups) is removed afterwards.
 
 use anyhow::{bail, Context, Result};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-fn opt(args: &[String], name: &str, default: &str) -> String {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
-}
-
-struct Scratch {
-    dir: PathBuf,
-    cgroup_parent: String,
-    daemon: Option<Child>,
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if let Some(mut d) = self.daemon.take() {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-        for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
-            remove_tree(&h.path().join(&self.cgroup_parent));
-        }
-    }
-}
-
-fn remove_tree(dir: &Path) {
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                remove_tree(&e.path());
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
-}
-
-fn timed(cmd: &mut Command) -> Result<Duration> {
-    let t = Instant::now();
-    let out = cmd.stdin(Stdio::null()).output().with_context(|| format!("{cmd:?}"))?;
-    let d = t.elapsed();
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(d)
-}
+use super::berthd::{build_release, ms, opt, stats, timed, Berthd};
 
 pub fn run(args: &[String]) -> Result<()> {
     let runs: usize = opt(args, "--runs", "30").parse().context("--runs")?;
-    let root = crate::workspace_root();
-    println!("building berth and berthd (release)…");
-    let st = Command::new(env!("CARGO"))
-        .current_dir(&root)
-        .args(["build", "--quiet", "--release", "-p", "berth", "--bins"])
-        .status()
-        .context("cargo build --release -p berth")?;
-    if !st.success() {
-        bail!("building berth failed");
-    }
-    let (berth, berthd) = (root.join("target/release/berth"), root.join("target/release/berthd"));
+    let bin = build_release()?;
     let fixtures = crate::fixtures::build_all()?;
-    let pid = std::process::id();
-    let mut s = Scratch {
-        dir: std::env::temp_dir().join(format!("berth-bench-run-{pid}")),
-        cgroup_parent: format!("berth-bench-run-{pid}"),
-        daemon: None,
-    };
-    let _ = std::fs::remove_dir_all(&s.dir);
-    std::fs::create_dir_all(&s.dir)?;
-    std::fs::write(s.dir.join("daemon.json"), "{}")?;
-    let sock = s.dir.join("berth.sock");
-    let host = format!("unix://{}", sock.display());
-    s.daemon = Some(
-        Command::new("unshare")
-            .args(["--mount", "--net", "--propagation", "private"])
-            .arg(&berthd)
-            .arg("-H")
-            .arg(&host)
-            .arg("--config-file")
-            .arg(s.dir.join("daemon.json"))
-            .arg("--data-root")
-            .arg(s.dir.join("data"))
-            .arg("--exec-root")
-            .arg(s.dir.join("exec"))
-            .arg("--pidfile")
-            .arg(s.dir.join("berthd.pid"))
-            .arg("--cgroup-parent")
-            .arg(format!("/{}", s.cgroup_parent))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(s.dir.join("berthd.log"))?)
-            .spawn()
-            .context("starting berthd")?,
-    );
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
-        if Instant::now() > deadline {
-            bail!("berthd did not come up: {}", std::fs::read_to_string(s.dir.join("berthd.log")).unwrap_or_default());
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let berth_cmd = |args: &[&str]| {
-        let mut c = Command::new(&berth);
-        c.args(args).env("BERTH_HOST", &host);
-        c
-    };
+    let s = Berthd::start(&bin, "run")?;
+    let berth_cmd = |args: &[&str]| s.cmd(args);
     timed(&mut berth_cmd(&["import", fixtures.join("busybox/rootfs.tar").to_str().unwrap(), "busybox"]))?;
 
     // runc on a `runc spec` bundle over a copy of the same rootfs.
@@ -162,15 +67,4 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("  docker: no Docker engine with a busybox image on /var/run/docker.sock, not compared");
     }
     Ok(())
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
-/// (median, p90) by nearest rank.
-fn stats(v: &mut [Duration]) -> (Duration, Duration) {
-    v.sort();
-    let at = |q: f64| v[((v.len() as f64 * q).ceil() as usize).saturating_sub(1).min(v.len() - 1)];
-    (at(0.5), at(0.9))
 }

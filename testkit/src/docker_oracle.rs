@@ -4,7 +4,7 @@
 //! CLI it drives berthd with, to compare answers.
 //!
 //! ```no_run
-//! # use berth_tests::docker_oracle::DockerOracle;
+//! # use berth_testkit::docker_oracle::DockerOracle;
 //! let Some(docker) = DockerOracle::start().unwrap() else { return }; // "skipped: …" printed
 //! docker.load_fixture("busybox").unwrap();
 //! assert_eq!(docker.ok(&["run", "--rm", "busybox", "echo", "hi"]), "hi\n");
@@ -55,8 +55,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{mpsc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::engine::{docker_cli, Run};
-use crate::runtime::{fixtures_dir, workspace_root};
+use crate::paths::{docker_cli, fixtures_dir, workspace_root};
+use crate::run::Run;
 
 /// What `bin/` must hold (see xtask's docker_oracle.rs).
 const BINARIES: &[&str] = &["dockerd", "containerd", "containerd-shim-runc-v2", "runc", "docker-init"];
