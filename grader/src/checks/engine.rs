@@ -1,5 +1,8 @@
 //! Engine state: the host's berthd asked over its unix socket (Docker Engine API shapes:
 //! `GET /containers/json?all=1`, `GET /images/json`), objects selected by JSON-pointer fields.
+//! With `inspect`, a selected object's fields are read from its inspect document
+//! (`GET /containers/{id}/json`: restart policy and count, state, mounts; `GET /images/{id}/json`:
+//! the image's Config, Author, history-made fields — what the lists do not show).
 
 use super::{procfs, Ctx, Outcome};
 use serde::{Deserialize, Serialize};
@@ -37,6 +40,11 @@ pub struct EngineCheck {
     /// the image came from a registry).
     #[serde(default)]
     pub matches: Option<String>,
+    /// Read `field` from each selected object's inspect document (`GET /containers/{id}/json`,
+    /// `GET /images/{id}/json`) instead of its list entry: an image's Config, a container's
+    /// restart count — what the lists do not show.
+    #[serde(default)]
+    pub inspect: bool,
 }
 
 fn default_socket() -> String {
@@ -118,7 +126,8 @@ impl EngineCheck {
         } else {
             "images"
         };
-        let what = format!("{object} [{}] on {}", sel.join(", "), self.host);
+        let inspected = if self.inspect { " (inspected)" } else { "" };
+        let what = format!("{object}{inspected} [{}] on {}", sel.join(", "), self.host);
         match (self.present, &self.field, &self.equals, &self.matches) {
             (false, ..) => format!("no {what}"),
             (true, Some(f), Some(v), _) => format!("{what} has {f}={v}"),
@@ -148,7 +157,7 @@ impl EngineCheck {
             }
             Err(e) => return Outcome::fail(expected, e),
         };
-        let selected: Vec<&serde_json::Value> = list
+        let listed: Vec<&serde_json::Value> = list
             .iter()
             .filter(|o| {
                 self.select
@@ -156,6 +165,27 @@ impl EngineCheck {
                     .all(|(k, v)| o.pointer(k).map(text).as_deref() == Some(v.as_str()))
             })
             .collect();
+        let mut inspected = vec![];
+        if self.inspect {
+            let kind = match self.object {
+                Object::Containers => "containers",
+                Object::Images => "images",
+            };
+            for o in &listed {
+                let id = o.get("Id").map(text).unwrap_or_default();
+                match get_json(&sock, &format!("/{kind}/{id}/json")) {
+                    Ok(v) => inspected.push(v),
+                    // Removed between the list and the inspect: not selected any more.
+                    Err(e) if e.contains("HTTP 404") => {}
+                    Err(e) => return Outcome::fail(expected, e),
+                }
+            }
+        }
+        let selected: Vec<&serde_json::Value> = if self.inspect {
+            inspected.iter().collect()
+        } else {
+            listed
+        };
         let observed_of = |o: &serde_json::Value| match &self.field {
             Some(f) => format!(
                 "{f}={}",
@@ -252,6 +282,7 @@ mod tests {
             field: Some("/RepoDigests/0".into()),
             equals: None,
             matches: Some("^busybox@sha256:[0-9a-f]{64}$".into()),
+            inspect: false,
         };
         assert!(chk.probe(&c).passed());
         chk.select = [("/RepoTags/0".to_string(), "nginx:latest".to_string())].into();
@@ -287,6 +318,7 @@ mod tests {
             field: Some("/State".into()),
             equals: Some("running".into()),
             matches: None,
+            inspect: false,
         };
         let o = chk.probe(&c);
         assert!(o.passed(), "{o:?}");
@@ -302,6 +334,62 @@ mod tests {
             srv.join().unwrap()[0],
             "GET /containers/json?all=1 HTTP/1.0"
         );
+    }
+
+    #[test]
+    fn inspect_reads_the_selected_container_s_document() {
+        let t = tempfile::tempdir().unwrap();
+        let run = t.path().join("proc/100/root/run");
+        std::fs::create_dir_all(&run).unwrap();
+        let l = UnixListener::bind(run.join("berth.sock")).unwrap();
+        let srv = std::thread::spawn(move || {
+            let mut seen = vec![];
+            for _ in 0..4 {
+                let (mut s, _) = l.accept().unwrap();
+                let req = crate::checks::http::tests::read_head(&mut s);
+                let line = req.lines().next().unwrap_or("").to_string();
+                let body = if line.starts_with("GET /containers/json") {
+                    r#"[{"Id":"aaa","Names":["/mysql1"]},{"Id":"bbb","Names":["/gone"]}]"#
+                } else if line.starts_with("GET /containers/aaa/json") {
+                    r#"{"Id":"aaa","RestartCount":1,"HostConfig":{"RestartPolicy":{"Name":"always"}}}"#
+                } else {
+                    ""
+                };
+                let status = if body.is_empty() { "404 Not Found" } else { "200 OK" };
+                let body = if body.is_empty() { r#"{"message":"No such container: bbb"}"# } else { body };
+                write!(s, "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+                seen.push(line);
+            }
+            seen
+        });
+        let hosts = FakeHosts {
+            pids: [("vm1".to_string(), 100)].into(),
+            ..Default::default()
+        };
+        let c = ctx(t.path(), &hosts);
+        let mut chk = EngineCheck {
+            host: "vm1".into(),
+            socket: default_socket(),
+            object: Object::Containers,
+            select: [("/Names/0".to_string(), "/mysql1".to_string())].into(),
+            present: true,
+            field: Some("/HostConfig/RestartPolicy/Name".into()),
+            equals: Some("always".into()),
+            matches: None,
+            inspect: true,
+        };
+        let o = chk.probe(&c);
+        assert!(o.passed(), "{o:?}");
+        assert!(chk.describe().contains("(inspected)"));
+        // A container removed between the list and its inspect is simply not there.
+        chk.select = [("/Names/0".to_string(), "/gone".to_string())].into();
+        match chk.probe(&c) {
+            Outcome::Fail { observed, .. } => assert!(observed.contains("none matching"), "{observed}"),
+            o => panic!("{o:?}"),
+        }
+        let seen = srv.join().unwrap();
+        assert_eq!(seen[1], "GET /containers/aaa/json HTTP/1.0");
+        assert_eq!(seen[3], "GET /containers/bbb/json HTTP/1.0");
     }
 
     #[test]
@@ -322,6 +410,7 @@ mod tests {
             field: None,
             equals: None,
             matches: None,
+            inspect: false,
         };
         match chk.probe(&c) {
             Outcome::Fail { observed, .. } => {
