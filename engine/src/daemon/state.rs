@@ -219,10 +219,13 @@ impl Daemon {
             .binds
             .iter()
             .flatten()
-            .filter_map(|b| b.split(':').nth(1).map(String::from))
+            .filter_map(|b| b.split(':').nth(1).map(clean_path))
             .collect();
-        for dest in c.record.config.volumes.clone().unwrap_or_default().keys() {
-            if bound.iter().any(|b| b == dest) {
+        for spec in c.record.config.volumes.clone().unwrap_or_default().keys() {
+            // As Docker (`filepath.Clean`): `VOLUME ["/var/www/html/"]` is the same place as
+            // `-v /x:/var/www/html`, which covers it; a second mount there would hide the bind.
+            let dest = &clean_path(spec);
+            if bound.iter().any(|b| b == dest) || c.record.mount_points.contains_key(dest) {
                 continue;
             }
             let name = ids::generate_id();
@@ -328,4 +331,19 @@ pub fn resolve_in(containers: &BTreeMap<String, Container>, r: &str) -> Result<S
         }
     }
     Err(DaemonError::no_such_container(r))
+}
+
+/// `filepath.Clean` of an absolute container path (`/a/b/` → `/a/b`, `/a/./b/../c` → `/a/c`).
+fn clean_path(p: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    format!("/{}", out.join("/"))
 }
