@@ -83,7 +83,9 @@ impl Common {
 /// The catalog, plus the platform self-test lab (loadable by id, not listed as a course lab).
 pub(crate) fn catalog() -> Result<(Catalog, Vec<Lab>)> {
     let root = crate::workspace_root();
-    let catalog = Catalog::load(&root.join("labs")).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // `$BERTH_LABS`: another catalog (a lab being written, with a scratch copy of labs/).
+    let labs = std::env::var_os("BERTH_LABS").map(PathBuf::from).unwrap_or_else(|| root.join("labs"));
+    let catalog = Catalog::load(&labs).map_err(|e| anyhow::anyhow!("{e}"))?;
     let selftest = root.join("grader/tests/fixtures/selftest/lab.toml");
     let extra = match Lab::load(&selftest, &catalog.objectives) {
         Ok(l) => vec![l],
@@ -179,7 +181,7 @@ pub(crate) fn prepare(common: &Common, lab: Option<&Lab>, provision: Option<&str
     if let Some(lab) = lab {
         // A lab hub serves every fixture image: then all of them are needed.
         let recipes: Vec<String> = if lab.hub_host().is_some() {
-            std::fs::read_dir(crate::workspace_root().join("fixtures"))
+            std::fs::read_dir(crate::fixtures::recipes::recipes_dir())
                 .map(|rd| {
                     rd.flatten()
                         .filter_map(|e| e.file_name().to_string_lossy().strip_suffix(".toml").map(String::from))
@@ -192,7 +194,11 @@ pub(crate) fn prepare(common: &Common, lab: Option<&Lab>, provision: Option<&str
         let missing = std::iter::once("busybox")
             .chain(lab.hosts.iter().flat_map(|h| h.images.iter().map(String::as_str)))
             .chain(recipes.iter().map(String::as_str))
-            .any(|i| !dir.join(format!("{i}.tar")).is_file());
+            .any(|i| !dir.join(format!("{i}.tar")).is_file())
+            // The hub also serves the package repository.
+            || (lab.hub_host().is_some()
+                && crate::fixtures::apt_repo::spec_path().is_file()
+                && !crate::fixtures::apt_repo::dir(&crate::fixtures::fixtures_dir()).is_dir());
         if missing {
             let p = Phases::new("fixtures");
             p.phase("building the fixture images from Debian packages (once)");

@@ -36,8 +36,12 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         args: Vec<String>,
     },
-    /// Build the offline fixtures (busybox root filesystem, images) into target/fixtures
-    Fixtures,
+    /// Build the offline fixtures (busybox root filesystem, images, the hub's package repository) into target/fixtures
+    Fixtures {
+        /// Also print each fixture's size and rebuild time, and the lab hub's provisioning times
+        #[arg(long)]
+        stats: bool,
+    },
     /// The labs: list, run one (guided, --solve, --check), shell, reset
     Lab(lab::LabArgs),
     /// Unpack Docker 20.10 (dockerd, containerd, runc) from Debian for the tests' oracle; print its dir
@@ -71,7 +75,8 @@ fn run(cli: Cli) -> Result<()> {
     match cli.cmd {
         Cmd::Ci { args } => ci::run(&args),
         Cmd::Bench { args } => bench::run(&args),
-        Cmd::Fixtures => fixtures::build_all().map(|_| ()),
+        Cmd::Fixtures { stats: false } => fixtures::build_all().map(|_| ()),
+        Cmd::Fixtures { stats: true } => fixtures::stats::run(),
         Cmd::Lab(a) => lab::run(a),
         Cmd::DockerOracle => docker_oracle::ensure().map(|bin| println!("{}", bin.display())),
         Cmd::FreshMachine { lab, offline, no_apt } => fresh::run(
