@@ -263,3 +263,35 @@ fn the_docker_cli_builds_against_berthd() {
     assert_eq!(o.status.code(), Some(7), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stderr).contains("The command '/bin/sh -c exit 7' returned a non-zero code: 7"));
 }
+
+#[test]
+fn docker_py_builds_against_berthd() {
+    if !berth_tests::raw_api::have_docker_py("docker-py images.build against berthd") {
+        return;
+    }
+    let e = Engine::start();
+    e.import_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    write(ctx.path(), &[("Dockerfile", "FROM busybox\nARG MSG=default\nRUN echo \"$MSG\" > /msg.txt\nCMD [\"cat\", \"/msg.txt\"]\n")]);
+    let script = format!(
+        r#"
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+img, logs = c.images.build(path={ctx:?}, tag="py:1", buildargs={{"MSG": "from docker-py"}}, rm=True)
+steps = [l["stream"] for l in logs if "stream" in l and l["stream"].startswith("Step ")]
+print(len(steps), img.tags, c.containers.run("py:1", remove=True).decode().strip())
+try:
+    c.images.build(path={ctx:?}, dockerfile="nope")
+except docker.errors.APIError as e:
+    print("api error:", e.explanation)
+except docker.errors.BuildError as e:
+    print("build error:", e.msg)
+"#,
+        ctx = ctx.path().to_str().unwrap()
+    );
+    let (ok, out, err) = berth_tests::raw_api::docker_py(&e.host(), &script);
+    assert!(ok, "{out}\n{err}\n{}", e.daemon_log());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[0], "4 ['py:1'] from docker-py", "{out}");
+    assert_eq!(lines[1], "api error: Cannot locate specified Dockerfile: nope", "{out}");
+}
