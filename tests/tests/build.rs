@@ -295,3 +295,40 @@ except docker.errors.BuildError as e:
     assert_eq!(lines[0], "4 ['py:1'] from docker-py", "{out}");
     assert_eq!(lines[1], "api error: Cannot locate specified Dockerfile: nope", "{out}");
 }
+
+/// A client that goes away mid-build: the running step is killed, no container keeps running,
+/// nothing is tagged, and the context's scratch directory is gone.
+#[test]
+fn a_client_that_disconnects_stops_the_build() {
+    use std::io::{BufRead, Write};
+    let e = Engine::start();
+    e.import_busybox();
+    let mut b = tar::Builder::new(Vec::new());
+    let df = b"FROM busybox\nRUN echo started && sleep 60\nCMD [\"true\"]\n";
+    let mut h = tar::Header::new_gnu();
+    h.set_size(df.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    b.append_data(&mut h, "Dockerfile", &df[..]).unwrap();
+    let ctx = b.into_inner().unwrap();
+    let mut s = std::os::unix::net::UnixStream::connect(&e.sock).unwrap();
+    write!(s, "POST /v1.41/build?t=gone:1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-tar\r\nContent-Length: {}\r\n\r\n", ctx.len()).unwrap();
+    s.write_all(&ctx).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("started") {
+        let mut l = String::new();
+        assert!(r.read_line(&mut l).unwrap() > 0, "the build ended before its RUN started: {seen}");
+        seen.push_str(&l);
+    }
+    // The RUN is running now; the client goes.
+    drop(r);
+    s.shutdown(std::net::Shutdown::Both).unwrap();
+    drop(s);
+    e.eventually(20, "the step container stops", || e.ok(&["ps", "-q"]).trim().is_empty());
+    assert_ne!(e.berth(&["inspect", "--type", "image", "gone:1"]).code, 0);
+    e.eventually(10, "the context is removed", || {
+        std::fs::read_dir(e.data_root().join("builder")).map(|d| d.count() == 0).unwrap_or(true)
+    });
+}
