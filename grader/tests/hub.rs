@@ -1,7 +1,8 @@
 //! The lab hub: every lab (unless `hub = false`) gets a `hub` host serving every fixture image
 //! from docker-registry (storage built once per fixture set by berth pushes, overlaid per lab);
 //! the other hosts' daemon.json names it as registry mirror and their `images` are pulled
-//! through it at provisioning. Also measures provisioning: pulled through the hub vs loaded
+//! through it at provisioning, and the hub serves the Debian package repository on port 80.
+//! Also measures provisioning: pulled through the hub vs loaded
 //! from archives (`hub = false`), printed with `--nocapture`.
 
 use anyhow::{ensure, Result};
@@ -112,6 +113,25 @@ fn every_lab_pulls_through_its_hub() -> Result<()> {
             .any(|l| l.starts_with("busybox ") && l.contains("[OK]")),
         "{out:?}"
     );
+
+    // The hub also serves the fixtures' Debian package repository over HTTP, as a mirror.
+    ensure!(
+        cfg.apt_repo().is_some(),
+        "no package repository beside {}: run cargo xtask fixtures",
+        images_dir.display()
+    );
+    let out = vl.run(
+        "vm1",
+        "wget -qO- http://10.1.1.10/debian/dists/bookworm/Release && wget -qO- http://10.1.1.10/debian/dists/bookworm/main/binary-amd64/Packages | grep -c '^Package: '",
+        Duration::from_secs(30),
+    )?;
+    ensure!(out.status == 0, "vm1: {out:?}");
+    ensure!(
+        out.stdout.contains("Suite: bookworm") && out.stdout.contains("main/binary-amd64/Packages"),
+        "{out:?}"
+    );
+    let count: usize = out.stdout.lines().last().unwrap_or("0").trim().parse().unwrap_or(0);
+    ensure!(count > 100, "only {count} packages in the hub's index");
 
     // The hub's storage is copy-on-write: a delete through its registry API stays in this lab.
     let out = vl.run(

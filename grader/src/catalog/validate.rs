@@ -306,14 +306,16 @@ pub fn add_hub(lab: &mut Lab) -> Result<(), Invalid> {
     }
     let ip = a.to_string();
     lab.hosts.push(crate::catalog::HostSpec {
-        services: vec![crate::hosts::hub::service(&name, &ip)],
+        services: vec![
+            crate::hosts::hub::service(&name, &ip),
+            crate::hosts::hub::packages_service(&name, &ip),
+        ],
         name,
         address,
         hostname: None,
-        role: Some(
-            "the lab hub: a registry holding every fixture image, every host's registry mirror"
-                .into(),
-        ),
+        role: Some(format!(
+            "the lab hub: a registry holding every fixture image, every host's registry mirror; Debian packages at http://{ip}/debian"
+        )),
         images: vec![],
         is_hub: true,
     });

@@ -14,6 +14,7 @@ pub mod http;
 pub mod latch;
 pub mod link;
 pub mod mount;
+pub mod mysql;
 pub mod namespace;
 pub mod netlink;
 pub mod netns;
@@ -54,6 +55,7 @@ pub enum CheckSpec {
     Environ(environ::EnvironCheck),
     Uname(uname::UnameCheck),
     EngineEvents(events::EngineEventsCheck),
+    Mysql(mysql::MysqlCheck),
 }
 
 /// A process: a host's init (`host` only), a process on a host by command line regex, or the
@@ -151,6 +153,7 @@ impl CheckSpec {
             CheckSpec::Environ(c) => c.probe(ctx),
             CheckSpec::Uname(c) => c.probe(ctx),
             CheckSpec::EngineEvents(c) => c.probe(ctx),
+            CheckSpec::Mysql(c) => c.probe(ctx),
         }
     }
 
@@ -176,6 +179,7 @@ impl CheckSpec {
             CheckSpec::Environ(c) => c.describe(),
             CheckSpec::Uname(c) => c.describe(),
             CheckSpec::EngineEvents(c) => c.describe(),
+            CheckSpec::Mysql(c) => c.describe(),
         }
     }
 
@@ -200,6 +204,7 @@ impl CheckSpec {
             CheckSpec::Environ(_) => "environ",
             CheckSpec::Uname(_) => "uname",
             CheckSpec::EngineEvents(_) => "engine_events",
+            CheckSpec::Mysql(_) => "mysql",
         }
     }
 
@@ -236,6 +241,7 @@ impl CheckSpec {
             CheckSpec::Environ(c) => vec![pr("of", &c.of)],
             CheckSpec::Uname(c) => vec![pr("of", &c.of), pr("same_as", &c.same_as)],
             CheckSpec::EngineEvents(c) => vec![h("host", &c.host)],
+            CheckSpec::Mysql(c) => vec![h("from", &c.from)],
         };
         v.into_iter().flatten().collect()
     }
@@ -317,6 +323,7 @@ impl CheckSpec {
                 re("same_as.cmdline", &c.same_as.cmdline)
             }
             CheckSpec::EngineEvents(c) => c.validate(),
+            CheckSpec::Mysql(c) => c.validate(),
             CheckSpec::Quiz(_) => Ok(()),
         }
     }

@@ -172,6 +172,10 @@ pub(super) fn start(
     }
     if let Some(d) = hub_storage {
         cmd.arg("--hub-dir").arg(d);
+        // The hub also serves the Debian package repository (when the fixtures have one).
+        if let Some(apt) = vl.config.apt_repo() {
+            cmd.arg("--apt-dir").arg(apt);
+        }
     }
     let pid = super::lan::spawn_helper(cmd, &format!("host {}", h.name), Duration::from_secs(10))?;
     let proc_root = vl.config.proc_root.clone();

@@ -3,6 +3,12 @@
 //! `"registry-mirrors": ["http://<hub address>:5000"]` in its daemon.json, so `docker pull
 //! busybox` works offline in every lab, exactly as through a registry mirror.
 //!
+//! The hub also serves the fixtures' Debian package repository (`<fixtures>/apt`, shown
+//! read-only at `/run/berth-lab/apt`) over HTTP on port 80 with busybox's httpd: the debian
+//! image's apt sources name `http://<hub>/debian`, so `apt-get install` works in a container or
+//! a Dockerfile `RUN` step with nothing beyond the lab's LAN. Without a repository the server
+//! serves an empty tree, and apt says what it says when a mirror lacks its files.
+//!
 //! Each lab's hub serves a copy-on-write view of one shared registry storage: built once per
 //! fixture set by [`super::hub_cache`] (every image pushed by berth through the real protocol),
 //! shown read-only at `/run/berth-lab/hub` and overlaid (upper on a tmpfs of the hub's own) at
@@ -19,6 +25,28 @@ pub(super) const REGISTRY_DIR: &str = "/tmp/berth-hub-registry";
 
 /// Where a hub host sees the shared registry storage (read-only).
 pub const STORAGE_DIR: &str = "/run/berth-lab/hub";
+
+/// Where a hub host sees the Debian package repository (read-only), and the port it is served on.
+pub const APT_DIR: &str = "/run/berth-lab/apt";
+pub const APT_PORT: u16 = 80;
+
+/// The hub's second service: the package repository over HTTP (busybox httpd, the machine's
+/// busybox-static), ready once port 80 answers. A lab without a repository gets an empty one.
+pub fn packages_service(host: &str, ip: &str) -> crate::catalog::Service {
+    let start = format!(
+        "d={APT_DIR}; if [ ! -d $d ]; then d=/run/hub-no-packages; mkdir -p $d; fi; \
+exec busybox httpd -f -p {APT_PORT} -h $d"
+    );
+    let ready = serde_json::json!([
+        { "kind": "tcp", "from": host, "to": format!("{ip}:{APT_PORT}") },
+    ]);
+    crate::catalog::Service {
+        name: "packages".into(),
+        start,
+        ready: serde_json::from_value(ready).expect("packages ready check is valid"),
+        timeout_secs: 10.0,
+    }
+}
 
 /// The hub's registry service (the implicit hub host's only service): the copy-on-write
 /// storage, Debian's config path, `docker-registry serve`; ready once port 5000 answers.

@@ -368,6 +368,7 @@ fn host(a: &Args) -> R<()> {
         ("lab-dir", LAB_DIR),
         ("images-dir", IMAGES_DIR),
         ("hub-dir", super::hub::STORAGE_DIR),
+        ("apt-dir", super::hub::APT_DIR),
     ]
     .iter()
     .filter_map(|(k, t)| a.get(k).ok().map(|p| (p, *t)))

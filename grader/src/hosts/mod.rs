@@ -75,6 +75,9 @@ pub struct Config {
     /// lab (`hub_cache`): `$BERTH_HUB_CACHE`, else `hub` beside the fixtures dir holding
     /// `images_dir` (`target/fixtures/images` → `target/hub`).
     pub hub_cache: Option<PathBuf>,
+    /// The Debian package repository each lab's hub serves over HTTP (`<fixtures>/apt`, built
+    /// by `cargo xtask fixtures`): `$BERTH_APT_REPO`, else `apt` beside `images_dir`.
+    pub apt_repo: Option<PathBuf>,
     /// Told what provisioning is doing, step by step (the lab command shows it on a spinner).
     pub progress: Progress,
 }
@@ -115,6 +118,7 @@ impl Config {
             cgroup_root: "/sys/fs/cgroup".into(),
             images_dir: std::env::var_os("BERTH_FIXTURES").map(|f| PathBuf::from(f).join("images")),
             hub_cache: std::env::var_os("BERTH_HUB_CACHE").map(PathBuf::from),
+            apt_repo: std::env::var_os("BERTH_APT_REPO").map(PathBuf::from),
             progress: Progress::default(),
         }
     }
@@ -131,6 +135,15 @@ impl Config {
             .or_else(|| self.state_root.parent())
             .unwrap_or(Path::new("."))
             .join("hub")
+    }
+
+    /// The hub's package repository, if there is one to serve.
+    pub fn apt_repo(&self) -> Option<PathBuf> {
+        let dir = match &self.apt_repo {
+            Some(d) => d.clone(),
+            None => self.images_dir.as_deref()?.parent()?.join("apt"),
+        };
+        dir.is_dir().then_some(dir)
     }
 
     /// `$BERTH_LAB_HOST`, else `berth-lab-host` next to the running executable (or one level up,
