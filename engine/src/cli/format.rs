@@ -40,22 +40,9 @@ pub fn ellipsis(s: &str, max: usize) -> String {
     o
 }
 
-/// Go's `strconv.Quote` for printable text.
+/// Go's `strconv.Quote` (the builder's, which history strings need too).
 pub fn go_quote(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => o.push_str(&format!("\\x{:02x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
+    berth_build::gofmt::quote(s)
 }
 
 /// JSON as Go's `json.MarshalIndent(v, "", "    ")` (with Go's HTML escaping).

@@ -219,12 +219,12 @@ impl Daemon {
             .binds
             .iter()
             .flatten()
-            .filter_map(|b| b.split(':').nth(1).map(clean_path))
+            .filter_map(|b| b.split(':').nth(1).map(super::archive::clean))
             .collect();
         for spec in c.record.config.volumes.clone().unwrap_or_default().keys() {
             // As Docker (`filepath.Clean`): `VOLUME ["/var/www/html/"]` is the same place as
             // `-v /x:/var/www/html`, which covers it; a second mount there would hide the bind.
-            let dest = &clean_path(spec);
+            let dest = &super::archive::clean(spec);
             if bound.iter().any(|b| b == dest) || c.record.mount_points.contains_key(dest) {
                 continue;
             }
@@ -331,19 +331,4 @@ pub fn resolve_in(containers: &BTreeMap<String, Container>, r: &str) -> Result<S
         }
     }
     Err(DaemonError::no_such_container(r))
-}
-
-/// `filepath.Clean` of an absolute container path (`/a/b/` → `/a/b`, `/a/./b/../c` → `/a/c`).
-fn clean_path(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
 }
