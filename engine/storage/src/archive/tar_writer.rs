@@ -1,5 +1,6 @@
 //! Writing directory trees as tars the way Docker's `pkg/archive` does: lexical walk order, names
-//! without `./`, directories with a trailing `/`, uid/gid numeric (+ `root` names), mtimes in
+//! without `./`, directories with a trailing `/`, the mode with its file type bits
+//! (`fillGo18FileTypeBits`: 0o100644, 0o40755), uid/gid numeric (+ `root` names), mtimes in
 //! seconds, hard links as link entries, and optionally overlay whiteouts converted to their
 //! `.wh.` tar form. The archive ends with exactly two zero blocks.
 
@@ -35,7 +36,8 @@ fn name_of(uid: u32) -> &'static str {
 
 fn base_header(m: &fs::Metadata) -> tar::Header {
     let mut h = tar::Header::new_ustar();
-    h.set_mode(m.mode() & 0o7777);
+    // Permission, setuid/setgid/sticky and file type bits: st_mode as it is.
+    h.set_mode(m.mode());
     h.set_uid(m.uid() as u64);
     h.set_gid(m.gid() as u64);
     let _ = h.set_username(name_of(m.uid()));
