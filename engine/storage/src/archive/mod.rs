@@ -1,6 +1,7 @@
 //! Tar streams: safe extraction, whiteout conversion, tar-split, and the image archive formats.
 
 pub mod beneath;
+pub mod host_names;
 pub mod load;
 pub mod outer;
 pub mod save;

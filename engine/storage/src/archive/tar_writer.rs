@@ -1,8 +1,9 @@
 //! Writing directory trees as tars the way Docker's `pkg/archive` does: lexical walk order, names
 //! without `./`, directories with a trailing `/`, the mode with its file type bits
-//! (`fillGo18FileTypeBits`: 0o100644, 0o40755), uid/gid numeric (+ `root` names), mtimes in
-//! seconds, hard links as link entries, and optionally overlay whiteouts converted to their
-//! `.wh.` tar form. The archive ends with exactly two zero blocks.
+//! (`fillGo18FileTypeBits`: 0o100644, 0o40755), uid/gid with the names the host gives them
+//! (Go's `tar.FileInfoHeader` looks them up), mtimes in seconds, hard links as link entries,
+//! and optionally overlay whiteouts converted to their `.wh.` tar form. The archive ends with
+//! exactly two zero blocks.
 
 use super::whiteout::{self, WHITEOUT_OPAQUE_DIR, WHITEOUT_PREFIX};
 use crate::error::{IoContext, Result};
@@ -26,22 +27,14 @@ pub struct TreeWriter<W: Write> {
     conv: Whiteouts,
 }
 
-fn name_of(uid: u32) -> &'static str {
-    if uid == 0 {
-        "root"
-    } else {
-        ""
-    }
-}
-
 fn base_header(m: &fs::Metadata) -> tar::Header {
     let mut h = tar::Header::new_ustar();
     // Permission, setuid/setgid/sticky and file type bits: st_mode as it is.
     h.set_mode(m.mode());
     h.set_uid(m.uid() as u64);
     h.set_gid(m.gid() as u64);
-    let _ = h.set_username(name_of(m.uid()));
-    let _ = h.set_groupname(name_of(m.gid()));
+    let _ = h.set_username(&super::host_names::user_name(m.uid()));
+    let _ = h.set_groupname(&super::host_names::group_name(m.gid()));
     h.set_mtime(m.mtime().max(0) as u64);
     h.set_size(0);
     h
@@ -128,8 +121,8 @@ impl<W: Write> TreeWriter<W> {
         h.set_mode(0o600);
         h.set_size(0);
         h.set_mtime(0);
-        let _ = h.set_username("root");
-        let _ = h.set_groupname("root");
+        let _ = h.set_username(&super::host_names::user_name(0));
+        let _ = h.set_groupname(&super::host_names::group_name(0));
         self.append(&mut h, &format!("{dir}{WHITEOUT_PREFIX}{base}"), std::io::empty(), Path::new(rel))
     }
 
