@@ -87,6 +87,21 @@ impl<W: Write> TreeWriter<W> {
                     Some((d, b)) => (format!("{d}/"), b),
                     None => (String::new(), rel),
                 };
+                // Overlayfs (Linux ≥ 5.8) makes a layer's whiteouts hard links of one inode.
+                // Docker's hard link check runs before its whiteout conversion: the later
+                // whiteouts keep the first one's original name as their (meaningless) link
+                // name, and Docker's layers carry it.
+                if m.nlink() > 1 {
+                    match self.links.get(&(m.dev(), m.ino())) {
+                        Some(first) => {
+                            let first = first.clone();
+                            h.set_link_name(&first).at(&p)?;
+                        }
+                        None => {
+                            self.links.insert((m.dev(), m.ino()), rel.to_string());
+                        }
+                    }
+                }
                 h.set_entry_type(tar::EntryType::Regular);
                 h.set_mode(0o600);
                 self.append(&mut h, &format!("{dir}{WHITEOUT_PREFIX}{base}"), std::io::empty(), &p)?;
