@@ -288,7 +288,9 @@ impl Store {
                 container: if opts.omit_container { None } else { Some(cid) },
                 container_config: &opts.container_config,
                 created: &now,
-                parent: Some(parent_id.as_str()),
+                // dockerd's CommitImage keeps the parent in its image store only (SetParent),
+                // never in the config: `docker save` shows no "parent" key.
+                parent: None,
                 diff_ids: &diff_ids,
                 history: &history,
             });
