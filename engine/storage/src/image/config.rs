@@ -39,7 +39,7 @@ pub struct ContainerConfig {
     pub env: Option<Vec<String>>,
     #[serde(default)]
     pub cmd: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip_serializing_if = "Option::is_none", default, serialize_with = "health_in_go_order")]
     pub healthcheck: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub args_escaped: Option<bool>,
@@ -65,6 +65,25 @@ pub struct ContainerConfig {
     pub stop_timeout: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub shell: Option<Vec<String>>,
+}
+
+/// `Healthcheck` in the field order of Go's `HealthConfig` (Test, Interval, Timeout,
+/// StartPeriod, then StartInterval and Retries), as dockerd writes it; keys it does not know
+/// after those, sorted. (A `Value`'s own map would sort them all.)
+fn health_in_go_order<S: serde::Serializer>(h: &Option<Value>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    const ORDER: [&str; 6] = ["Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"];
+    let Some(Value::Object(m)) = h else { return h.serialize(s) };
+    let mut out = s.serialize_map(Some(m.len()))?;
+    for k in ORDER {
+        if let Some(v) = m.get(k) {
+            out.serialize_entry(k, v)?;
+        }
+    }
+    for (k, v) in m.iter().filter(|(k, _)| !ORDER.contains(&k.as_str())) {
+        out.serialize_entry(k, v)?;
+    }
+    out.end()
 }
 
 /// One `history` entry (Go struct order).
@@ -198,6 +217,13 @@ pub fn host_arch() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn healthcheck_keys_in_go_order() {
+        let c = ContainerConfig { healthcheck: Some(serde_json::json!({"Retries": 3, "Test": ["CMD", "true"], "Interval": 1})), ..Default::default() };
+        let j = serde_json::to_string(&c).unwrap();
+        assert!(j.contains(r#""Healthcheck":{"Test":["CMD","true"],"Interval":1,"Retries":3}"#), "{j}");
+    }
 
     #[test]
     fn import_config_shape_matches_docker() {
