@@ -1,16 +1,19 @@
 //! The classic builder's local cache (moby `image/cache`): a step is cached when an image built
-//! locally on the same parent has the same `container_config` — the step's instruction is in
-//! its `Cmd` (`#(nop) ENV A=1`, `|1 X=y /bin/sh -c make`), so equal configs mean the same
-//! instruction on the same accumulated state.
+//! locally on the same parent has the same `container_config` as Docker 20.10 compares them —
+//! the step's instruction is in its `Cmd` (`#(nop) ENV A=1`, `|1 X=y /bin/sh -c make`), so
+//! equal configs mean the same instruction on the same accumulated state.
 
 use crate::digest::ImageId;
 use crate::image::config::ContainerConfig;
 use crate::store::Store;
 use serde_json::Value;
 
-/// The fields moby's `compare` looks at (plus the ones newer moby added: WorkingDir,
-/// StopSignal, Shell, OnBuild, Healthcheck), in the sense of equality it uses: ordered lists,
-/// key sets for ExposedPorts/Volumes, maps for Labels. `OpenStdin` never matches.
+/// Docker 20.10's `compare` (moby `image/cache/compare.go`), field for field: OpenStdin never
+/// matches; AttachStdout, AttachStderr, User and Tty equal; Cmd, Env and Entrypoint equal as
+/// lists; Labels equal as maps; ExposedPorts and Volumes equal as key sets. Nothing else counts
+/// — not WorkingDir, Shell, OnBuild, StopSignal or Healthcheck (later moby compares them): a
+/// rebuild keeps the cache where Docker 20.10 keeps it, e.g. after `HEALTHCHECK NONE`, whose
+/// committed config got the parent's interval merged in while the rebuild's probe has none.
 pub fn same_step(a: &ContainerConfig, b: &ContainerConfig) -> bool {
     if a.open_stdin || b.open_stdin {
         return false;
@@ -25,17 +28,12 @@ pub fn same_step(a: &ContainerConfig, b: &ContainerConfig) -> bool {
         && a.attach_stderr == b.attach_stderr
         && a.user == b.user
         && a.tty == b.tty
-        && a.working_dir == b.working_dir
         && list(&a.cmd) == list(&b.cmd)
         && list(&a.env) == list(&b.env)
         && list(&a.entrypoint) == list(&b.entrypoint)
-        && list(&a.shell) == list(&b.shell)
-        && list(&a.on_build) == list(&b.on_build)
         && a.labels.clone().unwrap_or_default() == b.labels.clone().unwrap_or_default()
         && keys(&a.exposed_ports) == keys(&b.exposed_ports)
         && keys(&a.volumes) == keys(&b.volumes)
-        && a.stop_signal == b.stop_signal
-        && a.healthcheck == b.healthcheck
 }
 
 impl Store {
@@ -76,6 +74,13 @@ mod tests {
         b.image = "sha256:x".into();
         b.hostname = "abc".into();
         assert!(same_step(&a, &b));
+        // Nor, in Docker 20.10, WorkingDir, Shell, OnBuild, StopSignal or Healthcheck.
+        b.working_dir = "/app".into();
+        b.shell = Some(vec!["/bin/bash".into(), "-c".into()]);
+        b.on_build = Some(vec!["RUN x".into()]);
+        b.stop_signal = Some("SIGKILL".into());
+        b.healthcheck = Some(serde_json::json!({"Test": ["NONE"], "Interval": 30_000_000_000u64}));
+        assert!(same_step(&a, &b));
     }
 
     #[test]
@@ -86,7 +91,7 @@ mod tests {
         b.env = Some(vec!["X=1".into()]);
         assert!(!same_step(&a, &b));
         let mut b = a.clone();
-        b.working_dir = "/app".into();
+        b.user = "nobody".into();
         assert!(!same_step(&a, &b));
         let mut b = a.clone();
         b.open_stdin = true;
