@@ -72,8 +72,22 @@ impl BuildBackend {
             return Ok(());
         }
         *pos += complete as u64;
+        // What came out together goes out as one message; stderr in red, as dockerd's build
+        // stream does (streamformatter's StderrWriter wraps each write in ESC[91m … ESC[0m).
+        let mut runs: Vec<(bool, String)> = Vec::new();
         for e in crate::shim::log::read_entries(&buf[..complete]) {
-            out.stream(&e.log)?;
+            let err = e.stream == "stderr";
+            match runs.last_mut() {
+                Some((s, text)) if *s == err => text.push_str(&e.log),
+                _ => runs.push((err, e.log)),
+            }
+        }
+        for (err, text) in runs {
+            if err {
+                out.stream(&format!("\x1b[91m{text}\x1b[0m"))?;
+            } else {
+                out.stream(&text)?;
+            }
         }
         Ok(())
     }
