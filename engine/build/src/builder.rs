@@ -537,7 +537,7 @@ impl<'a> Builder<'a> {
                 if let Some(old) = st.config.healthcheck.as_ref().and_then(|h| h.get("Test")).and_then(Value::as_array) {
                     let old: Vec<String> = old.iter().filter_map(|v| v.as_str().map(String::from)).collect();
                     if !old.is_empty() && old[0] != "NONE" {
-                        self.say(&format!("Note that overriding previous HEALTHCHECK: [{}]\n", old.join(" ")))?;
+                        self.say(&format!("Note: overriding previous HEALTHCHECK: [{}]\n", old.join(" ")))?;
                     }
                 }
                 st.config.healthcheck = Some(value);
