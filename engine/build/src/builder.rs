@@ -552,8 +552,13 @@ impl<'a> Builder<'a> {
 
     fn workdir(&mut self, st: &mut State, p: &str, env: &[String]) -> Result<(), BuildError> {
         let p = self.expand(p, env)?;
-        let joined = if p.starts_with('/') { p.clone() } else { format!("{}/{p}", if st.config.working_dir.is_empty() { "/" } else { &st.config.working_dir }) };
-        st.config.working_dir = clean_abs(&joined);
+        // moby's normalizeWorkdir: an absolute path is kept as written (`/a/../b` stays), a
+        // relative one is joined to the current one and cleaned (filepath.Join).
+        st.config.working_dir = if p.starts_with('/') {
+            p
+        } else {
+            clean_abs(&format!("/{}/{p}", st.config.working_dir))
+        };
         let wd = st.config.working_dir.clone();
         let mut cc = st.config.clone();
         cc.image = st.image_id.clone();
