@@ -580,11 +580,20 @@ impl<'a> Builder<'a> {
         let cmd = self.resolve_cmd(st, c);
         let env = st.env();
         let args = st.args.filter_allowed(&env, &self.opts.build_args);
-        // The cache key and history name the build args RUN saw: `|2 A=1 B=2 /bin/sh -c …`.
+        // The cache key and history name the build args RUN saw: `|2 A=1 B=2 /bin/sh -c …`,
+        // except builtin proxy args no ARG declared (moby's prependEnvOnCmd keeps only
+        // `IsReferencedOrNotBuiltin` ones, and still writes `|0` when those were all).
         let mut save = cmd.clone();
         if !args.is_empty() {
-            let mut pre = vec![format!("|{}", args.len())];
-            pre.extend(args.iter().cloned());
+            let keyed: Vec<&String> = args
+                .iter()
+                .filter(|kv| {
+                    let k = kv.split('=').next().unwrap_or("");
+                    st.args.allowed.contains_key(k) || !BUILTIN_ARGS.contains(&k)
+                })
+                .collect();
+            let mut pre = vec![format!("|{}", keyed.len())];
+            pre.extend(keyed.into_iter().cloned());
             pre.extend(save);
             save = pre;
         }
