@@ -250,10 +250,12 @@ impl<'a> Builder<'a> {
             self.say(&format!("Step {step}/{total} : {}\n", stage.source.original))?;
             let mut st = self.from(stage, &meta)?;
             st.config.image = st.image_id.clone();
-            self.say(&format!(" ---> {}\n", short(&st.image_id)))?;
             if let Some(triggers) = st.config.on_build.take().filter(|t| !t.is_empty()) {
                 self.triggers(&mut st, &triggers)?;
+                st.config.image = st.image_id.clone();
             }
+            // After the base image's triggers, as moby prints it: the stage's image so far.
+            self.say(&format!(" ---> {}\n", short(&st.image_id)))?;
             for cmd in &stage.commands {
                 step += 1;
                 self.say(&format!("Step {step}/{total} : {}\n", cmd.source.original))?;
