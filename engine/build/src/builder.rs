@@ -824,28 +824,37 @@ fn clean_abs(p: &str) -> String {
     format!("/{}", out.join("/"))
 }
 
-/// `nat.ParsePortSpecs` for EXPOSE: `80`, `80/tcp`, `53/udp`, `8000-8002`; `ip:` prefixes
-/// are not allowed in EXPOSE.
+/// `nat.ParsePortSpecs` for EXPOSE: `80`, `80/tcp`, `53/udp`, `8000-8002`, in its order of
+/// checks and with its messages (the port before the protocol, which is named as written).
 fn parse_port_spec(p: &str) -> Result<Vec<String>, String> {
-    let (ports, proto) = match p.split_once('/') {
-        Some((a, b)) => (a, b.to_lowercase()),
-        None => (p, "tcp".to_string()),
+    // nat.SplitProtoPort
+    let parts: Vec<&str> = p.split('/').collect();
+    let (ports, proto) = match parts.as_slice() {
+        [] | [""] => ("", ""),
+        [port] => (*port, "tcp"),
+        [port, "", ..] => (*port, "tcp"),
+        [port, proto, ..] => (*port, *proto),
     };
-    if !matches!(proto.as_str(), "tcp" | "udp" | "sctp") {
-        return Err(format!("invalid proto: {proto}"));
+    if ports.is_empty() {
+        return Err(format!("No port specified: {p}<empty>"));
     }
-    let parse = |s: &str| s.parse::<u16>().ok().filter(|n| *n > 0).ok_or_else(|| format!("invalid containerPort: {ports}"));
+    let bad = || format!("Invalid containerPort: {ports}");
+    let parse = |s: &str| s.parse::<u16>().map_err(|_| bad());
     let (lo, hi) = match ports.split_once('-') {
-        Some((a, b)) => (parse(a)?, parse(b)?),
+        Some((a, b)) => (parse(a)?, parse(b.split('-').next().unwrap_or(b))?),
         None => {
             let n = parse(ports)?;
             (n, n)
         }
     };
     if hi < lo {
-        return Err(format!("invalid range specified for the Port: {ports}"));
+        return Err(bad());
     }
-    Ok((lo..=hi).map(|n| format!("{n}/{proto}")).collect())
+    let lower = proto.to_lowercase();
+    if !matches!(lower.as_str(), "tcp" | "udp" | "sctp") {
+        return Err(format!("Invalid proto: {proto}"));
+    }
+    Ok((lo..=hi).map(|n| format!("{n}/{lower}")).collect())
 }
 
 fn valid_signal(s: &str) -> bool {
@@ -897,6 +906,10 @@ mod tests {
         assert_eq!(parse_port_spec("53/udp").unwrap(), vec!["53/udp"]);
         assert_eq!(parse_port_spec("8000-8002").unwrap().len(), 3);
         assert!(parse_port_spec("x").is_err());
+        assert_eq!(parse_port_spec("80/xyz").unwrap_err(), "Invalid proto: xyz");
+        assert_eq!(parse_port_spec("90-80").unwrap_err(), "Invalid containerPort: 90-80");
+        assert_eq!(parse_port_spec("http/UDP").unwrap_err(), "Invalid containerPort: http");
+        assert_eq!(parse_port_spec("53/UDP").unwrap(), vec!["53/udp"]);
         assert_eq!(clean_abs("/app/../srv/./x"), "/srv/x");
         assert_eq!(with_latest("web"), "web:latest");
         assert_eq!(with_latest("localhost:5000/web"), "localhost:5000/web:latest");
