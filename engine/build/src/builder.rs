@@ -648,7 +648,15 @@ impl<'a> Builder<'a> {
                 Ok(n) => self.stages.get(n).map(|(_, id)| id.clone()).ok_or_else(|| BuildError::Step(format!("invalid from flag value {f}: refers to current build stage")))?,
                 Err(_) => match self.stages.iter().rev().find(|(n, _)| n.as_deref() == Some(f.to_lowercase().as_str())) {
                     Some((_, id)) => id.clone(),
-                    None => self.backend.image(f, false, self.out)?.id,
+                    // moby wraps what getImageMount says (a failed pull…) with the flag.
+                    None => self
+                        .backend
+                        .image(f, false, self.out)
+                        .map_err(|e| match e {
+                            BackendError::Cancelled => e.into(),
+                            e => BuildError::Step(format!("invalid from flag value {f}: {e}")),
+                        })?
+                        .id,
                 },
             };
             let lid = format!("build-from-{}", random_hex());
