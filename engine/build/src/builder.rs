@@ -134,6 +134,8 @@ impl Args {
 /// The state of the stage being built.
 struct State {
     image_id: String,
+    /// The `config` of `image_id` (what dockerd merges into a step container's config).
+    image_config: ContainerConfig,
     config: ContainerConfig,
     maintainer: String,
     args: Args,
@@ -328,6 +330,7 @@ impl<'a> Builder<'a> {
         } else {
             self.backend.image(&name, self.opts.pull, self.out)?
         };
+        let image_config = image.config.clone();
         let mut config = image.config.clone();
         let env = config.env.get_or_insert_with(Vec::new);
         if !env.iter().any(|e| e.split('=').next() == Some("PATH")) {
@@ -337,6 +340,7 @@ impl<'a> Builder<'a> {
         config.stdin_once = false;
         Ok(State {
             image_id: image.id,
+            image_config,
             config,
             maintainer: String::new(),
             args: Args { allowed: BTreeMap::new(), meta: meta.clone() },
@@ -367,7 +371,9 @@ impl<'a> Builder<'a> {
         match self.backend.cached_child(&st.image_id, cc)? {
             Some(img) => {
                 self.say(" ---> Using cache\n")?;
+                // Only the image changes: the stage's config stays as the steps made it.
                 st.image_id = img.id;
+                st.image_config = img.config;
                 Ok(true)
             }
             None => Ok(false),
@@ -394,6 +400,7 @@ impl<'a> Builder<'a> {
             record_container,
         })?;
         st.image_id = new;
+        st.image_config = config;
         Ok(())
     }
 
@@ -410,6 +417,7 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let id = self.create(st, &cc)?;
+        as_created(st, &mut cc, &id);
         self.commit_container(st, &id, &cc, true)
     }
 
@@ -571,8 +579,9 @@ impl<'a> Builder<'a> {
             return Ok(());
         }
         let id = self.create(st, &cc)?;
+        as_created(st, &mut cc, &id);
         let root = self.backend.mount(&id)?;
-        let res = crate::inroot::Root::open(&root).and_then(|r| r.mkdir_all(&wd, 0o755, (0, 0)));
+        let res = crate::inroot::Root::open(&root).and_then(|r| r.mkdir_all(&cc.working_dir, 0o755, (0, 0)));
         self.backend.unmount(&id)?;
         res.map_err(|e| step_err(format!("mkdir {wd}: {e}")))?;
         self.commit_container(st, &id, &cc, true)
@@ -615,6 +624,11 @@ impl<'a> Builder<'a> {
         run.env = Some(full_env);
         run.entrypoint = Some(vec![String::new()]);
         run.healthcheck = None;
+        // dockerd cleans a container's WorkingDir when it creates it (`WORKDIR /a/../b` runs
+        // in /b, and no /a appears in the layer).
+        if !run.working_dir.is_empty() {
+            run.working_dir = clean_abs(&run.working_dir);
+        }
         let id = self.create(st, &run)?;
         let code = self.backend.run_container(&id, self.out)?;
         if code != 0 {
@@ -788,6 +802,97 @@ mod tempfile_dir {
     impl Drop for Dir {
         fn drop(&mut self) {
             let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+/// What dockerd's container create does to the config a metadata or WORKDIR step creates its
+/// container with — the struct the classic builder then commits as `container_config`: the
+/// hostname becomes the container's short ID, and the image's config is merged in (moby's
+/// `merge`: Labels never null, missing Env/ports/volumes added, …). The step's Healthcheck is
+/// the stage's own (copyRunConfig copies the pointer), so filling its zero fields from the
+/// image's shows in the image's `config` too.
+fn as_created(st: &mut State, cc: &mut ContainerConfig, id: &str) {
+    if cc.hostname.is_empty() {
+        cc.hostname = id.chars().take(12).collect();
+    }
+    let img = &st.image_config;
+    if cc.user.is_empty() {
+        cc.user = img.user.clone();
+    }
+    if cc.exposed_ports.as_ref().is_none_or(|m| m.is_empty()) {
+        cc.exposed_ports = img.exposed_ports.clone();
+    } else if let (Some(m), Some(i)) = (cc.exposed_ports.as_mut(), img.exposed_ports.as_ref()) {
+        for (k, v) in i {
+            m.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+    }
+    if cc.env.as_ref().is_none_or(|e| e.is_empty()) {
+        cc.env = img.env.clone();
+    } else if let (Some(env), Some(i)) = (cc.env.as_mut(), img.env.as_ref()) {
+        for e in i {
+            let key = e.split('=').next().unwrap_or("");
+            if !env.iter().any(|u| u.split('=').next() == Some(key)) {
+                env.push(e.clone());
+            }
+        }
+    }
+    let labels = cc.labels.get_or_insert_with(BTreeMap::new);
+    for (k, v) in img.labels.iter().flatten() {
+        labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    if cc.entrypoint.as_ref().is_none_or(|e| e.is_empty()) {
+        if cc.cmd.as_ref().is_none_or(|c| c.is_empty()) {
+            cc.cmd = img.cmd.clone();
+            cc.args_escaped = img.args_escaped;
+        }
+        if cc.entrypoint.is_none() {
+            cc.entrypoint = img.entrypoint.clone();
+        }
+    }
+    if let Some(ih) = &img.healthcheck {
+        match &mut cc.healthcheck {
+            None => cc.healthcheck = Some(ih.clone()),
+            Some(h) => {
+                merge_health(h, ih);
+                if let Some(sh) = st.config.healthcheck.as_mut() {
+                    merge_health(sh, ih);
+                }
+            }
+        }
+    }
+    if cc.working_dir.is_empty() {
+        cc.working_dir = img.working_dir.clone();
+    }
+    // SetupWorkingDirectory, at every create: the container's WorkingDir is cleaned.
+    if !cc.working_dir.is_empty() {
+        cc.working_dir = clean_abs(&cc.working_dir);
+    }
+    if cc.volumes.as_ref().is_none_or(|v| v.is_empty()) {
+        cc.volumes = img.volumes.clone();
+    } else if let (Some(v), Some(i)) = (cc.volumes.as_mut(), img.volumes.as_ref()) {
+        for (k, x) in i {
+            v.insert(k.clone(), x.clone());
+        }
+    }
+    if cc.stop_signal.as_deref().unwrap_or("").is_empty() {
+        cc.stop_signal = img.stop_signal.clone();
+    }
+}
+
+/// moby's merge of a HEALTHCHECK: the image's Test, Interval, Timeout, StartPeriod and Retries
+/// fill the ones that are empty or zero.
+fn merge_health(h: &mut Value, image: &Value) {
+    let (Some(h), Some(i)) = (h.as_object_mut(), image.as_object()) else { return };
+    if h.get("Test").and_then(Value::as_array).is_none_or(|t| t.is_empty()) {
+        if let Some(t) = i.get("Test") {
+            h.insert("Test".into(), t.clone());
+        }
+    }
+    for k in ["Interval", "Timeout", "StartPeriod", "Retries"] {
+        let zero = |v: Option<&Value>| v.and_then(Value::as_i64).unwrap_or(0) == 0;
+        if zero(h.get(k)) && !zero(i.get(k)) {
+            h.insert(k.into(), i[k].clone());
         }
     }
 }
