@@ -185,8 +185,10 @@ fn short(id: &str) -> &str {
 pub fn read_dockerfile(ctx: &Context, name: &str) -> Result<Dockerfile, BuildError> {
     let clean = copy::clean_source(name).ok_or_else(|| BuildError::Invalid(format!("Cannot locate specified Dockerfile: {name}")))?;
     let mut bytes = ctx.root().read_small(&clean, 64 << 20).map_err(|e| BuildError::Invalid(format!("{name}: {e}")))?;
+    let mut read = clean.clone();
     if bytes.is_none() && name == "Dockerfile" {
         bytes = ctx.root().read_small("dockerfile", 64 << 20).map_err(|e| BuildError::Invalid(format!("{name}: {e}")))?;
+        read = "dockerfile".into();
     }
     let Some(bytes) = bytes else {
         return Err(BuildError::Invalid(format!("Cannot locate specified Dockerfile: {name}")));
@@ -195,7 +197,26 @@ pub fn read_dockerfile(ctx: &Context, name: &str) -> Result<Dockerfile, BuildErr
         return Err(BuildError::Invalid(format!("the Dockerfile ({name}) cannot be empty")));
     }
     // `-f` files are named in Docker's "failed to parse <name>: …" errors.
-    dockerfile::parse(&bytes).map_err(|e| BuildError::Invalid(e.docker_message(name)))
+    let df = dockerfile::parse(&bytes).map_err(|e| BuildError::Invalid(e.docker_message(name)))?;
+    remove_ignored(ctx, &read)?;
+    Ok(df)
+}
+
+/// moby's `removeDockerfile`: once the Dockerfile is read, `.dockerignore` and the Dockerfile
+/// leave the context when `.dockerignore` excludes them (the client always sends both, and a
+/// Dockerfile given with `-f` from outside the context arrives under a random name that the
+/// client adds to `.dockerignore`), so `COPY . /app` does not copy them.
+fn remove_ignored(ctx: &Context, dockerfile: &str) -> Result<(), BuildError> {
+    let Some(text) = ctx.root().read_small(".dockerignore", 64 << 20).map_err(|e| BuildError::Invalid(format!(".dockerignore: {e}")))? else {
+        return Ok(());
+    };
+    let ignore = crate::dockerignore::DockerIgnore::parse(&text).map_err(|e| BuildError::Invalid(e.to_string()))?;
+    for f in [".dockerignore", dockerfile] {
+        if ignore.is_excluded(f) {
+            ctx.remove(f).map_err(|e| BuildError::Invalid(format!("removing {f} from the build context: {e}")))?;
+        }
+    }
+    Ok(())
 }
 
 impl<'a> Builder<'a> {

@@ -231,6 +231,25 @@ impl Context {
         Ok(())
     }
 
+    /// Remove `rel` (symlinks on the way resolved inside the context, as moby's
+    /// `tarSumContext.Remove`); a path that is not there is no error.
+    pub fn remove(&self, rel: &str) -> io::Result<()> {
+        let p = match self.root.real_path(rel) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if p == self.dir || !p.starts_with(&self.dir) {
+            return Ok(());
+        }
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_dir() => std::fs::remove_dir_all(&p),
+            Ok(_) => std::fs::remove_file(&p),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The checksum of one path of the context, as Docker's `Hash(path)`: the tarsum of the
     /// entry that created it; a path the tar did not list (an implied parent) hashes to its name.
     pub fn hash(&self, rel: &str) -> String {
