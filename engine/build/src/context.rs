@@ -207,6 +207,10 @@ impl Context {
                 Kind::Symlink => {
                     let link = e.link.clone().unwrap_or_default();
                     nix::unistd::symlinkat(link.as_str(), Some(parent.raw()), name.as_os_str()).map_err(|er| io_at(&target)(er.into()))?;
+                    // The link's own mtime, which COPY keeps (Docker's untar Lchtimes it).
+                    let t = nix::sys::time::TimeSpec::new(e.mtime, 0);
+                    nix::sys::stat::utimensat(Some(parent.raw()), name.as_os_str(), &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
+                        .map_err(|er| io_at(&target)(er.into()))?;
                 }
                 Kind::Hardlink => {
                     let to = clean_relative(e.link.as_deref().unwrap_or("")).map_err(invalid)?;
