@@ -254,8 +254,25 @@ impl Context {
         }
     }
 
-    /// The checksum of one path of the context, as Docker's `Hash(path)`: the tarsum of the
-    /// entry that created it; a path the tar did not list (an implied parent) hashes to its name.
+    /// `rel` with every symlink in it resolved inside the context (moby's
+    /// `FollowSymlinkInScope`), relative to the context; `None` when it does not resolve.
+    pub fn resolve(&self, rel: &str) -> Option<String> {
+        let base = self.root.real_path("").ok()?;
+        let p = self.root.real_path(rel).ok()?;
+        Some(p.strip_prefix(&base).ok()?.to_string_lossy().into_owned())
+    }
+
+    /// moby's `Hash(path)`: the checksum of what `rel` resolves to in the context (a symlink's
+    /// is its target's: the file that gets copied); unresolvable paths hash as themselves.
+    pub fn hash_followed(&self, rel: &str) -> String {
+        match self.resolve(rel) {
+            Some(r) => self.hash(&r),
+            None => self.hash(rel),
+        }
+    }
+
+    /// The checksum of one path of the context: the tarsum of the entry that created it; a
+    /// path the tar did not list (an implied parent) hashes to its name.
     pub fn hash(&self, rel: &str) -> String {
         match self.sums.get(rel) {
             Some(s) => s.clone(),

@@ -167,14 +167,20 @@ fn walk(ctx: &Context, rel: &str) -> Vec<String> {
     out
 }
 
-/// The checksum of one source path: `file:<sum>` or `dir:<sum of the sorted sums below>`.
+/// The checksum of one source path (moby's `calcCopyInfo`): `file:<sum>`, or for a directory
+/// `dir:<sum of the sorted sums of the directory and everything below it>` (its walk skips
+/// only the context's root itself). Every path is hashed as moby's `Hash` does, symlinks
+/// resolved in the context: a link's sum is its target's.
 fn source_hash(ctx: &Context, rel: &str) -> Result<String, CopyError> {
     let md = ctx.root().stat(rel).map_err(|e| CopyError::Source(format!("{rel}: {e}")))?;
+    let real = ctx.resolve(rel).unwrap_or_else(|| rel.to_string());
     if !md.is_dir() {
-        return Ok(format!("file:{}", ctx.hash(rel)));
+        return Ok(format!("file:{}", ctx.hash(&real)));
     }
-    let subs: Vec<String> = walk(ctx, rel).iter().map(|r| ctx.hash(r)).collect();
-    let mut subs = subs;
+    let mut subs: Vec<String> = walk(ctx, &real).iter().map(|r| ctx.hash_followed(r)).collect();
+    if !real.is_empty() {
+        subs.push(ctx.hash(&real));
+    }
     subs.sort();
     Ok(hash_strings("dir", &subs))
 }
