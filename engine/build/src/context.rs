@@ -59,6 +59,12 @@ impl Drop for Context {
 /// gname devmajor devminor` (no mtime; uname/gname always empty, as tarsum writes them for
 /// compatibility) and the sorted xattrs, each as key followed by value, no separators.
 pub fn tarsum_header(h: &mut Sha256, e: &Entry, typeflag: u8) {
+    tarsum_header_named(h, e, typeflag, &(String::new(), String::new()))
+}
+
+/// [`tarsum_header`] with user and group names (moby's `WriteV1Header`, which `COPY --from`
+/// checksums use, writes them).
+fn tarsum_header_named(h: &mut Sha256, e: &Entry, typeflag: u8, names: &(String, String)) {
     let size = if e.kind == Kind::File { e.size } else { 0 };
     let fields: [(&str, String); 11] = [
         ("name", e.path.clone()),
@@ -68,8 +74,8 @@ pub fn tarsum_header(h: &mut Sha256, e: &Entry, typeflag: u8) {
         ("size", size.to_string()),
         ("typeflag", (typeflag as char).to_string()),
         ("linkname", e.link.clone().unwrap_or_default()),
-        ("uname", String::new()),
-        ("gname", String::new()),
+        ("uname", names.0.clone()),
+        ("gname", names.1.clone()),
         ("devmajor", e.dev_major.to_string()),
         ("devminor", e.dev_minor.to_string()),
     ];
@@ -280,7 +286,10 @@ impl Context {
         }
     }
 
-    /// For contexts not unpacked from a tar: the same encoding, from the file's metadata.
+    /// For contexts not unpacked from a tar (`COPY --from`'s image or stage), moby's
+    /// `NewFileHash`: the same encoding over the header `archive.FileInfoHeader` makes of the
+    /// file — the mode with its file type bits, the host's names for uid and gid (Go's tar
+    /// looks them up), `security.capability` — and the content.
     fn fs_hash(&self, rel: &str) -> Option<String> {
         use std::os::unix::fs::{FileTypeExt, MetadataExt};
         if !self.sums.is_empty() || self.owned {
@@ -305,22 +314,37 @@ impl Context {
             link,
             kind: kind.clone(),
             size: md.len(),
-            mode: md.mode() & 0o7777,
+            mode: md.mode(),
             uid: md.uid() as u64,
             gid: md.gid() as u64,
             mtime: 0,
             dev_major: 0,
             dev_minor: 0,
-            xattrs: Vec::new(),
+            xattrs: security_capability(&self.dir.join(rel)).map(|v| vec![("security.capability".to_string(), v)]).unwrap_or_default(),
         };
         let mut h = Sha256::new();
-        tarsum_header(&mut h, &e, typeflag(&kind));
+        let names = (berth_storage::archive::host_names::user_name(md.uid()), berth_storage::archive::host_names::group_name(md.gid()));
+        tarsum_header_named(&mut h, &e, typeflag(&kind), &names);
         if kind == Kind::File {
             let mut f = self.root.open_read(rel).ok()?;
             io::copy(&mut f, &mut HashingWriter { w: io::sink(), h: &mut h }).ok()?;
         }
         Some(hex::encode(h.finalize()))
     }
+}
+
+/// The `security.capability` xattr of `p` itself (not following a symlink), if any.
+fn security_capability(p: &Path) -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).ok()?;
+    let mut buf = vec![0u8; 256];
+    // SAFETY: a NUL-terminated path, a NUL-terminated name and a buffer of the given size.
+    let n = unsafe { libc::lgetxattr(c.as_ptr(), c"security.capability".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if n <= 0 {
+        return None;
+    }
+    buf.truncate(n as usize);
+    Some(buf)
 }
 
 #[cfg(test)]
