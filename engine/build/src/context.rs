@@ -242,8 +242,13 @@ impl Context {
     }
 
     /// Remove `rel` (symlinks on the way resolved inside the context, as moby's
-    /// `tarSumContext.Remove`); a path that is not there is no error.
+    /// `tarSumContext.Remove`); a path that is not there is no error. Only a context unpacked
+    /// from a tar (berth's own copy) is changed: a directory given with [`Context::from_dir`]
+    /// is someone's files.
     pub fn remove(&self, rel: &str) -> io::Result<()> {
+        if !self.owned {
+            return Ok(());
+        }
         let p = match self.root.real_path(rel) {
             Ok(p) => p,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),

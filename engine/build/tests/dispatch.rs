@@ -221,3 +221,82 @@ fn labels_option_is_a_last_step() {
     let l = c.fake.get(&id).config.labels.unwrap();
     assert_eq!(l.get("a").map(String::as_str), Some("one"));
 }
+
+/// A context as the docker CLI sends it: a tar of `files`, unpacked into a directory of its own.
+fn tar_context(files: &[(&str, &str)], dir: &Path) -> Context {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, body) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(body.len() as u64);
+        h.set_mode(0o100644);
+        h.set_mtime(1_600_000_000);
+        h.set_cksum();
+        b.append_data(&mut h, name, body.as_bytes()).unwrap();
+    }
+    Context::from_tar(&b.into_inner().unwrap()[..], &dir.join("ctx")).unwrap()
+}
+
+/// What Docker 20.10 showed the build differential test (tests/tests/build_differential.rs),
+/// kept here where no oracle is needed.
+#[test]
+fn step_configs_are_what_dockerds_create_leaves() {
+    let c = Case::new(&[(
+        "Dockerfile",
+        "FROM busybox\nHEALTHCHECK --interval=30s --retries=2 CMD [\"true\"]\nHEALTHCHECK NONE\nWORKDIR /srv/x/../app\nENV A=1\n",
+    )]);
+    let (id, text) = c.ok(&tagged("h"));
+    assert!(text.contains("Note: overriding previous HEALTHCHECK: [CMD true]\n"), "{text}");
+    let img = c.fake.get(&id);
+    // The step's Healthcheck is the stage's: filled from the parent image at create.
+    let merged = serde_json::json!({"Test": ["NONE"], "Interval": 30_000_000_000u64, "Retries": 2});
+    assert_eq!(img.config.healthcheck.as_ref(), Some(&merged));
+    assert_eq!(img.container_config.healthcheck.as_ref(), Some(&merged));
+    // WORKDIR as written in the image, cleaned in the step container's config.
+    assert_eq!(img.config.working_dir, "/srv/x/../app");
+    assert_eq!(img.container_config.working_dir, "/srv/app");
+    // The base has no labels: null in the image, {} in the container config (moby's merge).
+    assert_eq!(img.config.labels, None);
+    assert_eq!(img.container_config.labels, Some(BTreeMap::new()));
+    let last = text.lines().filter_map(|l| l.strip_prefix(" ---> Running in ")).last().unwrap();
+    assert_eq!(img.container_config.hostname, last);
+    // Docker 20.10's cache compare ignores Healthcheck: the rebuild is all cache.
+    let (id2, text2) = c.ok(&tagged("h"));
+    assert_eq!(id2, id);
+    assert_eq!(text2.matches(" ---> Using cache\n").count(), 4, "{text2}");
+}
+
+#[test]
+fn run_keys_triggers_and_dockerignored_dockerfiles() {
+    // A proxy build arg reaches RUN but not its cache key, unless an ARG declares it.
+    let c = Case::new(&[("Dockerfile", "FROM busybox\nARG WHO=x\nRUN echo $WHO > /a\nARG HTTP_PROXY\nRUN echo p > /b\n")]);
+    let o = BuildOptions { build_args: BTreeMap::from([("HTTP_PROXY".to_string(), Some("http://p:3128".to_string()))]), ..tagged("r") };
+    let (id, _) = c.ok(&o);
+    let h = c.fake.history(&id);
+    assert_eq!(h[1].0, "|1 WHO=x /bin/sh -c echo $WHO > /a");
+    assert_eq!(h[3].0, "|2 HTTP_PROXY=http://p:3128 WHO=x /bin/sh -c echo p > /b");
+
+    // FROM with triggers: the image ID is printed once, after them.
+    let c = Case::new(&[("Dockerfile", "FROM busybox\nONBUILD ENV T=1\n")]);
+    c.ok(&tagged("parent"));
+    std::fs::write(c.ctx_dir.path().join("Dockerfile"), "FROM parent\n").unwrap();
+    let (child, text) = c.ok(&tagged("child"));
+    assert!(text.starts_with("Step 1/1 : FROM parent\n# Executing 1 build trigger\n ---> Running in "), "{text}");
+    assert!(text.ends_with(&format!(" ---> {}\nSuccessfully built {}\nSuccessfully tagged child:latest\n", &child[7..19], &child[7..19])), "{text}");
+
+    // .dockerignore naming the Dockerfile and itself: both leave the context once read.
+    let t = tempfile::tempdir().unwrap();
+    let ctx = tar_context(&[("Dockerfile", "FROM busybox\nCOPY . /ctx/\n"), (".dockerignore", "Dockerfile\n.dockerignore\n"), ("a.txt", "a")], t.path());
+    let df = read_dockerfile(&ctx, "Dockerfile").unwrap();
+    assert!(!ctx.dir().join("Dockerfile").exists() && !ctx.dir().join(".dockerignore").exists());
+    let fake = Fake::new(ContainerConfig::default(), runner());
+    let mut out = Collect::default();
+    let id = Builder::new(&fake, &ctx, &tagged("i"), &mut out).build(df).unwrap().image_id;
+    let root = fake.image_root(&id);
+    assert!(root.join("ctx/a.txt").exists() && !root.join("ctx/Dockerfile").exists(), "{out:?}", out = out.text);
+    // A directory given as is (not a client's tar) is never changed.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("Dockerfile"), "FROM busybox\n").unwrap();
+    std::fs::write(d.path().join(".dockerignore"), "Dockerfile\n").unwrap();
+    read_dockerfile(&Context::from_dir(d.path()).unwrap(), "Dockerfile").unwrap();
+    assert!(d.path().join("Dockerfile").exists());
+}
