@@ -317,7 +317,7 @@ impl Context {
         let e = Entry {
             path: name,
             link,
-            kind: kind.clone(),
+            kind,
             size: md.len(),
             mode: md.mode(),
             uid: md.uid() as u64,

@@ -257,7 +257,7 @@ fn step_configs_are_what_dockerds_create_leaves() {
     // The base has no labels: null in the image, {} in the container config (moby's merge).
     assert_eq!(img.config.labels, None);
     assert_eq!(img.container_config.labels, Some(BTreeMap::new()));
-    let last = text.lines().filter_map(|l| l.strip_prefix(" ---> Running in ")).last().unwrap();
+    let last = text.lines().rev().find_map(|l| l.strip_prefix(" ---> Running in ")).unwrap();
     assert_eq!(img.container_config.hostname, last);
     // Docker 20.10's cache compare ignores Healthcheck: the rebuild is all cache.
     let (id2, text2) = c.ok(&tagged("h"));
