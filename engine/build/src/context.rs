@@ -40,6 +40,8 @@ fn invalid(e: impl std::fmt::Display) -> ContextError {
 
 pub struct Context {
     dir: PathBuf,
+    /// `dir` with its symlinks resolved: what [`Root::real_path`] answers start with.
+    real_dir: PathBuf,
     root: Root,
     /// tarsum per cleaned relative path (`sub/a.txt`).
     sums: HashMap<String, String>,
@@ -134,7 +136,9 @@ impl Context {
     /// again when the context is dropped, or now if unpacking fails.
     pub fn from_tar(r: impl Read, dir: &Path) -> Result<Context, ContextError> {
         std::fs::create_dir(dir).map_err(io_at(dir))?;
-        let mut ctx = Context { dir: dir.to_path_buf(), root: Root::open(dir).map_err(io_at(dir))?, sums: HashMap::new(), owned: true };
+        let root = Root::open(dir).map_err(io_at(dir))?;
+        let real_dir = root.real_path("").map_err(io_at(dir))?;
+        let mut ctx = Context { dir: dir.to_path_buf(), real_dir, root, sums: HashMap::new(), owned: true };
         ctx.unpack(r)?;
         Ok(ctx)
     }
@@ -142,7 +146,9 @@ impl Context {
     /// A directory already on disk (tests; an image's root for `COPY --from`): checksums are
     /// computed from the files when asked.
     pub fn from_dir(dir: &Path) -> Result<Context, ContextError> {
-        Ok(Context { dir: dir.to_path_buf(), root: Root::open(dir).map_err(io_at(dir))?, sums: HashMap::new(), owned: false })
+        let root = Root::open(dir).map_err(io_at(dir))?;
+        let real_dir = root.real_path("").map_err(io_at(dir))?;
+        Ok(Context { dir: dir.to_path_buf(), real_dir, root, sums: HashMap::new(), owned: false })
     }
 
     pub fn dir(&self) -> &Path {
@@ -268,9 +274,8 @@ impl Context {
     /// `rel` with every symlink in it resolved inside the context (moby's
     /// `FollowSymlinkInScope`), relative to the context; `None` when it does not resolve.
     pub fn resolve(&self, rel: &str) -> Option<String> {
-        let base = self.root.real_path("").ok()?;
         let p = self.root.real_path(rel).ok()?;
-        Some(p.strip_prefix(&base).ok()?.to_string_lossy().into_owned())
+        Some(p.strip_prefix(&self.real_dir).ok()?.to_string_lossy().into_owned())
     }
 
     /// moby's `Hash(path)`: the checksum of what `rel` resolves to in the context (a symlink's

@@ -25,16 +25,20 @@ pub struct TreeWriter<W: Write> {
     b: tar::Builder<W>,
     links: HashMap<(u64, u64), String>,
     conv: Whiteouts,
+    /// The host's user and group names, as looked up once per id for this archive.
+    names: HashMap<(bool, u32), String>,
 }
 
-fn base_header(m: &fs::Metadata) -> tar::Header {
+fn base_header(m: &fs::Metadata, names: &mut HashMap<(bool, u32), String>) -> tar::Header {
     let mut h = tar::Header::new_ustar();
     // Permission, setuid/setgid/sticky and file type bits: st_mode as it is.
     h.set_mode(m.mode());
     h.set_uid(m.uid() as u64);
     h.set_gid(m.gid() as u64);
-    let _ = h.set_username(&super::host_names::user_name(m.uid()));
-    let _ = h.set_groupname(&super::host_names::group_name(m.gid()));
+    let user = names.entry((true, m.uid())).or_insert_with(|| super::host_names::user_name(m.uid()));
+    let _ = h.set_username(user);
+    let group = names.entry((false, m.gid())).or_insert_with(|| super::host_names::group_name(m.gid()));
+    let _ = h.set_groupname(group);
     h.set_mtime(m.mtime().max(0) as u64);
     h.set_size(0);
     h
@@ -44,7 +48,7 @@ impl<W: Write> TreeWriter<W> {
     pub fn new(w: W, conv: Whiteouts) -> Self {
         let mut b = tar::Builder::new(w);
         b.mode(tar::HeaderMode::Complete);
-        TreeWriter { b, links: HashMap::new(), conv }
+        TreeWriter { b, links: HashMap::new(), conv, names: HashMap::new() }
     }
 
     /// Write one entry `rel` (relative to `root`), no recursion.
@@ -52,12 +56,12 @@ impl<W: Write> TreeWriter<W> {
         let p = root.join(rel);
         let m = fs::symlink_metadata(&p).at(&p)?;
         let ft = m.file_type();
-        let mut h = base_header(&m);
+        let mut h = base_header(&m, &mut self.names);
         if ft.is_dir() {
             h.set_entry_type(tar::EntryType::Directory);
             self.append(&mut h, &format!("{rel}/"), std::io::empty(), &p)?;
             if self.conv == Whiteouts::FromOverlay && whiteout::is_opaque(&p) {
-                let mut o = base_header(&m);
+                let mut o = base_header(&m, &mut self.names);
                 o.set_entry_type(tar::EntryType::Regular);
                 o.set_mode(m.mode() & 0o777);
                 o.set_mtime(0);
