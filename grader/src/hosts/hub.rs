@@ -135,6 +135,9 @@ pub fn provision_hub(
             &format!("berth load -i {archive}"),
             Duration::from_secs(120),
         )?;
+        // One archive is one image: its first name is pushed, the others are that manifest
+        // put under more names (a push per name would compress every layer again).
+        let mut first: Option<(String, String)> = None;
         for loaded in out.lines().filter_map(|l| l.strip_prefix("Loaded image: ")) {
             let (repo, tag) = loaded.rsplit_once(':').unwrap_or((loaded, "latest"));
             // Docker Hub names: `busybox` is `library/busybox` on the wire.
@@ -143,15 +146,34 @@ pub fn provision_hub(
             } else {
                 format!("library/{repo}")
             };
-            let target = format!("127.0.0.1:{HUB_PORT}/{path}:{tag}");
-            run_ok(
-                vl,
-                hub,
-                &format!(
-                    "berth tag {loaded} {target} && berth push {target} && berth rmi {target}"
-                ),
-                Duration::from_secs(300),
-            )?;
+            match &first {
+                None => {
+                    let target = format!("127.0.0.1:{HUB_PORT}/{path}:{tag}");
+                    run_ok(
+                        vl,
+                        hub,
+                        &format!(
+                            "berth tag {loaded} {target} && berth push {target} && berth rmi {target}"
+                        ),
+                        Duration::from_secs(300),
+                    )?;
+                    first = Some((path, tag.to_string()));
+                }
+                Some((from_path, from_tag)) => {
+                    let pid = vl.host_state(hub)?.init.as_ref().map(|p| p.pid);
+                    let (from, to) = ((from_path.clone(), from_tag.clone()), (path.clone(), tag.to_string()));
+                    let copied = crate::checks::netns::in_netns(&vl.config.proc_root, pid, move || {
+                        super::registry_tags::copy(
+                            &format!("127.0.0.1:{HUB_PORT}"),
+                            (&from.0, &from.1),
+                            (&to.0, &to.1),
+                        )
+                    });
+                    copied.and_then(|r| r).map_err(|e| {
+                        HostError::Helper(format!("hub {hub}: tagging {loaded} in the registry: {e}"))
+                    })?;
+                }
+            }
             pushed.push(format!("{repo}:{tag}"));
         }
     }

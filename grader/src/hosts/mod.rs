@@ -11,6 +11,7 @@ pub mod hub_cache;
 pub mod images;
 pub mod init;
 mod lan;
+mod registry_tags;
 pub mod state;
 
 pub use cleanup::{leftovers, reset, reset_all, reset_orphans};
