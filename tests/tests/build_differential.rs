@@ -574,18 +574,9 @@ fn read_save(path: &Path, since: i64) -> Saved {
     Saved { config, layers, diff_ids }
 }
 
+/// A layer entry's name, cleaned and without the leading `/`.
 fn clean(p: &str) -> String {
-    let mut out: Vec<&str> = vec![];
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    out.join("/")
+    berth_build::builder::clean_abs(p)[1..].to_string()
 }
 
 /// One line per entry of a layer tar: name, type, raw mode, owner ids and names, size, link

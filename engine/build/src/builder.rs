@@ -943,8 +943,8 @@ fn arg_text(a: &ArgDecl) -> String {
     }
 }
 
-/// `path.Clean` of an absolute path.
-fn clean_abs(p: &str) -> String {
+/// `path.Clean` of an absolute path (`..` stops at `/`); the daemon's container paths use it too.
+pub fn clean_abs(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for c in p.split('/') {
         match c {

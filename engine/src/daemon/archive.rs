@@ -92,17 +92,7 @@ pub fn go_mode(m: &std::fs::Metadata) -> u32 {
 
 /// Lexically clean an absolute container path (`..` stops at `/`).
 pub fn clean(p: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for c in p.split('/') {
-        match c {
-            "" | "." => {}
-            ".." => {
-                out.pop();
-            }
-            c => out.push(c),
-        }
-    }
-    format!("/{}", out.join("/"))
+    berth_build::builder::clean_abs(p)
 }
 
 /// A path that asks for its last component to be resolved (`dir/`, `dir/.`).
